@@ -1,0 +1,1 @@
+"""qrauth broker: signed-QR tickets, WebSocket push, mobile API and OpenID Connect provider."""

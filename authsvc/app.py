@@ -1,0 +1,70 @@
+"""The broker's aiohttp application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from authsvc.accounts import AccountsProvider
+from authsvc.broker import Broker
+from authsvc.clients import ClientRegistry
+from authsvc.config import Settings
+from authsvc.core.clock import Clock, SystemClock
+from authsvc import push
+from authsvc.http import browser, mobile, oidc, ops
+from authsvc.http.common import BROKER
+from authsvc.http.middleware import error_middleware
+from authsvc.http.pages import JINJA, STATIC, environment
+from authsvc.keyring import Keyring
+from authsvc.store import Store, open_store
+
+KEY_RELOAD_SECONDS = 5.0
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    clock: Clock | None = None,
+    keyring: Keyring | None = None,
+    clients: ClientRegistry | None = None,
+) -> web.Application:
+    """Build the app; a store not given is opened at startup from the settings."""
+    app = web.Application(
+        middlewares=[error_middleware], client_max_size=settings.limits.max_body_bytes
+    )
+    app[JINJA] = environment()
+    clock = clock or SystemClock()
+    keyring = keyring or Keyring.load_or_create(settings.keys_dir, now=clock.now())
+    clients = clients or ClientRegistry.load(settings.clients_file)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        opened = store or await open_store(
+            settings.redis_url, prefix=settings.redis_prefix, audit_path=settings.audit_log
+        )
+        accounts = AccountsProvider(keyring, settings.issuer, settings.accounts_timeout)
+        app[BROKER] = Broker(settings, opened, keyring, clients, clock, accounts)
+        reloader = asyncio.create_task(_reload_keys(keyring))
+        yield
+        reloader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reloader
+        await accounts.close()
+        if store is None:
+            await opened.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    for table in (browser.routes, mobile.routes, ops.routes, push.routes, oidc.routes):
+        app.router.add_routes(table)
+    app.router.add_static("/static", STATIC)
+    return app
+
+
+async def _reload_keys(keyring: Keyring) -> None:
+    """Pick up `authsvc keys rotate` run against the same keys folder."""
+    while True:
+        await asyncio.sleep(KEY_RELOAD_SECONDS)
+        keyring.reload_if_changed()

@@ -1,0 +1,99 @@
+"""authsvc command line: serve | keys {list,rotate,retire} | ecard {show,suspend,...} | clients check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+
+from aiohttp import web
+
+from authsvc.clients import ClientRegistry
+from authsvc.config import Settings
+from authsvc.keyring import Keyring, Purpose
+
+
+def _serve(settings: Settings, _: argparse.Namespace) -> int:
+    from authsvc.app import create_app
+
+    logging.basicConfig(
+        level=logging.INFO, format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}'
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None)
+    return 0
+
+
+def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    keyring = Keyring.load_or_create(settings.keys_dir, now=time.time())
+    if args.keys_command == "rotate":
+        record = keyring.rotate(Purpose(args.purpose), now=time.time(), grace=settings.key_grace)
+        print(f"rotated {args.purpose}: new kid {record.kid}")
+    elif args.keys_command == "retire":
+        record = keyring.retire(args.kid)
+        print(f"retired {record.purpose} key {record.kid}")
+    for record in keyring.records:
+        print(f"{record.purpose:6} {record.kid} {record.alg:8} {record.status}")
+    return 0
+
+
+async def _card_action(settings: Settings, card_no: str, action: str) -> dict[str, object]:
+    from authsvc import ecards
+    from authsvc.accounts import AccountsProvider
+    from authsvc.broker import Broker
+    from authsvc.core.clock import SystemClock
+    from authsvc.store import open_store
+
+    store = await open_store(settings.redis_url, prefix=settings.redis_prefix, audit_path=settings.audit_log)
+    keyring = Keyring.load_or_create(settings.keys_dir, now=time.time())
+    broker = Broker(settings, store, keyring, ClientRegistry.load(settings.clients_file), SystemClock(),
+                    AccountsProvider(keyring, settings.issuer, 1.0))
+    try:
+        if action == "show":
+            return await ecards.record_of(broker, card_no)
+        return await ecards.apply_action(broker, card_no, action)
+    finally:
+        await store.close()
+
+
+def _ecard(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.redis_url:
+        print("ecard commands change a shared store: set REDIS_URL (the memory store lives inside "
+              "the running server; use its admin API instead)", file=sys.stderr)
+        return 2
+    print(json.dumps(asyncio.run(_card_action(settings, args.card_no, args.action)), ensure_ascii=False))
+    return 0
+
+
+def _clients(settings: Settings, _: argparse.Namespace) -> int:
+    for client in ClientRegistry.load(settings.clients_file).all():
+        print(f"{client.client_id:12} {client.auth_method:20} {', '.join(client.redirect_uris)}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="authsvc", description="qrauth broker and identity provider")
+    sub = root.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the broker").set_defaults(run=_serve)
+    keys = sub.add_parser("keys", help="list, rotate or retire signing keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub.add_parser("list")
+    keys_sub.add_parser("rotate").add_argument("purpose", choices=[p.value for p in Purpose])
+    keys_sub.add_parser("retire").add_argument("kid")
+    keys.set_defaults(run=_keys)
+    ecard = sub.add_parser("ecard", help="show, suspend, report lost, enable or cancel an e-card")
+    ecard.add_argument("action", choices=["show", "suspend", "report_lost", "enable", "cancel"])
+    ecard.add_argument("card_no")
+    ecard.set_defaults(run=_ecard)
+    clients = sub.add_parser("clients", help="check the client registrations")
+    clients.add_argument("clients_command", choices=["check"])
+    clients.set_defaults(run=_clients)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    sys.exit(args.run(Settings.from_env(), args))

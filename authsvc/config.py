@@ -1,0 +1,97 @@
+"""Settings, built once from the environment and passed down. No module globals."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from authsvc.core.ticket import Lifetimes
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_CLIENTS = PACKAGE_DIR / "demo_clients.toml"
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_body_bytes: int = 16 * 1024
+    tickets_per_ip_per_minute: int = 60
+    scans_per_device_per_minute: int = 20
+    scans_per_ip_per_minute: int = 120
+    ws_max_message_bytes: int = 4096
+    ws_auth_timeout: float = 5.0
+    ws_heartbeat: float = 15.0
+    ws_idle_timeout: float = 300.0
+    ws_queue_size: int = 16
+    long_poll_timeout: float = 25.0
+    face_max_failures: int = 3
+    device_clock_skew: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8700
+    issuer: str = "http://127.0.0.1:8700"
+    redis_url: str = ""
+    redis_prefix: str = "qrauth:"
+    keys_dir: str = "keys"
+    clients_file: str = str(DEFAULT_CLIENTS)
+    audit_log: str = "var/audit.jsonl"
+    admin_token: str = ""
+    allowed_origins: tuple[str, ...] = ()
+    lifetimes: Lifetimes = field(default_factory=Lifetimes)
+    limits: Limits = field(default_factory=Limits)
+    code_ttl: float = 60.0
+    access_token_ttl: float = 600.0
+    id_token_ttl: float = 600.0
+    key_grace: float = 7 * 24 * 3600.0
+    face_threshold: float = 0.80
+    accounts_timeout: float = 3.0
+    trust_forwarded_for: bool = False
+    pairwise_salt: str = "qrauth-demo-pairwise-salt"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        port = _int("AUTHSVC_PORT", 8700)
+        host = _env("AUTHSVC_HOST", "127.0.0.1")
+        origins = tuple(o for o in _env("AUTHSVC_ALLOWED_ORIGINS", "").split(",") if o)
+        return cls(
+            host=host,
+            port=port,
+            issuer=_env("AUTHSVC_ISSUER", f"http://{host}:{port}").rstrip("/"),
+            redis_url=_env("REDIS_URL", ""),
+            redis_prefix=_env("AUTHSVC_REDIS_PREFIX", "qrauth:"),
+            keys_dir=_env("AUTHSVC_KEYS_DIR", "keys"),
+            clients_file=_env("AUTHSVC_CLIENTS", str(DEFAULT_CLIENTS)),
+            audit_log=_env("AUTHSVC_AUDIT_LOG", "var/audit.jsonl"),
+            admin_token=_env("AUTHSVC_ADMIN_TOKEN", ""),
+            allowed_origins=origins,
+            lifetimes=Lifetimes(
+                pending=_float("AUTHSVC_TICKET_TTL", 120.0),
+                scanned=_float("AUTHSVC_SCANNED_TTL", 180.0),
+                confirmed=_float("AUTHSVC_CONFIRMED_TTL", 60.0),
+            ),
+            limits=Limits(
+                tickets_per_ip_per_minute=_int("AUTHSVC_TICKETS_PER_IP_PER_MINUTE", 60),
+                scans_per_device_per_minute=_int("AUTHSVC_SCANS_PER_DEVICE_PER_MINUTE", 20),
+                face_max_failures=_int("AUTHSVC_FACE_MAX_FAILURES", 3),
+            ),
+            code_ttl=_float("AUTHSVC_CODE_TTL", 60.0),
+            key_grace=_float("AUTHSVC_KEY_GRACE", 7 * 24 * 3600.0),
+            face_threshold=_float("AUTHSVC_FACE_THRESHOLD", 0.80),
+            trust_forwarded_for=_env("AUTHSVC_TRUST_FORWARDED_FOR", "") == "1",
+            pairwise_salt=_env("AUTHSVC_PAIRWISE_SALT", "qrauth-demo-pairwise-salt"),
+        )

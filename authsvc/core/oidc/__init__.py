@@ -1,0 +1,1 @@
+"""OpenID Connect rules, one module per specification area, without I/O."""

@@ -1,0 +1,288 @@
+"""The login ticket and its state machine.
+
+pending → scanned → confirmed → consumed, or → rejected / expired. Every other move is refused.
+Functions take `now` (epoch seconds) and return a new Ticket; they never touch storage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from authsvc import errors
+
+
+class State(StrEnum):
+    PENDING = "pending"
+    SCANNED = "scanned"
+    CONFIRMED = "confirmed"
+    CONSUMED = "consumed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class Identity(StrEnum):
+    """The identity the browser asks for (the switch below the QR)."""
+
+    PERSONAL = "personal"
+    LEGAL_REP = "legal_rep"
+    AGENT = "agent"
+
+
+TERMINAL = frozenset({State.CONSUMED, State.REJECTED, State.EXPIRED})
+ALLOWED = {
+    State.PENDING: {State.SCANNED, State.REJECTED, State.EXPIRED},
+    State.SCANNED: {State.CONFIRMED, State.REJECTED, State.EXPIRED, State.PENDING},
+    State.CONFIRMED: {State.CONSUMED, State.EXPIRED},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Lifetimes:
+    pending: float = 120.0
+    scanned: float = 180.0
+    confirmed: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    id: str
+    client_id: str
+    identity: Identity
+    state: State
+    created_at: float
+    expires_at: float
+    browser_ip: str
+    browser_ua: str
+    browser_secret_hash: str
+    version: int = 1
+    request: Mapping[str, Any] = field(default_factory=dict)
+    device_id: str = ""
+    subject: Mapping[str, Any] = field(default_factory=dict)
+    accounts: tuple[Mapping[str, Any], ...] = ()
+    account: Mapping[str, Any] = field(default_factory=dict)
+    face_passed: bool = False
+    face_failures: int = 0
+    reason: str = ""
+    redirect: str = ""
+    updated_at: float = 0.0
+
+    def is_expired(self, now: float) -> bool:
+        return self.state not in TERMINAL and now >= self.expires_at
+
+    def masked_name(self) -> str:
+        return mask_name(str(self.subject.get("name", "")))
+
+
+def new_ticket_id() -> str:
+    """128 random bits, URL-safe."""
+    return secrets.token_urlsafe(16)
+
+
+def new_browser_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(ticket: Ticket, secret: str) -> bool:
+    return hmac.compare_digest(ticket.browser_secret_hash, hash_secret(secret))
+
+
+def mask_name(name: str) -> str:
+    """张三 → 张*, 欧阳娜娜 → 欧***."""
+    return name[:1] + "*" * (len(name) - 1) if name else ""
+
+
+def create(
+    *,
+    client_id: str,
+    identity: Identity,
+    browser_ip: str,
+    browser_ua: str,
+    browser_secret: str,
+    now: float,
+    lifetimes: Lifetimes,
+    request: Mapping[str, Any] | None = None,
+    ticket_id: str | None = None,
+) -> Ticket:
+    return Ticket(
+        id=ticket_id or new_ticket_id(),
+        client_id=client_id,
+        identity=identity,
+        state=State.PENDING,
+        created_at=now,
+        expires_at=now + lifetimes.pending,
+        browser_ip=browser_ip,
+        browser_ua=browser_ua[:300],
+        browser_secret_hash=hash_secret(browser_secret),
+        request=dict(request or {}),
+        updated_at=now,
+    )
+
+
+def effective(ticket: Ticket, now: float) -> Ticket:
+    """The ticket as it is at `now`: a live ticket past its expiry reads as expired."""
+    if ticket.is_expired(now):
+        return _move(ticket, State.EXPIRED, now, expires_at=ticket.expires_at)
+    return ticket
+
+
+def _move(ticket: Ticket, to: State, now: float, **changes: Any) -> Ticket:
+    if to not in ALLOWED.get(ticket.state, set()):
+        raise errors.TicketStateConflict(f"{ticket.state} -> {to}")
+    return dataclasses.replace(
+        ticket, state=to, version=ticket.version + 1, updated_at=now, **changes
+    )
+
+
+def _require_live(ticket: Ticket, now: float) -> None:
+    if ticket.state is State.CONSUMED:
+        raise errors.TicketConsumed()
+    if ticket.state is State.EXPIRED or ticket.is_expired(now):
+        raise errors.TicketExpired()
+
+
+def scan(
+    ticket: Ticket, *, device_id: str, subject: Mapping[str, Any], now: float, lifetimes: Lifetimes
+) -> Ticket:
+    """The first phone to scan locks the ticket; any later scan is a conflict."""
+    _require_live(ticket, now)
+    if ticket.state is not State.PENDING:
+        raise errors.TicketAlreadyScanned(f"state={ticket.state}")
+    return _move(
+        ticket,
+        State.SCANNED,
+        now,
+        device_id=device_id,
+        subject=dict(subject),
+        expires_at=now + lifetimes.scanned,
+    )
+
+
+def release(ticket: Ticket, *, now: float, lifetimes: Lifetimes) -> Ticket:
+    """Back to pending, when the scan cannot go on (the portal did not answer): scan again."""
+    _require_live(ticket, now)
+    if ticket.state is not State.SCANNED:
+        raise errors.TicketStateConflict(f"release from {ticket.state}")
+    return _move(
+        ticket,
+        State.PENDING,
+        now,
+        device_id="",
+        subject={},
+        accounts=(),
+        account={},
+        face_passed=False,
+        face_failures=0,
+        expires_at=max(ticket.expires_at, now + 30.0),
+    )
+
+
+def _require_scanned_by(ticket: Ticket, device_id: str, now: float) -> None:
+    _require_live(ticket, now)
+    if ticket.state is not State.SCANNED:
+        raise errors.TicketStateConflict(f"state={ticket.state}")
+    if not hmac.compare_digest(ticket.device_id, device_id):
+        raise errors.NotTicketDevice()
+
+
+def offer_accounts(
+    ticket: Ticket, *, device_id: str, accounts: list[Mapping[str, Any]], now: float
+) -> Ticket:
+    _require_scanned_by(ticket, device_id, now)
+    return dataclasses.replace(
+        ticket, accounts=tuple(dict(a) for a in accounts), version=ticket.version + 1, updated_at=now
+    )
+
+
+def account_key(account: Mapping[str, Any]) -> str:
+    return f"{account.get('role', '')}:{account.get('credit_code', '')}"
+
+
+def choose_account(ticket: Ticket, *, device_id: str, key: str, now: float) -> Ticket:
+    """Only an account the portal offered can be chosen."""
+    _require_scanned_by(ticket, device_id, now)
+    for account in ticket.accounts:
+        if account_key(account) == key:
+            return dataclasses.replace(
+                ticket, account=dict(account), version=ticket.version + 1, updated_at=now
+            )
+    raise errors.AccountNotOffered(key)
+
+
+def record_face_check(
+    ticket: Ticket, *, device_id: str, passed: bool, now: float, max_failures: int
+) -> Ticket:
+    """A failed check may be retried; the `max_failures`-th failure rejects the ticket."""
+    _require_scanned_by(ticket, device_id, now)
+    if passed:
+        return dataclasses.replace(
+            ticket, face_passed=True, version=ticket.version + 1, updated_at=now
+        )
+    failures = ticket.face_failures + 1
+    if failures >= max_failures:
+        return _move(
+            ticket, State.REJECTED, now, face_failures=failures, face_passed=False,
+            reason="face_check_exhausted",
+        )
+    return dataclasses.replace(
+        ticket, face_failures=failures, face_passed=False, version=ticket.version + 1, updated_at=now
+    )
+
+
+def check_confirmable(ticket: Ticket, *, device_id: str, now: float) -> None:
+    """Raise unless `confirm` would succeed: lets the caller mint a code only when it will."""
+    _require_scanned_by(ticket, device_id, now)
+    if not ticket.account:
+        raise errors.AccountRequired()
+    if not ticket.face_passed:
+        raise errors.FaceCheckRequired()
+
+
+def confirm(
+    ticket: Ticket, *, device_id: str, redirect: str, now: float, lifetimes: Lifetimes
+) -> Ticket:
+    """Confirmed once; `redirect` (carrying the code) is pushed only to the secret's holder."""
+    check_confirmable(ticket, device_id=device_id, now=now)
+    return _move(
+        ticket, State.CONFIRMED, now, redirect=redirect, expires_at=now + lifetimes.confirmed
+    )
+
+
+def reject(ticket: Ticket, *, device_id: str, now: float, reason: str = "user_rejected") -> Ticket:
+    _require_scanned_by(ticket, device_id, now)
+    return _move(ticket, State.REJECTED, now, reason=reason)
+
+
+def consume(ticket: Ticket, *, now: float) -> Ticket:
+    """The confirmed ticket's code was redeemed: nothing more can happen to it."""
+    if ticket.state is not State.CONFIRMED:
+        raise errors.TicketStateConflict(f"consume from {ticket.state}")
+    return _move(ticket, State.CONSUMED, now, redirect="")
+
+
+def event(ticket: Ticket, **extra: Any) -> dict[str, Any]:
+    """What the browser is told about a ticket: never the subject's full identity."""
+    body: dict[str, Any] = {
+        "ticket": ticket.id,
+        "state": str(ticket.state),
+        "version": ticket.version,
+        "expires_at": ticket.expires_at,
+    }
+    if ticket.state in (State.SCANNED, State.CONFIRMED) and ticket.subject:
+        body["name"] = ticket.masked_name()
+    if ticket.state is State.CONFIRMED and ticket.redirect:
+        body["redirect"] = ticket.redirect
+    if ticket.reason:
+        body["reason"] = ticket.reason
+    body.update(extra)
+    return body

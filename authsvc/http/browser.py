@@ -1,0 +1,175 @@
+"""What the desktop browser calls: the authorization page, ticket creation, QR images, long-poll."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from typing import Any
+
+from aiohttp import web
+
+from authsvc import errors, qrimage
+from authsvc.broker import Broker
+from authsvc.core import qr
+from authsvc.core import ticket as core
+from authsvc.core.oidc.authorize import AuthorizeRedirectError, validate
+from authsvc.core.ticket import Identity, Ticket
+from authsvc.http.common import broker, client_ip, field, json_response, lang, rate_limit, read_json
+from authsvc.http.pages import render
+from authsvc.keyring import Purpose
+
+routes = web.RouteTableDef()
+AUTH_REQUEST_TTL = 1800.0
+IDENTITY_LABELS = {
+    Identity.LEGAL_REP: ("法人扫码登录", "Legal representative"),
+    Identity.AGENT: ("办事员扫码登录", "Agent"),
+    Identity.PERSONAL: ("个人登录", "Personal"),
+}
+
+
+def _request_key(request_id: str) -> str:
+    return f"authreq:{request_id}"
+
+
+@routes.get("/authorize")
+async def authorize(request: web.Request) -> web.StreamResponse:
+    """OpenID Connect authorization endpoint: validate, remember the request, show the QR page."""
+    b = broker(request)
+    try:
+        auth = validate(request.query, b.clients, b.settings.issuer)
+    except AuthorizeRedirectError as exc:
+        raise web.HTTPFound(exc.location) from exc
+    request_id = secrets.token_urlsafe(16)
+    await b.store.put_value(_request_key(request_id), auth.as_dict(), ttl=AUTH_REQUEST_TTL)
+    client = b.clients.get(auth.client_id)
+    language = lang(request)
+    identities = [
+        {"value": str(i), "label": IDENTITY_LABELS[i][1 if language == "en" else 0]}
+        for i in (Identity.LEGAL_REP, Identity.AGENT, Identity.PERSONAL) if i in client.identities
+    ]
+    config = {
+        "request": request_id, "identity": str(auth.identity), "lang": language,
+        "embedded": auth.display == "embedded", "redirect_origin": _origin(auth.redirect_uri),
+    }
+    ancestors = " ".join(sorted(client.origins())) if auth.display == "embedded" else "'none'"
+    return render(
+        request, "qr_login.html",
+        {"client_name": client.name_en if language == "en" else client.name_zh,
+         "identities": identities, "config": json.dumps(config).replace("<", "\\u003c"), "embedded": auth.display == "embedded"},
+        frame_ancestors=ancestors,
+    )
+
+
+def _origin(uri: str) -> str:
+    scheme, _, rest = uri.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+@routes.post("/api/tickets")
+async def create_ticket(request: web.Request) -> web.Response:
+    b = broker(request)
+    ip = client_ip(request, trust_forwarded_for=b.settings.trust_forwarded_for)
+    await rate_limit(request, "ticket-ip", ip, b.settings.limits.tickets_per_ip_per_minute)
+    body = await read_json(request)
+    auth = await b.store.get_value(_request_key(field(body, "request", max_len=64)))
+    if auth is None:
+        raise errors.InvalidRequest("unknown or expired authorization request",
+                                    zh="登录请求已过期，请重新打开登录页面", en="The login request expired; start again")
+    identity = _requested_identity(b, auth, body.get("identity"))
+    secret = core.new_browser_secret()
+    ticket = core.create(
+        client_id=auth["client_id"], identity=identity, browser_ip=ip,
+        browser_ua=request.headers.get("User-Agent", ""), browser_secret=secret, now=b.now(),
+        lifetimes=b.settings.lifetimes, request={**auth, "identity": str(identity)},
+    )
+    text = qr_text(b, ticket)
+    await b.create(ticket, {"ua": ticket.browser_ua[:80]})
+    return json_response(_ticket_view(b, ticket, secret, text), status=201)
+
+
+def _requested_identity(b: Broker, auth: dict[str, Any], wanted: Any) -> Identity:
+    client = b.clients.get(auth["client_id"])
+    try:
+        identity = Identity(wanted or auth["identity"])
+    except ValueError as exc:
+        raise errors.InvalidRequest("unknown identity") from exc
+    if identity not in client.identities:
+        raise errors.IdentityNotAllowed(str(identity))
+    return identity
+
+
+def qr_text(b: Broker, ticket: Ticket) -> str:
+    record, key = b.keyring.current(Purpose.QR)
+    claims = qr.QrClaims(
+        issuer=b.settings.issuer, ticket_id=ticket.id, client_id=ticket.client_id,
+        identity=ticket.identity, expires_at=int(ticket.expires_at), kid=record.kid,
+    )
+    return qr.build(claims, key)
+
+
+def _ticket_view(b: Broker, ticket: Ticket, secret: str, text: str) -> dict[str, Any]:
+    png = qrimage.png(qrimage.encode(text))
+    base = f"/api/tickets/{ticket.id}"
+    return {
+        "ticket_id": ticket.id,
+        "browser_secret": secret,
+        "qr_text": text,
+        "qr_png": "data:image/png;base64," + base64.b64encode(png).decode(),
+        "expires_at": ticket.expires_at,
+        "lifetime": ticket.expires_at - ticket.created_at,
+        "ws_url": f"/ws/tickets/{ticket.id}",
+        "poll_url": f"{base}/poll",
+        "svg_url": f"{base}/qr.svg",
+        "png_url": f"{base}/qr.png",
+    }
+
+
+async def _pending_qr(request: web.Request) -> str:
+    b = broker(request)
+    ticket = await b.load(request.match_info["ticket_id"])
+    if ticket.state is not core.State.PENDING:
+        raise errors.TicketNotFound(f"state {ticket.state}")
+    return qr_text(b, ticket)
+
+
+@routes.get("/api/tickets/{ticket_id}/qr.svg")
+async def qr_svg(request: web.Request) -> web.Response:
+    svg = qrimage.svg(qrimage.encode(await _pending_qr(request)))
+    return web.Response(text=svg, content_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+@routes.get("/api/tickets/{ticket_id}/qr.png")
+async def qr_png(request: web.Request) -> web.Response:
+    scale = min(max(int(request.query.get("scale", "6") or 6), 1), 16) if request.query.get(
+        "scale", "6").isdigit() else 6
+    png = qrimage.png(qrimage.encode(await _pending_qr(request)), scale=scale)
+    return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+@routes.post("/api/tickets/{ticket_id}/poll")
+async def long_poll(request: web.Request) -> web.Response:
+    """For networks that block WebSockets: the current event once its version moves on."""
+    b = broker(request)
+    body = await read_json(request)
+    secret = field(body, "secret", max_len=128)
+    version = body.get("version", 0)
+    ticket_id = request.match_info["ticket_id"]
+    sub = b.store.subscribe(ticket_id, maxsize=4)
+    try:
+        ticket = await _authorized_ticket(b, ticket_id, secret)
+        if ticket.version == version and ticket.state not in core.TERMINAL:
+            wait = min(b.settings.limits.long_poll_timeout, max(ticket.expires_at - b.now(), 0) + 0.5)
+            await sub.get(timeout=wait)
+            ticket = await b.load(ticket_id)
+        return json_response({"type": "state", **core.event(ticket)})
+    finally:
+        sub.close()
+
+
+async def _authorized_ticket(b: Broker, ticket_id: str, secret: str) -> Ticket:
+    """Nobody without the browser secret learns anything, not even whether the ticket exists."""
+    stored = await b.store.get_ticket(ticket_id) if len(ticket_id) <= 64 else None
+    if stored is None or not core.secret_matches(stored, secret):
+        raise errors.BrowserSecretInvalid()
+    return core.effective(stored, b.now())

@@ -1,0 +1,76 @@
+"""Small request helpers shared by the handlers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from authsvc import errors
+from authsvc.broker import Broker
+
+BROKER = web.AppKey("broker", Broker)
+
+
+def broker(request: web.Request) -> Broker:
+    return request.app[BROKER]
+
+
+async def read_body(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise errors.BodyTooLarge() from exc
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body or b"{}")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise errors.MalformedJson() from exc
+    if not isinstance(value, dict):
+        raise errors.MalformedJson("not an object")
+    return value
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    return parse_json(await read_body(request))
+
+
+def field(body: dict[str, Any], name: str, *, max_len: int = 512) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value or len(value) > max_len:
+        raise errors.InvalidRequest(f"{name} missing or invalid")
+    return value
+
+
+def client_ip(request: web.Request, *, trust_forwarded_for: bool) -> str:
+    if trust_forwarded_for:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()[:64]
+    return request.remote or ""
+
+
+def lang(request: web.Request) -> str:
+    """zh first; English by ?lang=en / ui_locales=en or an Accept-Language that prefers it."""
+    explicit = request.query.get("lang") or request.query.get("ui_locales", "")
+    if explicit:
+        return "en" if explicit.lower().startswith("en") else "zh"
+    accept = request.headers.get("Accept-Language", "").lower()
+    first = accept.split(",")[0].strip()
+    return "en" if first.startswith("en") else "zh"
+
+
+def json_response(body: dict[str, Any], status: int = 200) -> web.Response:
+    return web.json_response(
+        body, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False),
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def rate_limit(request: web.Request, bucket: str, subject: str, limit: int) -> None:
+    count = await broker(request).store.hit(f"rl:{bucket}:{subject}", window=60.0)
+    if count > limit:
+        raise errors.RateLimited(f"{bucket} {subject}")

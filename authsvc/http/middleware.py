@@ -1,0 +1,78 @@
+"""One middleware turns errors into responses: JSON for APIs, a page for browsers."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from authsvc import errors
+from authsvc.http.common import BROKER, json_response, lang
+from authsvc.http.pages import render
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+REQUEST_ID = "request_id"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _wants_json(request: web.Request) -> bool:
+    return request.path.startswith(("/api/", "/ws/")) or "application/json" in request.headers.get(
+        "Accept", ""
+    )
+
+
+def _as_error(exc: web.HTTPException) -> errors.QrAuthError:
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return errors.BodyTooLarge()
+    if isinstance(exc, web.HTTPNotFound):
+        return errors.NotFound()
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        return errors.InvalidRequest("method not allowed", zh="请求方法不允许", en="Method not allowed")
+    return errors.InvalidRequest(exc.reason)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+    request[REQUEST_ID] = request_id
+    try:
+        response = await handler(request)
+    except errors.QrAuthError as exc:
+        response = _error_response(request, exc, request_id)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = _error_response(request, _as_error(exc), request_id)
+    except Exception:
+        log.exception("unhandled error request_id=%s path=%s", request_id, request.path)
+        response = _error_response(request, errors.QrAuthError(), request_id)
+    if not response.prepared:
+        response.headers.update(SECURITY_HEADERS)
+        response.headers["X-Request-Id"] = request_id
+    return response
+
+
+def _error_response(request: web.Request, exc: errors.QrAuthError, request_id: str) -> web.StreamResponse:
+    if exc.status >= 500 and exc.code != errors.Unavailable.code:
+        public = errors.QrAuthError()
+    else:
+        public = exc
+    log.info(
+        "refused %s %s code=%s detail=%s request_id=%s",
+        request.method, request.path, exc.code, exc.detail, request_id,
+    )
+    request.app[BROKER].metrics.refusals.labels(code=exc.code).inc()
+    if _wants_json(request):
+        return json_response(public.body(request_id), status=public.status)
+    language = lang(request)
+    message = public.message_en if language == "en" else public.message_zh
+    return render(
+        request, "error.html", {"message": message, "code": public.code, "request_id": request_id},
+        status=public.status,
+    )

@@ -1,0 +1,139 @@
+"""The mobile API: every call signed by the phone's device key and carrying its e-card."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from authsvc import ecards, errors, login
+from authsvc.core import device, ecard, qr
+from authsvc.core import ticket as core
+from authsvc.core.ecard import Card
+from authsvc.core.useragent import browser_and_os, rough_place
+from authsvc.http.common import broker, client_ip, field, json_response, parse_json, rate_limit, read_body
+from authsvc.keyring import Purpose
+
+routes = web.RouteTableDef()
+
+
+async def _verified(request: web.Request, device_jwk: dict[str, Any], body: bytes) -> str:
+    """Check the device signature and spend its nonce; returns the device id."""
+    b = broker(request)
+    signed = device.SignedRequest(request.method, request.path, request.headers, body)
+    device_id = device.verify_request(
+        signed, device_jwk, now=b.now(), max_skew=b.settings.limits.device_clock_skew
+    )
+    nonce = request.headers[device.HEADER_NONCE]
+    if not await b.store.add_once(f"nonce:{device_id}:{nonce}", ttl=2 * b.settings.limits.device_clock_skew):
+        raise errors.RequestReplayed()
+    return device_id
+
+
+async def _phone(request: web.Request) -> tuple[Card, dict[str, Any]]:
+    token = request.headers.get(device.HEADER_ECARD, "")
+    if not token or len(token) > 4096:
+        raise errors.EcardInvalid("no e-card header")
+    card = await ecards.active_card(broker(request), token)
+    body = await read_body(request)
+    await _verified(request, card.device_jwk, body)
+    return card, parse_json(body)
+
+
+@routes.get("/api/broker-keys")
+async def broker_keys(request: web.Request) -> web.Response:
+    b = broker(request)
+    now = b.now()
+    return json_response({
+        "issuer": b.settings.issuer,
+        "qr": b.keyring.jwks(Purpose.QR, now=now),
+        "ecard": b.keyring.jwks(Purpose.ECARD, now=now),
+    })
+
+
+@routes.post("/api/mobile/ecards")
+async def apply_for_card(request: web.Request) -> web.Response:
+    b = broker(request)
+    await rate_limit(request, "ecard", client_ip(request, trust_forwarded_for=b.settings.trust_forwarded_for), 30)
+    raw = await read_body(request)
+    body = parse_json(raw)
+    application = ecard.validate_application(body)
+    await _verified(request, application.device_jwk, raw)
+    login.require_face(body.get("face"), b.settings.face_threshold)
+    return json_response(await ecards.issue(b, application), status=201)
+
+
+@routes.get("/api/mobile/ecard")
+async def show_card(request: web.Request) -> web.Response:
+    card, _ = await _phone(request)
+    record = await ecards.record_of(broker(request), card.card_no)
+    return json_response({k: record[k] for k in ("card_no", "status", "name", "id_number_masked", "phone_masked")})
+
+
+@routes.post("/api/mobile/scan")
+async def scan(request: web.Request) -> web.Response:
+    b = broker(request)
+    card, body = await _phone(request)
+    await rate_limit(request, "scan-device", card.device_id, b.settings.limits.scans_per_device_per_minute)
+    claims = login.verify_qr(b, field(body, "qr", max_len=qr.MAX_PAYLOAD_CHARS + 200))
+    ticket = await login.scan(b, claims, card)
+    return json_response(_scan_view(b, ticket))
+
+
+def _scan_view(b: Any, ticket: core.Ticket) -> dict[str, Any]:
+    client = b.clients.get(ticket.client_id)
+    browser_name, system = browser_and_os(ticket.browser_ua)
+    return {
+        "ticket_id": ticket.id,
+        "state": str(ticket.state),
+        "client": {"id": client.client_id, "name": client.display_name()},
+        "identity": str(ticket.identity),
+        "browser": {
+            "ip": ticket.browser_ip, "place": rough_place(ticket.browser_ip),
+            "user_agent": ticket.browser_ua, "browser": browser_name, "os": system,
+        },
+        "requested_at": ticket.created_at,
+        "expires_at": ticket.expires_at,
+        "accounts": list(ticket.accounts),
+        "face": {
+            "threshold": b.settings.face_threshold,
+            "max_failures": b.settings.limits.face_max_failures,
+            "failures": ticket.face_failures,
+        },
+    }
+
+
+@routes.post("/api/mobile/tickets/{ticket_id}/account")
+async def choose_account(request: web.Request) -> web.Response:
+    card, body = await _phone(request)
+    key = field(body, "account", max_len=64)
+    ticket = await login.choose(broker(request), request.match_info["ticket_id"], card, key)
+    return json_response({"account": dict(ticket.account)})
+
+
+@routes.post("/api/mobile/tickets/{ticket_id}/face")
+async def face_check(request: web.Request) -> web.Response:
+    b = broker(request)
+    card, body = await _phone(request)
+    passed = login.face_passed(body, b.settings.face_threshold)
+    ticket = await login.face(b, request.match_info["ticket_id"], card, passed)
+    left = max(b.settings.limits.face_max_failures - ticket.face_failures, 0)
+    if ticket.state is core.State.REJECTED:
+        raise errors.FaceCheckExhausted()
+    if not passed:
+        raise errors.FaceCheckFailed(f"{left} left")
+    return json_response({"passed": True, "failures": ticket.face_failures, "failures_left": left})
+
+
+@routes.post("/api/mobile/tickets/{ticket_id}/confirm")
+async def confirm(request: web.Request) -> web.Response:
+    card, _ = await _phone(request)
+    ticket = await login.confirm(broker(request), request.match_info["ticket_id"], card)
+    return json_response({"state": str(ticket.state)})
+
+
+@routes.post("/api/mobile/tickets/{ticket_id}/reject")
+async def reject(request: web.Request) -> web.Response:
+    card, _ = await _phone(request)
+    ticket = await login.reject(broker(request), request.match_info["ticket_id"], card)
+    return json_response({"state": str(ticket.state)})

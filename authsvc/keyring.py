@@ -1,0 +1,210 @@
+"""Per-purpose signing keys on disk: load, generate on first start, rotate, retire, JWKS views.
+
+Layout of the keys folder: `keyring.json` (the index) and one `{purpose}-{kid}.pem` per private
+key, mode 0600. A rotated-out key stays published (and verifying) until its grace period ends
+or it is retired; a retired key's signatures are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from joserfc.jwk import KeySet, import_key
+
+from authsvc.core.crypto import (
+    Algorithm,
+    PrivateKey,
+    PublicKey,
+    VerifyingKey,
+    generate,
+    public_jwk,
+)
+
+
+class Purpose(StrEnum):
+    QR = "qr"
+    TOKEN = "token"  # noqa: S105 - a purpose name, not a secret
+    ECARD = "ecard"
+
+
+DEFAULT_ALGORITHMS = {Purpose.QR: Algorithm.ED25519, Purpose.TOKEN: Algorithm.ES256, Purpose.ECARD: Algorithm.ED25519}
+
+
+class KeyStatus(StrEnum):
+    CURRENT = "current"
+    PREVIOUS = "previous"
+    RETIRED = "retired"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    purpose: Purpose
+    kid: str
+    alg: Algorithm
+    created_at: float
+    status: KeyStatus
+    retire_after: float = 0.0
+
+    def usable(self, now: float) -> bool:
+        if self.status is KeyStatus.RETIRED:
+            return False
+        return self.status is KeyStatus.CURRENT or now < self.retire_after
+
+
+class Keyring:
+    def __init__(self, folder: Path, records: list[KeyRecord], private: dict[str, PrivateKey]) -> None:
+        self.folder = folder
+        self.records = records
+        self._private = private
+        self._mtime = self._index_mtime()
+
+    # --- loading -------------------------------------------------------------------------
+    @classmethod
+    def load_or_create(
+        cls, folder: str | Path, *, now: float, algorithms: dict[Purpose, Algorithm] | None = None
+    ) -> Keyring:
+        """Load the keys folder, generating a first key for every purpose that has none."""
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        keyring = cls._load(path)
+        algs = {**DEFAULT_ALGORITHMS, **(algorithms or {})}
+        for purpose in Purpose:
+            if not any(r.purpose is purpose and r.status is KeyStatus.CURRENT for r in keyring.records):
+                keyring._add(purpose, algs[purpose], now)
+        return keyring
+
+    @classmethod
+    def _load(cls, folder: Path) -> Keyring:
+        index = folder / "keyring.json"
+        if not index.exists():
+            return cls(folder, [], {})
+        raw = json.loads(index.read_text())
+        records = [
+            KeyRecord(
+                purpose=Purpose(r["purpose"]), kid=r["kid"], alg=Algorithm(r["alg"]),
+                created_at=r["created_at"], status=KeyStatus(r["status"]),
+                retire_after=r.get("retire_after", 0.0),
+            )
+            for r in raw["keys"]
+        ]
+        private: dict[str, PrivateKey] = {}
+        for record in records:
+            pem = folder / f"{record.purpose}-{record.kid}.pem"
+            if record.status is not KeyStatus.RETIRED and pem.exists():
+                key = serialization.load_pem_private_key(pem.read_bytes(), password=None)
+                private[record.kid] = key  # type: ignore[assignment]
+        return cls(folder, records, private)
+
+    def _index_mtime(self) -> float:
+        index = self.folder / "keyring.json"
+        return index.stat().st_mtime if index.exists() else 0.0
+
+    def reload_if_changed(self) -> bool:
+        """Pick up a rotation made by `authsvc keys rotate` in another process."""
+        if self._index_mtime() == self._mtime:
+            return False
+        fresh = self._load(self.folder)
+        self.records, self._private, self._mtime = fresh.records, fresh._private, fresh._mtime
+        return True
+
+    # --- changes -------------------------------------------------------------------------
+    def _add(self, purpose: Purpose, alg: Algorithm, now: float) -> KeyRecord:
+        kid = secrets.token_hex(8)
+        key = generate(alg)
+        pem = self.folder / f"{purpose}-{kid}.pem"
+        fd = os.open(pem, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+        record = KeyRecord(purpose, kid, alg, now, KeyStatus.CURRENT)
+        self.records.append(record)
+        self._private[kid] = key
+        self._save()
+        return record
+
+    def rotate(self, purpose: Purpose, *, now: float, grace: float, alg: Algorithm | None = None) -> KeyRecord:
+        """A new current key; the old one verifies for `grace` seconds more."""
+        old = self.current_record(purpose)
+        self.records = [
+            replace(r, status=KeyStatus.PREVIOUS, retire_after=now + grace) if r is old else r
+            for r in self.records
+        ]
+        return self._add(purpose, alg or old.alg, now)
+
+    def retire(self, kid: str) -> KeyRecord:
+        """Refuse this key's signatures from now on and delete its private half."""
+        record = self._record(kid)
+        if record is None:
+            raise KeyError(kid)
+        if record.status is KeyStatus.CURRENT:
+            raise ValueError("rotate before retiring the current key")
+        retired = replace(record, status=KeyStatus.RETIRED)
+        self.records = [retired if r is record else r for r in self.records]
+        (self.folder / f"{record.purpose}-{kid}.pem").unlink(missing_ok=True)
+        self._private.pop(kid, None)
+        self._save()
+        return retired
+
+    def _save(self) -> None:
+        index = self.folder / "keyring.json"
+        tmp = index.with_suffix(".tmp")
+        body = {"keys": [{**asdict(r), "purpose": str(r.purpose), "alg": str(r.alg),
+                          "status": str(r.status)} for r in self.records]}
+        tmp.write_text(json.dumps(body, indent=2))
+        tmp.replace(index)
+        self._mtime = self._index_mtime()
+
+    # --- use -----------------------------------------------------------------------------
+    def _record(self, kid: str) -> KeyRecord | None:
+        return next((r for r in self.records if r.kid == kid), None)
+
+    def current_record(self, purpose: Purpose) -> KeyRecord:
+        return next(r for r in self.records if r.purpose is purpose and r.status is KeyStatus.CURRENT)
+
+    def current(self, purpose: Purpose) -> tuple[KeyRecord, PrivateKey]:
+        record = self.current_record(purpose)
+        return record, self._private[record.kid]
+
+    def verifying_key(self, purpose: Purpose, kid: str, *, now: float) -> VerifyingKey | None:
+        record = self._record(kid)
+        if record is None or record.purpose is not purpose or record.kid not in self._private:
+            return None
+        public = self._private[kid].public_key()
+        return VerifyingKey(kid=kid, alg=record.alg, key=public, usable=record.usable(now))
+
+    def published(self, purpose: Purpose, *, now: float) -> list[KeyRecord]:
+        return [r for r in self.records if r.purpose is purpose and r.usable(now) and r.kid in self._private]
+
+    def jwks(self, purpose: Purpose, *, now: float) -> dict[str, Any]:
+        keys = []
+        for record in self.published(purpose, now=now):
+            jwk = public_jwk(self._private[record.kid].public_key())
+            keys.append({**jwk, "kid": record.kid, "alg": str(record.alg), "use": "sig"})
+        return {"keys": keys}
+
+    def jose_signing_key(self, purpose: Purpose) -> tuple[KeyRecord, Any]:
+        """The current key as a joserfc key, for JWTs."""
+        record, key = self.current(purpose)
+        return record, _jose_key(key, record)
+
+    def jose_keyset(self, purpose: Purpose, *, now: float) -> KeySet:
+        """The keys that may verify a JWT of this purpose right now."""
+        keys = [_jose_key(self._private[r.kid].public_key(), r) for r in self.published(purpose, now=now)]
+        return KeySet(keys)
+
+
+def _jose_key(key: PrivateKey | PublicKey, record: KeyRecord) -> Any:
+    key_type = "OKP" if record.alg is Algorithm.ED25519 else "EC"
+    return import_key(key, key_type, parameters={"kid": record.kid, "alg": str(record.alg)})

@@ -1,0 +1,167 @@
+"""The login's steps as the phone drives them: verify the QR, scan, choose, face, confirm.
+
+Each step is a core transition applied through the broker (compare-and-set, publish, audit)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+from authsvc import errors
+from authsvc.broker import Broker
+from authsvc.core import qr
+from authsvc.core import ticket as core
+from authsvc.core.ecard import Card
+from authsvc.core.ticket import Ticket
+from authsvc.keyring import Purpose
+
+ACR = "urn:qrauth:acr:ecard-qr-face"
+AMR = ("qr", "ecard", "face")
+
+
+def code_key(code: str) -> str:
+    return "code:" + hashlib.sha256(code.encode()).hexdigest()
+
+
+def verify_qr(broker: Broker, text: str) -> qr.QrClaims:
+    now = broker.now()
+    return qr.verify_text(
+        text,
+        trusted_issuers={broker.settings.issuer},
+        resolve_key=lambda kid: broker.keyring.verifying_key(Purpose.QR, kid, now=now),
+        now=now,
+    )
+
+
+def _subject(card: Card) -> dict[str, Any]:
+    return {"card_no": card.card_no, "name": card.name, "id_number": card.id_number, "phone": card.phone}
+
+
+def _context(card: Card, **extra: Any) -> dict[str, Any]:
+    return {"card": card.card_no, "device": card.device_id[:12], **extra}
+
+
+async def scan(broker: Broker, claims: qr.QrClaims, card: Card) -> Ticket:
+    """First scan wins; then ask the portal for this person's accounts there."""
+    stored = await broker.load_stored(claims.ticket_id)
+    if stored.client_id != claims.client_id or stored.identity is not claims.identity:
+        raise errors.QrInvalid("QR claims do not match the ticket")
+    lifetimes = broker.settings.lifetimes
+    context = _context(card)
+    await broker.apply(
+        claims.ticket_id,
+        lambda t: core.scan(t, device_id=card.device_id, subject=_subject(card), now=broker.now(), lifetimes=lifetimes),
+        context,
+    )
+    client = broker.clients.get(stored.client_id)
+    try:
+        accounts = await broker.accounts.accounts_for(client, card, stored.identity, broker.now())
+    except errors.NoAccount as exc:
+        await broker.apply(
+            claims.ticket_id,
+            lambda t: core.reject(t, device_id=card.device_id, now=broker.now(), reason="no_account"),
+            _context(card, detail=exc.code),
+        )
+        raise
+    except errors.AccountsUnavailable:
+        await broker.apply(
+            claims.ticket_id, lambda t: core.release(t, now=broker.now(), lifetimes=lifetimes), context
+        )
+        raise
+    return await broker.apply(
+        claims.ticket_id,
+        lambda t: core.offer_accounts(t, device_id=card.device_id, accounts=accounts, now=broker.now()),
+        context,
+    )
+
+
+async def choose(broker: Broker, ticket_id: str, card: Card, key: str) -> Ticket:
+    return await broker.apply(
+        ticket_id,
+        lambda t: core.choose_account(t, device_id=card.device_id, key=key, now=broker.now()),
+        _context(card, account=key),
+    )
+
+
+def face_passed(body: dict[str, Any], threshold: float) -> bool:
+    """The face-check stub: `pass`, `fail`, or a `score` compared with the threshold."""
+    mode = body.get("mode")
+    if mode == "pass":
+        return True
+    if mode == "fail":
+        return False
+    score = body.get("score")
+    if mode == "score" and isinstance(score, int | float) and math.isfinite(score) and 0 <= score <= 1:
+        return float(score) >= threshold
+    raise errors.InvalidRequest("face mode must be pass, fail or score with 0 ≤ score ≤ 1")
+
+
+def require_face(face: Any, threshold: float) -> None:
+    if not isinstance(face, dict) or not face_passed(face, threshold):
+        raise errors.FaceCheckFailed("at card application")
+
+
+async def face(broker: Broker, ticket_id: str, card: Card, passed: bool) -> Ticket:
+    limit = broker.settings.limits.face_max_failures
+    return await broker.apply(
+        ticket_id,
+        lambda t: core.record_face_check(t, device_id=card.device_id, passed=passed, now=broker.now(), max_failures=limit),
+        _context(card, face="pass" if passed else "fail"),
+    )
+
+
+async def confirm(broker: Broker, ticket_id: str, card: Card) -> Ticket:
+    """Mint the single-use code, then confirm once; the redirect goes only to the secret's holder."""
+    stored = await broker.load_stored(ticket_id)
+    core.check_confirmable(stored, device_id=card.device_id, now=broker.now())
+    code = secrets.token_urlsafe(32)
+    redirect = _redirect_with_code(broker, stored, code)
+    await broker.store.put_value(code_key(code), _grant(broker, stored), ttl=broker.settings.code_ttl)
+    lifetimes = broker.settings.lifetimes
+    try:
+        ticket = await broker.apply(
+            ticket_id,
+            lambda t: core.confirm(t, device_id=card.device_id, redirect=redirect, now=broker.now(), lifetimes=lifetimes),
+            _context(card),
+        )
+    except errors.QrAuthError:
+        await broker.store.delete_value(code_key(code))
+        raise
+    broker.metrics.codes_issued.inc()
+    await broker.store.audit({
+        "time": broker.now(), "event": "code", "outcome": "issued", "ticket": ticket.id,
+        "client": ticket.client_id, "identity": str(ticket.identity), "ip": ticket.browser_ip,
+    })
+    return ticket
+
+
+def _redirect_with_code(broker: Broker, ticket: Ticket, code: str) -> str:
+    request = ticket.request
+    params = {"code": code, "iss": broker.settings.issuer}
+    if request.get("state"):
+        params["state"] = str(request["state"])
+    uri = str(request["redirect_uri"])
+    return f"{uri}{'&' if '?' in uri else '?'}{urlencode(params)}"
+
+
+def _grant(broker: Broker, ticket: Ticket) -> dict[str, Any]:
+    """What the code stands for, read back by the token endpoint."""
+    return {
+        "ticket": ticket.id,
+        "client_id": ticket.client_id,
+        "request": dict(ticket.request),
+        "subject": dict(ticket.subject),
+        "account": dict(ticket.account),
+        "auth_time": int(broker.now()),
+        "acr": ACR,
+        "amr": list(AMR),
+    }
+
+
+async def reject(broker: Broker, ticket_id: str, card: Card) -> Ticket:
+    return await broker.apply(
+        ticket_id, lambda t: core.reject(t, device_id=card.device_id, now=broker.now()), _context(card)
+    )

@@ -1,0 +1,73 @@
+"""The one storage contract. Every backend passes tests/contract/.
+
+Tickets are replaced by compare-and-set on `version`: the transition that wins is the one
+whose expected version still matches, atomically. Values taken with `take_value` are single use.
+Events are published per ticket; a subscription only sees events published after it started,
+so callers subscribe first and read the ticket second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+from authsvc.core.ticket import Ticket
+
+Event = dict[str, Any]
+
+
+class Subscription(Protocol):
+    """Events for one ticket, in order. A `{"resync": True}` event means some may be lost:
+    read the ticket again."""
+
+    closed: bool
+
+    def __aiter__(self) -> AsyncIterator[Event]: ...
+
+    async def get(self, timeout: float) -> Event | None: ...  # noqa: ASYNC109
+
+    def close(self) -> None: ...
+
+
+class Store(Protocol):
+    name: str
+
+    async def create_ticket(self, ticket: Ticket, *, ttl: float) -> None: ...
+
+    async def get_ticket(self, ticket_id: str) -> Ticket | None: ...
+
+    async def replace_ticket(self, new: Ticket, *, expected_version: int, ttl: float) -> bool:
+        """Write `new` only if the stored ticket still has `expected_version`."""
+        ...
+
+    async def put_value(self, key: str, value: dict[str, Any], *, ttl: float) -> None: ...
+
+    async def get_value(self, key: str) -> dict[str, Any] | None: ...
+
+    async def take_value(self, key: str) -> dict[str, Any] | None:
+        """Atomically read and delete: of two concurrent takers exactly one gets the value."""
+        ...
+
+    async def delete_value(self, key: str) -> None: ...
+
+    async def add_once(self, key: str, *, ttl: float) -> bool:
+        """True the first time `key` is added within `ttl` (replay guards)."""
+        ...
+
+    async def hit(self, key: str, *, window: float) -> int:
+        """Count one hit on `key` in a fixed window; returns the count so far (rate limits)."""
+        ...
+
+    async def publish(self, ticket_id: str, event: Event) -> None: ...
+
+    def subscribe(self, ticket_id: str, *, maxsize: int = 16) -> Subscription: ...
+
+    async def audit(self, record: dict[str, Any]) -> None: ...
+
+    async def audit_records(self, limit: int = 100) -> list[dict[str, Any]]: ...
+
+    async def ping(self) -> None:
+        """Raise if the backend cannot be reached."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,133 @@
+"""The embedded store: one process, everything in memory, audit as JSON lines in a file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from authsvc.core.ticket import Ticket
+from authsvc.store.fanout import Event, Fanout, LocalSubscription
+
+
+class _Expiring:
+    """A dict whose entries vanish after their TTL (physical expiry only: garbage collection)."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[float, Any]] = {}
+
+    def get(self, key: str) -> Any | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        if item[0] <= time.monotonic():
+            del self._items[key]
+            return None
+        return item[1]
+
+    def set(self, key: str, value: Any, ttl: float) -> None:
+        self._items[key] = (time.monotonic() + ttl, value)
+        if len(self._items) % 1024 == 0:
+            self.sweep()
+
+    def incr(self, key: str, window: float) -> int:
+        """Fixed window counter: the window starts at the first hit."""
+        item = self._items.get(key)
+        if item is None or item[0] <= time.monotonic():
+            self._items[key] = (time.monotonic() + window, 1)
+            return 1
+        self._items[key] = (item[0], item[1] + 1)
+        return int(item[1] + 1)
+
+    def pop(self, key: str) -> Any | None:
+        value = self.get(key)
+        self._items.pop(key, None)
+        return value
+
+    def sweep(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, (deadline, _) in self._items.items() if deadline <= now]:
+            del self._items[key]
+
+
+class MemoryStore:
+    name = "memory"
+
+    def __init__(self, *, audit_path: str = "", audit_keep: int = 10_000) -> None:
+        self._tickets = _Expiring()
+        self._values = _Expiring()
+        self._once = _Expiring()
+        self._counters = _Expiring()
+        self._fanout = Fanout()
+        self._audit_path = Path(audit_path) if audit_path else None
+        self._recent_audit: deque[dict[str, Any]] = deque(maxlen=audit_keep)
+        if self._audit_path:
+            self._audit_path.parent.mkdir(parents=True, exist_ok=True)
+
+    async def create_ticket(self, ticket: Ticket, *, ttl: float) -> None:
+        self._tickets.set(ticket.id, ticket, ttl)
+
+    async def get_ticket(self, ticket_id: str) -> Ticket | None:
+        ticket: Ticket | None = self._tickets.get(ticket_id)
+        return ticket
+
+    async def replace_ticket(self, new: Ticket, *, expected_version: int, ttl: float) -> bool:
+        current = self._tickets.get(new.id)
+        if current is None or current.version != expected_version:
+            return False
+        self._tickets.set(new.id, new, ttl)
+        return True
+
+    async def put_value(self, key: str, value: dict[str, Any], *, ttl: float) -> None:
+        self._values.set(key, dict(value), ttl)
+
+    async def get_value(self, key: str) -> dict[str, Any] | None:
+        value = self._values.get(key)
+        return dict(value) if value is not None else None
+
+    async def take_value(self, key: str) -> dict[str, Any] | None:
+        return self._values.pop(key)
+
+    async def delete_value(self, key: str) -> None:
+        self._values.pop(key)
+
+    async def add_once(self, key: str, *, ttl: float) -> bool:
+        if self._once.get(key) is not None:
+            return False
+        self._once.set(key, True, ttl)
+        return True
+
+    async def hit(self, key: str, *, window: float) -> int:
+        return self._counters.incr(key, window)
+
+    async def publish(self, ticket_id: str, event: Event) -> None:
+        self._fanout.deliver(ticket_id, event)
+
+    def subscribe(self, ticket_id: str, *, maxsize: int = 16) -> LocalSubscription:
+        return self._fanout.subscribe(ticket_id, maxsize)
+
+    def subscriber_count(self) -> int:
+        return self._fanout.count()
+
+    async def audit(self, record: dict[str, Any]) -> None:
+        self._recent_audit.append(record)
+        if self._audit_path:
+            line = json.dumps(record, ensure_ascii=False) + "\n"
+            await asyncio.to_thread(self._append, line)
+
+    def _append(self, line: str) -> None:
+        assert self._audit_path is not None
+        with self._audit_path.open("a", encoding="utf-8") as out:
+            out.write(line)
+
+    async def audit_records(self, limit: int = 100) -> list[dict[str, Any]]:
+        return list(self._recent_audit)[-limit:] if limit > 0 else []
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._fanout.close_all()
