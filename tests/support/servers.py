@@ -1,0 +1,153 @@
+"""Real authsvc servers on 127.0.0.1 with ephemeral ports, in-process or as subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from authsvc.app import create_app
+from authsvc.clients import ClientRegistry
+from authsvc.config import Limits, Settings
+from authsvc.core.clock import Clock
+from authsvc.core.ticket import Lifetimes
+from authsvc.http.common import BROKER
+from authsvc.store import MemoryStore
+from authsvc.store.base import Store
+from tests.support.redis import REDIS_URL, connect_redis
+
+TEST_CLIENTS = """
+[[clients]]
+client_id = "hall"
+client_secret = "hall-secret"
+name = {{ zh = "测试服务大厅", en = "Test service hall" }}
+redirect_uris = ["http://127.0.0.1:9/cb"]
+post_logout_redirect_uris = ["http://127.0.0.1:9/"]
+{accounts}
+identities = ["personal", "legal_rep", "agent"]
+
+[[clients]]
+client_id = "spa"
+name = {{ zh = "演示应用", en = "Demo app" }}
+redirect_uris = ["http://127.0.0.1:9/spa"]
+identities = ["personal"]
+"""
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def free_port() -> int:
+    with free_socket() as sock:
+        return int(sock.getsockname()[1])
+
+
+def write_clients(folder: Path, accounts_endpoint: str = "") -> Path:
+    path = folder / "clients.toml"
+    accounts = f'accounts_endpoint = "{accounts_endpoint}"' if accounts_endpoint else ""
+    path.write_text(TEST_CLIENTS.format(accounts=accounts), encoding="utf-8")
+    return path
+
+
+@dataclass
+class Broker:
+    url: str
+    app: web.Application
+    settings: Settings
+    store: Store
+
+    @property
+    def broker(self) -> Any:
+        return self.app[BROKER]
+
+
+def test_settings(folder: Path, port: int, **overrides: Any) -> Settings:
+    settings = Settings(
+        port=port, issuer=f"http://127.0.0.1:{port}", keys_dir=str(folder / "keys"),
+        clients_file=str(write_clients(folder, overrides.pop("accounts_endpoint", ""))),
+        audit_log=str(folder / "audit.jsonl"), admin_token="test-admin-token",
+    )
+    return replace(settings, **overrides)
+
+
+@asynccontextmanager
+async def running_authsvc(
+    folder: Path, *, store_kind: str = "memory", prefix: str = "", clock: Clock | None = None,
+    lifetimes: Lifetimes | None = None, limits: Limits | None = None, **overrides: Any,
+) -> AsyncIterator[Broker]:
+    """An in-process authsvc on a real socket; the store is memory or Redis under `prefix`."""
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    settings = test_settings(folder, port, **overrides)
+    if lifetimes:
+        settings = replace(settings, lifetimes=lifetimes)
+    if limits:
+        settings = replace(settings, limits=limits)
+    store: Store = MemoryStore() if store_kind == "memory" else await connect_redis(prefix)
+    app = create_app(settings, store=store, clock=clock, clients=ClientRegistry.load(settings.clients_file))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.SockSite(runner, sock)
+    await site.start()
+    try:
+        yield Broker(url=settings.issuer, app=app, settings=settings, store=store)
+    finally:
+        await runner.cleanup()
+        await store.close()
+
+
+@dataclass
+class BrokerProcess:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
+async def start_process(folder: Path, *, port: int, issuer: str, prefix: str, clients_file: Path) -> BrokerProcess:
+    """`python -m authsvc serve` on Redis, as a load balancer would run several."""
+    env = {
+        **os.environ, "AUTHSVC_PORT": str(port), "AUTHSVC_ISSUER": issuer, "REDIS_URL": REDIS_URL,
+        "AUTHSVC_REDIS_PREFIX": prefix, "AUTHSVC_KEYS_DIR": str(folder / "keys"),
+        "AUTHSVC_CLIENTS": str(clients_file), "AUTHSVC_AUDIT_LOG": str(folder / "audit.jsonl"),
+    }
+    log = (folder / f"authsvc-{port}.log").open("wb")
+    process = subprocess.Popen(  # noqa: S603 - our own module
+        [sys.executable, "-m", "authsvc", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    await wait_ready(url, process)
+    return BrokerProcess(url=url, process=process)
+
+
+async def wait_ready(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with aiohttp.ClientSession() as http:
+        while True:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"{url} exited with {process.returncode}")
+            try:
+                async with http.get(url + "/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{url} not ready")
+            await asyncio.sleep(0.1)
