@@ -158,7 +158,13 @@ def _grant(broker: Broker, ticket: Ticket) -> dict[str, Any]:
         "auth_time": int(broker.now()),
         "acr": ACR,
         "amr": list(AMR),
+        "sid": session_id(ticket.id),
     }
+
+
+def session_id(ticket_id: str) -> str:
+    """The login's `sid`: derived from the ticket, but not the ticket id itself (that was in a QR)."""
+    return hashlib.sha256(f"sid|{ticket_id}".encode()).hexdigest()[:32]
 
 
 async def reject(broker: Broker, ticket_id: str, card: Card) -> Ticket:

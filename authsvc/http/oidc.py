@@ -1,7 +1,157 @@
-"""OpenID Connect endpoints beyond /authorize (discovery, JWKS, token, userinfo, end-session)."""
+"""OpenID Connect endpoints beyond /authorize: discovery, JWKS, token, userinfo, end-session."""
 
 from __future__ import annotations
 
+import hmac
+from typing import Any
+from urllib.parse import urlencode
+
 from aiohttp import web
 
+from authsvc import ecards, errors, logout, tokens
+from authsvc.client_auth import authenticate
+from authsvc.core.oidc.claims import SCOPES
+from authsvc.core.oidc.token import TokenError
+from authsvc.http.common import broker, json_response
+from authsvc.http.pages import render
+from authsvc.keyring import Purpose
+from authsvc.login import ACR
+
 routes = web.RouteTableDef()
+CLAIMS = ["sub", "name", "id_number", "phone_number", "role", "company", "relationships",
+          "business_items", "acr", "amr", "auth_time", "nonce", "sid"]
+
+
+@routes.get("/.well-known/openid-configuration")
+async def discovery(request: web.Request) -> web.Response:
+    issuer = broker(request).settings.issuer
+    return json_response({
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "jwks_uri": f"{issuer}/jwks.json",
+        "end_session_endpoint": f"{issuer}/end-session",
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["pairwise", "public"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "PS256", "Ed25519"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": list(SCOPES),
+        "claims_supported": CLAIMS,
+        "acr_values_supported": [ACR],
+        "display_values_supported": ["page", "popup", "embedded"],
+        "ui_locales_supported": ["zh-CN", "en"],
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "authorization_response_iss_parameter_supported": True,
+        "request_parameter_supported": False,
+        "claims_parameter_supported": False,
+    })
+
+
+@routes.get("/jwks.json")
+async def jwks(request: web.Request) -> web.Response:
+    b = broker(request)
+    return json_response(b.keyring.jwks(Purpose.TOKEN, now=b.now()))
+
+
+def _oauth_error(error: str, description: str, status: int = 400) -> web.Response:
+    response = json_response({"error": error, "error_description": description}, status=status)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="qrauth"'
+    return response
+
+
+@routes.post("/token")
+async def token(request: web.Request) -> web.Response:
+    """RFC 6749 §4.1.3 with PKCE; errors in the §5.2 shape."""
+    b = broker(request)
+    try:
+        form = dict(await request.post())
+    except web.HTTPRequestEntityTooLarge:
+        return _oauth_error("invalid_request", "request too large", 413)
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    try:
+        client = await authenticate(
+            fields, request.headers.get("Authorization", ""), b.clients, b.store,
+            token_endpoint=f"{b.settings.issuer}/token", issuer=b.settings.issuer, now=b.now(),
+        )
+        if fields.get("grant_type") != "authorization_code":
+            raise TokenError("unsupported_grant_type", "only authorization_code")
+        body = await tokens.redeem(
+            b, client, code=fields.get("code", ""), redirect_uri=fields.get("redirect_uri", ""),
+            verifier=fields.get("code_verifier", ""),
+        )
+    except TokenError as exc:
+        b.metrics.refusals.labels(code=exc.error).inc()
+        return _oauth_error(exc.error, exc.description, exc.status)
+    return json_response(body)
+
+
+@routes.route("*", "/userinfo")
+async def userinfo(request: web.Request) -> web.Response:
+    if request.method not in ("GET", "POST"):
+        raise web.HTTPMethodNotAllowed(request.method, ["GET", "POST"])
+    header = request.headers.get("Authorization", "")
+    claims = await tokens.userinfo(broker(request), header[7:]) if header.startswith("Bearer ") else None
+    if claims is None:
+        response = json_response({"error": "invalid_token", "error_description": "unknown or revoked token"}, status=401)
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
+    return json_response(claims)
+
+
+@routes.get("/end-session")
+async def end_session(request: web.Request) -> web.StreamResponse:
+    """RP-initiated logout: redirect only to a post-logout URI registered for the hinted client."""
+    b = broker(request)
+    claims = logout.read_id_token_hint(b, request.query.get("id_token_hint", ""))
+    client_id = request.query.get("client_id") or (str(claims["aud"]) if claims else "")
+    client = b.clients.find(client_id)
+    if claims is not None and client is not None and claims.get("aud") == client.client_id:
+        await logout.end_session(b, claims, client)
+    target = request.query.get("post_logout_redirect_uri", "")
+    if client is not None and target in client.post_logout_redirect_uris:
+        state = request.query.get("state")
+        raise web.HTTPFound(target + (("&" if "?" in target else "?") + urlencode({"state": state}) if state else ""))
+    return render(request, "logged_out.html", {})
+
+
+def _require_admin(request: web.Request) -> None:
+    expected = broker(request).settings.admin_token
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
+        raise errors.AdminTokenInvalid()
+
+
+@routes.get("/api/admin/ecards/{card_no}")
+async def admin_card(request: web.Request) -> web.Response:
+    _require_admin(request)
+    return json_response(await ecards.record_of(broker(request), request.match_info["card_no"]))
+
+
+@routes.post("/api/admin/ecards/{card_no}/{action}")
+async def admin_card_action(request: web.Request) -> web.Response:
+    _require_admin(request)
+    record = await ecards.apply_action(broker(request), request.match_info["card_no"], request.match_info["action"])
+    return json_response(record)
+
+
+@routes.get("/api/admin/audit")
+async def admin_audit(request: web.Request) -> web.Response:
+    _require_admin(request)
+    limit = int(request.query.get("limit", "100")) if request.query.get("limit", "100").isdigit() else 100
+    records: list[dict[str, Any]] = await broker(request).store.audit_records(min(limit, 1000))
+    return json_response({"records": records})
+
+
+@routes.post("/api/admin/tickets/{ticket_id}/revoke")
+async def admin_revoke(request: web.Request) -> web.Response:
+    """Remedy: revoke every token issued from one ticket at once."""
+    _require_admin(request)
+    count = await tokens.revoke_ticket(broker(request), request.match_info["ticket_id"], reason="admin")
+    return json_response({"revoked": count})

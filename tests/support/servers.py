@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
 import sys
+import tomllib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -56,10 +58,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def write_clients(folder: Path, accounts_endpoint: str = "") -> Path:
-    path = folder / "clients.toml"
+def write_clients(folder: Path, accounts_endpoint: str = "", extra: list[dict[str, Any]] | None = None) -> Path:
+    """The test clients `hall` (confidential, optionally with an accounts endpoint) and `spa`
+    (public), plus `extra` registrations."""
     accounts = f'accounts_endpoint = "{accounts_endpoint}"' if accounts_endpoint else ""
-    path.write_text(TEST_CLIENTS.format(accounts=accounts), encoding="utf-8")
+    text = TEST_CLIENTS.format(accounts=accounts)
+    if not extra:
+        path = folder / "clients.toml"
+        path.write_text(text, encoding="utf-8")
+        return path
+    path = folder / "clients.json"
+    clients = tomllib.loads(text)["clients"] + extra
+    path.write_text(json.dumps({"clients": clients}), encoding="utf-8")
     return path
 
 
@@ -78,7 +88,9 @@ class Broker:
 def test_settings(folder: Path, port: int, **overrides: Any) -> Settings:
     settings = Settings(
         port=port, issuer=f"http://127.0.0.1:{port}", keys_dir=str(folder / "keys"),
-        clients_file=str(write_clients(folder, overrides.pop("accounts_endpoint", ""))),
+        clients_file=str(write_clients(
+            folder, overrides.pop("accounts_endpoint", ""), overrides.pop("extra_clients", None)
+        )),
         audit_log=str(folder / "audit.jsonl"), admin_token="test-admin-token",
     )
     return replace(settings, **overrides)

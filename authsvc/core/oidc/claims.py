@@ -1,0 +1,63 @@
+"""What an ID token and userinfo say (OIDC Core §2, §5.4, §8 pairwise subjects), by scope."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from authsvc.core.crypto import b64u
+
+SCOPES = ("openid", "profile", "id_number", "phone", "account")
+ACCOUNT_FIELDS = ("relationships", "business_items", "unit_numbers")
+
+
+def subject(id_number: str, *, client_id: str, redirect_uri: str, subject_type: str, salt: str) -> str:
+    """Pairwise by default: the same person has unrelated `sub`s at different portals (§8.1,
+    sector = the redirect URI's host). `public` gives one stable opaque id everywhere."""
+    local = hmac.new(salt.encode(), id_number.encode(), hashlib.sha256).hexdigest()
+    if subject_type == "public":
+        return b64u(bytes.fromhex(local))[:32]
+    sector = urlsplit(redirect_uri).hostname or client_id
+    return b64u(hashlib.sha256(f"{sector}|{local}|{salt}".encode()).digest())[:32]
+
+
+def user_claims(scope: tuple[str, ...] | list[str], person: Mapping[str, Any], account: Mapping[str, Any]) -> dict[str, Any]:
+    claims: dict[str, Any] = {}
+    if "profile" in scope:
+        claims["name"] = person.get("name", "")
+    if "id_number" in scope:
+        claims["id_number"] = person.get("id_number", "")
+    if "phone" in scope:
+        claims["phone_number"] = person.get("phone", "")
+    if "account" in scope and account:
+        claims["role"] = account.get("role", "")
+        if account.get("credit_code"):
+            claims["company"] = {"credit_code": account["credit_code"], "name": account.get("company_name", "")}
+        for name in ACCOUNT_FIELDS:
+            if name in account:
+                claims[name] = account[name]
+    return claims
+
+
+def id_token_claims(
+    grant: Mapping[str, Any], *, issuer: str, sub: str, now: float, ttl: float
+) -> dict[str, Any]:
+    request = grant["request"]
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "sub": sub,
+        "aud": grant["client_id"],
+        "iat": int(now),
+        "exp": int(now + ttl),
+        "auth_time": grant["auth_time"],
+        "acr": grant["acr"],
+        "amr": list(grant["amr"]),
+        "sid": grant["sid"],
+    }
+    if request.get("nonce"):
+        claims["nonce"] = request["nonce"]
+    claims.update(user_claims(request.get("scope", ()), grant["subject"], grant["account"]))
+    return claims

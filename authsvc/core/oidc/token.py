@@ -1,0 +1,36 @@
+"""Token-endpoint rules: PKCE (RFC 7636 §4.6) and matching a code's grant (RFC 6749 §4.1.3)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from authsvc.core.crypto import b64u
+
+_VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
+
+
+class TokenError(Exception):
+    """An RFC 6749 §5.2 error."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(error)
+        self.error, self.description, self.status = error, description, status
+
+
+def s256(verifier: str) -> str:
+    return b64u(hashlib.sha256(verifier.encode("ascii")).digest())
+
+
+def check_grant(grant: Mapping[str, Any], *, client_id: str, redirect_uri: str, verifier: str) -> None:
+    """The code was issued to this client, for this redirect URI, and this verifier proves PKCE."""
+    request = grant["request"]
+    if grant["client_id"] != client_id:
+        raise TokenError("invalid_grant", "the code was issued to another client")
+    if request["redirect_uri"] != redirect_uri:
+        raise TokenError("invalid_grant", "redirect_uri does not match the authorization request")
+    if not _VERIFIER.match(verifier) or not hmac.compare_digest(s256(verifier), request["code_challenge"]):
+        raise TokenError("invalid_grant", "PKCE verification failed")

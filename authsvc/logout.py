@@ -1,0 +1,58 @@
+"""RP-initiated logout (OIDC RP-Initiated Logout 1.0) and back-channel logout notifications
+(OIDC Back-Channel Logout 1.0 §2.4)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from typing import Any
+
+import aiohttp
+from joserfc import jwt
+from joserfc.errors import JoseError
+
+from authsvc.broker import Broker
+from authsvc.clients import Client
+from authsvc.keyring import Purpose
+from authsvc.tokens import revoke_issued, sign_jwt
+
+log = logging.getLogger(__name__)
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def read_id_token_hint(broker: Broker, hint: str) -> dict[str, Any] | None:
+    """Our own ID token, signature checked; an expired one is still a fine hint."""
+    try:
+        keys = broker.keyring.jose_keyset(Purpose.TOKEN, now=broker.now())
+        claims = jwt.decode(hint, keys, algorithms=["ES256", "Ed25519"]).claims
+    except (JoseError, ValueError, KeyError, TypeError):
+        return None
+    return claims if claims.get("iss") == broker.settings.issuer else None
+
+
+async def end_session(broker: Broker, claims: dict[str, Any], client: Client) -> None:
+    """Revoke the login's tokens and tell the client's back channel."""
+    sid = str(claims.get("sid", ""))
+    issued = await broker.store.get_value(f"sid-tokens:{sid}") if sid else None
+    if issued:
+        await revoke_issued(broker, issued, reason="end_session")
+    await broker.store.audit({"time": broker.now(), "event": "logout", "outcome": "ended", "client": client.client_id, "sid": sid})
+    if client.backchannel_logout_uri and sid:
+        await notify_backchannel(broker, client, sub=str(claims.get("sub", "")), sid=sid)
+
+
+async def notify_backchannel(broker: Broker, client: Client, *, sub: str, sid: str) -> bool:
+    now = broker.now()
+    token = sign_jwt(broker, {
+        "iss": broker.settings.issuer, "aud": client.client_id, "iat": int(now), "exp": int(now + 120),
+        "jti": secrets.token_urlsafe(16), "sub": sub, "sid": sid, "events": {LOGOUT_EVENT: {}},
+    }, typ="logout+jwt")
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as http, http.post(
+            client.backchannel_logout_uri, data={"logout_token": token}
+        ) as response:
+            return response.status == 200
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        log.info("back-channel logout to %s failed: %r", client.client_id, exc)
+        return False

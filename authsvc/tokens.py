@@ -1,0 +1,103 @@
+"""Redeeming codes, minting tokens, and revoking them (RFC 6749 §4.1.2: a code used twice
+revokes what it issued)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from typing import Any
+
+from joserfc import jwt
+
+from authsvc.broker import Broker
+from authsvc.clients import Client
+from authsvc.core import ticket as core
+from authsvc.core.oidc import claims as oidc_claims
+from authsvc.core.oidc.token import TokenError, check_grant
+from authsvc.keyring import Purpose
+from authsvc.login import code_key
+
+log = logging.getLogger(__name__)
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def access_key(token: str) -> str:
+    return "at:" + _digest(token)
+
+
+def _used_key(code: str) -> str:
+    return "usedcode:" + _digest(code)
+
+
+def _ticket_tokens_key(ticket_id: str) -> str:
+    return f"ticket-tokens:{ticket_id}"
+
+
+def sign_jwt(broker: Broker, claims: dict[str, Any], typ: str = "JWT") -> str:
+    record, key = broker.keyring.jose_signing_key(Purpose.TOKEN)
+    header = {"alg": str(record.alg), "kid": record.kid, "typ": typ}
+    return jwt.encode(header, claims, key, algorithms=[str(record.alg)])
+
+
+async def redeem(broker: Broker, client: Client, *, code: str, redirect_uri: str, verifier: str) -> dict[str, Any]:
+    """Take the code once, check it, mint an ID token and an access token, consume the ticket."""
+    grant = await broker.store.take_value(code_key(code))
+    if grant is None:
+        await _refuse_replay(broker, code)
+        raise TokenError("invalid_grant", "the code is unknown, expired or already used")
+    check_grant(grant, client_id=client.client_id, redirect_uri=redirect_uri, verifier=verifier)
+    now = broker.now()
+    settings = broker.settings
+    sub = oidc_claims.subject(
+        grant["subject"]["id_number"], client_id=client.client_id, redirect_uri=redirect_uri,
+        subject_type=client.subject_type, salt=settings.pairwise_salt,
+    )
+    id_token = sign_jwt(broker, oidc_claims.id_token_claims(grant, issuer=settings.issuer, sub=sub, now=now, ttl=settings.id_token_ttl))
+    access_token = secrets.token_urlsafe(32)
+    scope = list(grant["request"].get("scope", ["openid"]))
+    userinfo = {"sub": sub, **oidc_claims.user_claims(scope, grant["subject"], grant["account"])}
+    ttl = settings.access_token_ttl
+    await broker.store.put_value(access_key(access_token), {"claims": userinfo, "client_id": client.client_id, "sid": grant["sid"], "ticket": grant["ticket"]}, ttl=ttl)
+    issued = {"ticket": grant["ticket"], "access_tokens": [access_key(access_token)], "client_id": client.client_id}
+    await broker.store.put_value(_used_key(code), issued, ttl=max(ttl, settings.code_ttl))
+    await broker.store.put_value(_ticket_tokens_key(grant["ticket"]), issued, ttl=ttl)
+    await broker.store.put_value(f"sid-tokens:{grant['sid']}", issued, ttl=ttl)
+    await _consume_ticket(broker, grant["ticket"])
+    await broker.store.audit({"time": now, "event": "token", "outcome": "issued", "ticket": grant["ticket"], "client": client.client_id})
+    return {"access_token": access_token, "token_type": "Bearer", "expires_in": int(ttl), "id_token": id_token, "scope": " ".join(scope)}
+
+
+async def _consume_ticket(broker: Broker, ticket_id: str) -> None:
+    try:
+        await broker.apply(ticket_id, lambda t: core.consume(t, now=broker.now()), {"step": "token"})
+    except Exception:  # the ticket may be gone (TTL); the tokens are valid regardless
+        log.info("ticket %s could not be marked consumed", ticket_id[:8])
+
+
+async def _refuse_replay(broker: Broker, code: str) -> None:
+    """A code presented twice: revoke every token it issued."""
+    issued = await broker.store.get_value(_used_key(code))
+    if issued is None:
+        return
+    await revoke_issued(broker, issued, reason="code_replayed")
+
+
+async def revoke_issued(broker: Broker, issued: dict[str, Any], *, reason: str) -> int:
+    for key in issued.get("access_tokens", []):
+        await broker.store.delete_value(key)
+    await broker.store.audit({"time": broker.now(), "event": "token", "outcome": "revoked", "reason": reason, "ticket": issued.get("ticket", ""), "client": issued.get("client_id", "")})
+    return len(issued.get("access_tokens", []))
+
+
+async def revoke_ticket(broker: Broker, ticket_id: str, *, reason: str) -> int:
+    issued = await broker.store.get_value(_ticket_tokens_key(ticket_id))
+    return 0 if issued is None else await revoke_issued(broker, issued, reason=reason)
+
+
+async def userinfo(broker: Broker, token: str) -> dict[str, Any] | None:
+    record = await broker.store.get_value(access_key(token))
+    return None if record is None else dict(record["claims"])
