@@ -101,3 +101,6 @@ AccountsUnavailable = _error(
 )
 NoAccount = _error("no_account", 403, "未找到账号信息", "No account was found")
 AdminTokenInvalid = _error("admin_token_invalid", 401, "管理令牌无效", "The admin token is wrong")
+
+# 5xx errors whose own message may be shown: they say what to do, and reveal nothing inside.
+PUBLIC_SERVER_ERRORS = frozenset({Unavailable.code, AccountsUnavailable.code})

@@ -59,7 +59,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 def _error_response(request: web.Request, exc: errors.QrAuthError, request_id: str) -> web.StreamResponse:
-    if exc.status >= 500 and exc.code != errors.Unavailable.code:
+    if exc.status >= 500 and exc.code not in errors.PUBLIC_SERVER_ERRORS:
         public = errors.QrAuthError()
     else:
         public = exc
