@@ -5,7 +5,6 @@ registered accounts endpoint; the portal verifies it against our JWKS and answer
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from typing import Any
@@ -42,8 +41,13 @@ class AccountsProvider:
     def _request_token(self, client: Client, card: Card, identity: Identity, now: float) -> str:
         record, key = self._keyring.jose_signing_key(Purpose.TOKEN)
         claims = {
-            "iss": self._issuer, "aud": client.client_id, "iat": int(now), "exp": int(now + 60),
-            "jti": secrets.token_urlsafe(16), "name": card.name, "id_number": card.id_number,
+            "iss": self._issuer,
+            "aud": client.client_id,
+            "iat": int(now),
+            "exp": int(now + 60),
+            "jti": secrets.token_urlsafe(16),
+            "name": card.name,
+            "id_number": card.id_number,
             "identity": str(identity),
         }
         header = {"alg": str(record.alg), "kid": record.kid, "typ": REQUEST_TYP}
@@ -62,21 +66,28 @@ class AccountsProvider:
 
     async def _call(self, client: Client, token: str) -> dict[str, Any]:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout)
+            )
         try:
             async with self._session.post(
                 client.accounts_endpoint, data=token, headers={"Content-Type": "application/jwt"}
             ) as response:
                 body = await response.json(content_type=None)
                 status = response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise errors.AccountsUnavailable(f"{client.client_id}: {exc!r}"[:200]) from exc
         if status == 200 and isinstance(body, dict):
             return body
-        if status in (403, 404) and isinstance(body, dict) and isinstance(body.get("message"), dict):
+        if (
+            status in (403, 404)
+            and isinstance(body, dict)
+            and isinstance(body.get("message"), dict)
+        ):
             message = body["message"]
             raise errors.NoAccount(
-                str(body.get("error", "")), zh=str(message.get("zh", "")) or None,
+                str(body.get("error", "")),
+                zh=str(message.get("zh", "")) or None,
                 en=str(message.get("en", "")) or None,
             )
         raise errors.AccountsUnavailable(f"{client.client_id} answered {status}")

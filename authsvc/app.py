@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from authsvc import push
 from authsvc.accounts import AccountsProvider
 from authsvc.broker import Broker
 from authsvc.clients import ClientRegistry
 from authsvc.config import Settings
 from authsvc.core.clock import Clock, SystemClock
-from authsvc import push
 from authsvc.http import browser, mobile, oidc, ops
 from authsvc.http.common import BROKER
 from authsvc.http.middleware import error_middleware

@@ -1,4 +1,4 @@
-"""authsvc command line: serve | keys {list,rotate,retire} | ecard {show,suspend,...} | clients check."""
+"""authsvc command line: serve | keys {list,rotate,retire} | ecard ACTION CARD | clients check."""
 
 from __future__ import annotations
 
@@ -20,10 +20,13 @@ def _serve(settings: Settings, _: argparse.Namespace) -> int:
     from authsvc.app import create_app
 
     logging.basicConfig(
-        level=logging.INFO, format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}'
+        level=logging.INFO,
+        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}',
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None)
+    web.run_app(
+        create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None
+    )
     return 0
 
 
@@ -47,10 +50,18 @@ async def _card_action(settings: Settings, card_no: str, action: str) -> dict[st
     from authsvc.core.clock import SystemClock
     from authsvc.store import open_store
 
-    store = await open_store(settings.redis_url, prefix=settings.redis_prefix, audit_path=settings.audit_log)
+    store = await open_store(
+        settings.redis_url, prefix=settings.redis_prefix, audit_path=settings.audit_log
+    )
     keyring = Keyring.load_or_create(settings.keys_dir, now=time.time())
-    broker = Broker(settings, store, keyring, ClientRegistry.load(settings.clients_file), SystemClock(),
-                    AccountsProvider(keyring, settings.issuer, 1.0))
+    broker = Broker(
+        settings,
+        store,
+        keyring,
+        ClientRegistry.load(settings.clients_file),
+        SystemClock(),
+        AccountsProvider(keyring, settings.issuer, 1.0),
+    )
     try:
         if action == "show":
             return await ecards.record_of(broker, card_no)
@@ -61,10 +72,17 @@ async def _card_action(settings: Settings, card_no: str, action: str) -> dict[st
 
 def _ecard(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.redis_url:
-        print("ecard commands change a shared store: set REDIS_URL (the memory store lives inside "
-              "the running server; use its admin API instead)", file=sys.stderr)
+        print(
+            "ecard commands change a shared store: set REDIS_URL (the memory store lives inside "
+            "the running server; use its admin API instead)",
+            file=sys.stderr,
+        )
         return 2
-    print(json.dumps(asyncio.run(_card_action(settings, args.card_no, args.action)), ensure_ascii=False))
+    print(
+        json.dumps(
+            asyncio.run(_card_action(settings, args.card_no, args.action)), ensure_ascii=False
+        )
+    )
     return 0
 
 
@@ -75,7 +93,9 @@ def _clients(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="authsvc", description="qrauth broker and identity provider")
+    root = argparse.ArgumentParser(
+        prog="authsvc", description="qrauth broker and identity provider"
+    )
     sub = root.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the broker").set_defaults(run=_serve)
     keys = sub.add_parser("keys", help="list, rotate or retire signing keys")

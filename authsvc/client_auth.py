@@ -41,15 +41,26 @@ def _basic(header: str) -> tuple[str, str] | None:
 
 
 async def authenticate(
-    form: Mapping[str, str], authorization: str, clients: ClientRegistry, store: Store,
-    *, token_endpoint: str, issuer: str, now: float,
+    form: Mapping[str, str],
+    authorization: str,
+    clients: ClientRegistry,
+    store: Store,
+    *,
+    token_endpoint: str,
+    issuer: str,
+    now: float,
 ) -> Client:
     basic = _basic(authorization)
     if basic is not None:
         return _by_secret(clients, *basic)
     if form.get("client_assertion_type") == ASSERTION_TYPE:
-        return await _by_assertion(form.get("client_assertion", ""), clients, store,
-                                   audiences={token_endpoint, issuer}, now=now)
+        return await _by_assertion(
+            form.get("client_assertion", ""),
+            clients,
+            store,
+            audiences={token_endpoint, issuer},
+            now=now,
+        )
     client_id = form.get("client_id", "")
     if "client_secret" in form:
         return _by_secret(clients, client_id, form["client_secret"])
@@ -62,7 +73,11 @@ async def authenticate(
 def _by_secret(clients: ClientRegistry, client_id: str, secret: str) -> Client:
     client = clients.find(client_id)
     expected = client.client_secret if client else ""
-    if client is None or not expected or not hmac.compare_digest(expected.encode(), secret.encode()):
+    if (
+        client is None
+        or not expected
+        or not hmac.compare_digest(expected.encode(), secret.encode())
+    ):
         raise _invalid("unknown client or wrong secret")
     return client
 

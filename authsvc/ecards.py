@@ -34,12 +34,18 @@ async def issue(broker: Broker, application: Application) -> dict[str, Any]:
     _, key = broker.keyring.jose_signing_key(Purpose.ECARD)
     token = ecard.issue(claims, key)
     record = {
-        "card_no": card_no, "status": str(CardStatus.ACTIVE), "device_id": claims["cnf"]["jkt"],
-        "name": application.name, "id_number_masked": mask(application.id_number),
-        "phone_masked": mask_phone(application.phone), "issued_at": now,
+        "card_no": card_no,
+        "status": str(CardStatus.ACTIVE),
+        "device_id": claims["cnf"]["jkt"],
+        "name": application.name,
+        "id_number_masked": mask(application.id_number),
+        "phone_masked": mask_phone(application.phone),
+        "issued_at": now,
     }
     await store.put_value(_card_key(card_no), record, ttl=CARD_RECORD_TTL)
-    await store.put_value(_person_key(application.id_number), {"card_no": card_no}, ttl=CARD_RECORD_TTL)
+    await store.put_value(
+        _person_key(application.id_number), {"card_no": card_no}, ttl=CARD_RECORD_TTL
+    )
     await store.audit({"time": now, "event": "ecard", "outcome": "issued", "card": card_no})
     return {"card_no": card_no, "ecard": token, "status": record["status"]}
 
@@ -51,25 +57,40 @@ async def record_of(broker: Broker, card_no: str) -> dict[str, Any]:
     return record
 
 
-async def set_status(broker: Broker, card_no: str, status: CardStatus, *, actor: str) -> dict[str, Any]:
+async def set_status(
+    broker: Broker, card_no: str, status: CardStatus, *, actor: str
+) -> dict[str, Any]:
     record = await record_of(broker, card_no)
     record["status"] = str(status)
     await broker.store.put_value(_card_key(card_no), record, ttl=CARD_RECORD_TTL)
     await broker.store.audit(
-        {"time": broker.now(), "event": "ecard", "outcome": str(status), "card": card_no, "actor": actor}
+        {
+            "time": broker.now(),
+            "event": "ecard",
+            "outcome": str(status),
+            "card": card_no,
+            "actor": actor,
+        }
     )
     return record
 
 
 async def apply_action(broker: Broker, card_no: str, action: str) -> dict[str, Any]:
     record = await record_of(broker, card_no)
-    return await set_status(broker, card_no, ecard.next_status(record["status"], action), actor="admin")
+    return await set_status(
+        broker, card_no, ecard.next_status(record["status"], action), actor="admin"
+    )
 
 
 async def active_card(broker: Broker, token: str) -> Card:
     """The card in an `X-Ecard` header: signed by our issuer key, active, still this device's."""
     now = broker.now()
-    card = ecard.read(token, broker.keyring.jose_keyset(Purpose.ECARD, now=now), issuer=broker.settings.issuer, now=now)
+    card = ecard.read(
+        token,
+        broker.keyring.jose_keyset(Purpose.ECARD, now=now),
+        issuer=broker.settings.issuer,
+        now=now,
+    )
     record = await broker.store.get_value(_card_key(card.card_no))
     if record is None:
         raise errors.EcardInvalid("no record")

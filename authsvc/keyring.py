@@ -34,7 +34,11 @@ class Purpose(StrEnum):
     ECARD = "ecard"
 
 
-DEFAULT_ALGORITHMS = {Purpose.QR: Algorithm.ED25519, Purpose.TOKEN: Algorithm.ES256, Purpose.ECARD: Algorithm.ED25519}
+DEFAULT_ALGORITHMS = {
+    Purpose.QR: Algorithm.ED25519,
+    Purpose.TOKEN: Algorithm.ES256,
+    Purpose.ECARD: Algorithm.ED25519,
+}
 
 
 class KeyStatus(StrEnum):
@@ -59,7 +63,9 @@ class KeyRecord:
 
 
 class Keyring:
-    def __init__(self, folder: Path, records: list[KeyRecord], private: dict[str, PrivateKey]) -> None:
+    def __init__(
+        self, folder: Path, records: list[KeyRecord], private: dict[str, PrivateKey]
+    ) -> None:
         self.folder = folder
         self.records = records
         self._private = private
@@ -76,7 +82,9 @@ class Keyring:
         keyring = cls._load(path)
         algs = {**DEFAULT_ALGORITHMS, **(algorithms or {})}
         for purpose in Purpose:
-            if not any(r.purpose is purpose and r.status is KeyStatus.CURRENT for r in keyring.records):
+            if not any(
+                r.purpose is purpose and r.status is KeyStatus.CURRENT for r in keyring.records
+            ):
                 keyring._add(purpose, algs[purpose], now)
         return keyring
 
@@ -88,8 +96,11 @@ class Keyring:
         raw = json.loads(index.read_text())
         records = [
             KeyRecord(
-                purpose=Purpose(r["purpose"]), kid=r["kid"], alg=Algorithm(r["alg"]),
-                created_at=r["created_at"], status=KeyStatus(r["status"]),
+                purpose=Purpose(r["purpose"]),
+                kid=r["kid"],
+                alg=Algorithm(r["alg"]),
+                created_at=r["created_at"],
+                status=KeyStatus(r["status"]),
                 retire_after=r.get("retire_after", 0.0),
             )
             for r in raw["keys"]
@@ -134,7 +145,9 @@ class Keyring:
         self._save()
         return record
 
-    def rotate(self, purpose: Purpose, *, now: float, grace: float, alg: Algorithm | None = None) -> KeyRecord:
+    def rotate(
+        self, purpose: Purpose, *, now: float, grace: float, alg: Algorithm | None = None
+    ) -> KeyRecord:
         """A new current key; the old one verifies for `grace` seconds more."""
         old = self.current_record(purpose)
         self.records = [
@@ -160,8 +173,12 @@ class Keyring:
     def _save(self) -> None:
         index = self.folder / "keyring.json"
         tmp = index.with_suffix(".tmp")
-        body = {"keys": [{**asdict(r), "purpose": str(r.purpose), "alg": str(r.alg),
-                          "status": str(r.status)} for r in self.records]}
+        body = {
+            "keys": [
+                {**asdict(r), "purpose": str(r.purpose), "alg": str(r.alg), "status": str(r.status)}
+                for r in self.records
+            ]
+        }
         tmp.write_text(json.dumps(body, indent=2))
         tmp.replace(index)
         self._mtime = self._index_mtime()
@@ -171,7 +188,9 @@ class Keyring:
         return next((r for r in self.records if r.kid == kid), None)
 
     def current_record(self, purpose: Purpose) -> KeyRecord:
-        return next(r for r in self.records if r.purpose is purpose and r.status is KeyStatus.CURRENT)
+        return next(
+            r for r in self.records if r.purpose is purpose and r.status is KeyStatus.CURRENT
+        )
 
     def current(self, purpose: Purpose) -> tuple[KeyRecord, PrivateKey]:
         record = self.current_record(purpose)
@@ -185,7 +204,11 @@ class Keyring:
         return VerifyingKey(kid=kid, alg=record.alg, key=public, usable=record.usable(now))
 
     def published(self, purpose: Purpose, *, now: float) -> list[KeyRecord]:
-        return [r for r in self.records if r.purpose is purpose and r.usable(now) and r.kid in self._private]
+        return [
+            r
+            for r in self.records
+            if r.purpose is purpose and r.usable(now) and r.kid in self._private
+        ]
 
     def jwks(self, purpose: Purpose, *, now: float) -> dict[str, Any]:
         keys = []
@@ -201,7 +224,10 @@ class Keyring:
 
     def jose_keyset(self, purpose: Purpose, *, now: float) -> KeySet:
         """The keys that may verify a JWT of this purpose right now."""
-        keys = [_jose_key(self._private[r.kid].public_key(), r) for r in self.published(purpose, now=now)]
+        keys = [
+            _jose_key(self._private[r.kid].public_key(), r)
+            for r in self.published(purpose, now=now)
+        ]
         return KeySet(keys)
 
 

@@ -37,7 +37,12 @@ def verify_qr(broker: Broker, text: str) -> qr.QrClaims:
 
 
 def _subject(card: Card) -> dict[str, Any]:
-    return {"card_no": card.card_no, "name": card.name, "id_number": card.id_number, "phone": card.phone}
+    return {
+        "card_no": card.card_no,
+        "name": card.name,
+        "id_number": card.id_number,
+        "phone": card.phone,
+    }
 
 
 def _context(card: Card, **extra: Any) -> dict[str, Any]:
@@ -53,7 +58,13 @@ async def scan(broker: Broker, claims: qr.QrClaims, card: Card) -> Ticket:
     context = _context(card)
     await broker.apply(
         claims.ticket_id,
-        lambda t: core.scan(t, device_id=card.device_id, subject=_subject(card), now=broker.now(), lifetimes=lifetimes),
+        lambda t: core.scan(
+            t,
+            device_id=card.device_id,
+            subject=_subject(card),
+            now=broker.now(),
+            lifetimes=lifetimes,
+        ),
         context,
     )
     client = broker.clients.get(stored.client_id)
@@ -62,18 +73,24 @@ async def scan(broker: Broker, claims: qr.QrClaims, card: Card) -> Ticket:
     except errors.NoAccount as exc:
         await broker.apply(
             claims.ticket_id,
-            lambda t: core.reject(t, device_id=card.device_id, now=broker.now(), reason="no_account"),
+            lambda t: core.reject(
+                t, device_id=card.device_id, now=broker.now(), reason="no_account"
+            ),
             _context(card, detail=exc.code),
         )
         raise
     except errors.AccountsUnavailable:
         await broker.apply(
-            claims.ticket_id, lambda t: core.release(t, now=broker.now(), lifetimes=lifetimes), context
+            claims.ticket_id,
+            lambda t: core.release(t, now=broker.now(), lifetimes=lifetimes),
+            context,
         )
         raise
     return await broker.apply(
         claims.ticket_id,
-        lambda t: core.offer_accounts(t, device_id=card.device_id, accounts=accounts, now=broker.now()),
+        lambda t: core.offer_accounts(
+            t, device_id=card.device_id, accounts=accounts, now=broker.now()
+        ),
         context,
     )
 
@@ -94,7 +111,12 @@ def face_passed(body: dict[str, Any], threshold: float) -> bool:
     if mode == "fail":
         return False
     score = body.get("score")
-    if mode == "score" and isinstance(score, int | float) and math.isfinite(score) and 0 <= score <= 1:
+    if (
+        mode == "score"
+        and isinstance(score, int | float)
+        and math.isfinite(score)
+        and 0 <= score <= 1
+    ):
         return float(score) >= threshold
     raise errors.InvalidRequest("face mode must be pass, fail or score with 0 ≤ score ≤ 1")
 
@@ -108,33 +130,51 @@ async def face(broker: Broker, ticket_id: str, card: Card, passed: bool) -> Tick
     limit = broker.settings.limits.face_max_failures
     return await broker.apply(
         ticket_id,
-        lambda t: core.record_face_check(t, device_id=card.device_id, passed=passed, now=broker.now(), max_failures=limit),
+        lambda t: core.record_face_check(
+            t, device_id=card.device_id, passed=passed, now=broker.now(), max_failures=limit
+        ),
         _context(card, face="pass" if passed else "fail"),
     )
 
 
 async def confirm(broker: Broker, ticket_id: str, card: Card) -> Ticket:
-    """Mint the single-use code, then confirm once; the redirect goes only to the secret's holder."""
+    """Mint the single-use code, then confirm once; the redirect goes only to the browser
+    holding the secret."""
     stored = await broker.load_stored(ticket_id)
     core.check_confirmable(stored, device_id=card.device_id, now=broker.now())
     code = secrets.token_urlsafe(32)
     redirect = _redirect_with_code(broker, stored, code)
-    await broker.store.put_value(code_key(code), _grant(broker, stored), ttl=broker.settings.code_ttl)
+    await broker.store.put_value(
+        code_key(code), _grant(broker, stored), ttl=broker.settings.code_ttl
+    )
     lifetimes = broker.settings.lifetimes
     try:
         ticket = await broker.apply(
             ticket_id,
-            lambda t: core.confirm(t, device_id=card.device_id, redirect=redirect, now=broker.now(), lifetimes=lifetimes),
+            lambda t: core.confirm(
+                t,
+                device_id=card.device_id,
+                redirect=redirect,
+                now=broker.now(),
+                lifetimes=lifetimes,
+            ),
             _context(card),
         )
     except errors.QrAuthError:
         await broker.store.delete_value(code_key(code))
         raise
     broker.metrics.codes_issued.inc()
-    await broker.store.audit({
-        "time": broker.now(), "event": "code", "outcome": "issued", "ticket": ticket.id,
-        "client": ticket.client_id, "identity": str(ticket.identity), "ip": ticket.browser_ip,
-    })
+    await broker.store.audit(
+        {
+            "time": broker.now(),
+            "event": "code",
+            "outcome": "issued",
+            "ticket": ticket.id,
+            "client": ticket.client_id,
+            "identity": str(ticket.identity),
+            "ip": ticket.browser_ip,
+        }
+    )
     return ticket
 
 
@@ -163,11 +203,13 @@ def _grant(broker: Broker, ticket: Ticket) -> dict[str, Any]:
 
 
 def session_id(ticket_id: str) -> str:
-    """The login's `sid`: derived from the ticket, but not the ticket id itself (that was in a QR)."""
+    """The login's `sid`: derived from the ticket, but not the ticket id (that was in a QR)."""
     return hashlib.sha256(f"sid|{ticket_id}".encode()).hexdigest()[:32]
 
 
 async def reject(broker: Broker, ticket_id: str, card: Card) -> Ticket:
     return await broker.apply(
-        ticket_id, lambda t: core.reject(t, device_id=card.device_id, now=broker.now()), _context(card)
+        ticket_id,
+        lambda t: core.reject(t, device_id=card.device_id, now=broker.now()),
+        _context(card),
     )

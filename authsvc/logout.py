@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from typing import Any
@@ -37,22 +36,41 @@ async def end_session(broker: Broker, claims: dict[str, Any], client: Client) ->
     issued = await broker.store.get_value(f"sid-tokens:{sid}") if sid else None
     if issued:
         await revoke_issued(broker, issued, reason="end_session")
-    await broker.store.audit({"time": broker.now(), "event": "logout", "outcome": "ended", "client": client.client_id, "sid": sid})
+    await broker.store.audit(
+        {
+            "time": broker.now(),
+            "event": "logout",
+            "outcome": "ended",
+            "client": client.client_id,
+            "sid": sid,
+        }
+    )
     if client.backchannel_logout_uri and sid:
         await notify_backchannel(broker, client, sub=str(claims.get("sub", "")), sid=sid)
 
 
 async def notify_backchannel(broker: Broker, client: Client, *, sub: str, sid: str) -> bool:
     now = broker.now()
-    token = sign_jwt(broker, {
-        "iss": broker.settings.issuer, "aud": client.client_id, "iat": int(now), "exp": int(now + 120),
-        "jti": secrets.token_urlsafe(16), "sub": sub, "sid": sid, "events": {LOGOUT_EVENT: {}},
-    }, typ="logout+jwt")
+    token = sign_jwt(
+        broker,
+        {
+            "iss": broker.settings.issuer,
+            "aud": client.client_id,
+            "iat": int(now),
+            "exp": int(now + 120),
+            "jti": secrets.token_urlsafe(16),
+            "sub": sub,
+            "sid": sid,
+            "events": {LOGOUT_EVENT: {}},
+        },
+        typ="logout+jwt",
+    )
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as http, http.post(
-            client.backchannel_logout_uri, data={"logout_token": token}
-        ) as response:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as http,
+            http.post(client.backchannel_logout_uri, data={"logout_token": token}) as response,
+        ):
             return response.status == 200
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         log.info("back-channel logout to %s failed: %r", client.client_id, exc)
         return False

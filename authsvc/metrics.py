@@ -14,7 +14,10 @@ class Metrics:
     def __post_init__(self) -> None:
         r = self.registry
         self.transitions = Counter(
-            "qrauth_ticket_transitions_total", "Ticket transitions by resulting state", ["state"], registry=r
+            "qrauth_ticket_transitions_total",
+            "Ticket transitions by resulting state",
+            ["state"],
+            registry=r,
         )
         self.websockets = Gauge("qrauth_websockets_active", "Open browser WebSockets", registry=r)
         self.push_latency = Histogram(
@@ -23,5 +26,9 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
             registry=r,
         )
-        self.codes_issued = Counter("qrauth_codes_issued_total", "Authorization codes minted", registry=r)
-        self.refusals = Counter("qrauth_refusals_total", "Refused requests by error code", ["code"], registry=r)
+        self.codes_issued = Counter(
+            "qrauth_codes_issued_total", "Authorization codes minted", registry=r
+        )
+        self.refusals = Counter(
+            "qrauth_refusals_total", "Refused requests by error code", ["code"], registry=r
+        )

@@ -39,7 +39,9 @@ async def ticket_socket(request: web.Request) -> web.StreamResponse:
     if origin is not None and origin not in allowed_origins(b):
         raise errors.ForbiddenOrigin(origin[:100])
     limits = b.settings.limits
-    ws = web.WebSocketResponse(heartbeat=limits.ws_heartbeat, max_msg_size=limits.ws_max_message_bytes)
+    ws = web.WebSocketResponse(
+        heartbeat=limits.ws_heartbeat, max_msg_size=limits.ws_max_message_bytes
+    )
     await ws.prepare(request)
     b.metrics.websockets.inc()
     try:
@@ -53,7 +55,11 @@ async def _authenticate(b: Broker, ws: web.WebSocketResponse, ticket_id: str) ->
     try:
         message = await ws.receive(timeout=b.settings.limits.ws_auth_timeout)
         hello = json.loads(message.data) if message.type is WSMsgType.TEXT else {}
-        secret = hello.get("secret", "") if isinstance(hello, dict) and hello.get("type") == "auth" else ""
+        secret = (
+            hello.get("secret", "")
+            if isinstance(hello, dict) and hello.get("type") == "auth"
+            else ""
+        )
         await _authorized_ticket(b, ticket_id, str(secret)[:128])
     except (TimeoutError, ValueError, TypeError):
         await ws.close(code=CLOSE_UNAUTHORIZED, message=b"auth required")
@@ -99,7 +105,9 @@ async def _stream(b: Broker, ws: web.WebSocketResponse, ticket_id: str, sub: Sub
         else:
             ticket = _apply_event(ticket, event)
         version = event["version"]
-        await _send(ws, {"type": "state", **{k: v for k, v in event.items() if k != "published_at"}})
+        await _send(
+            ws, {"type": "state", **{k: v for k, v in event.items() if k != "published_at"}}
+        )
         if "published_at" in event:
             b.metrics.push_latency.observe(max(b.now() - event["published_at"], 0.0))
 
@@ -107,7 +115,10 @@ async def _stream(b: Broker, ws: web.WebSocketResponse, ticket_id: str, sub: Sub
 def _apply_event(ticket: core.Ticket, event: dict[str, Any]) -> core.Ticket:
     """Enough of the event to know the new state and expiry without reading the store."""
     return dataclasses.replace(
-        ticket, state=core.State(event["state"]), version=event["version"], expires_at=event["expires_at"]
+        ticket,
+        state=core.State(event["state"]),
+        version=event["version"],
+        expires_at=event["expires_at"],
     )
 
 

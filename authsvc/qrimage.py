@@ -56,7 +56,8 @@ def svg(matrix: QrMatrix) -> str:
             parts.append(f"M{x} {y}h{width}v1h-{width}z")
     full = size + 2 * QUIET_ZONE
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="-{QUIET_ZONE} -{QUIET_ZONE} {full} {full}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" '
+        f'viewBox="-{QUIET_ZONE} -{QUIET_ZONE} {full} {full}" '
         f'shape-rendering="crispEdges"><rect x="-{QUIET_ZONE}" y="-{QUIET_ZONE}" width="{full}" '
         f'height="{full}" fill="#fff"/><path fill="#000" d="{"".join(parts)}"/></svg>'
     )

@@ -43,7 +43,9 @@ def sign_jwt(broker: Broker, claims: dict[str, Any], typ: str = "JWT") -> str:
     return jwt.encode(header, claims, key, algorithms=[str(record.alg)])
 
 
-async def redeem(broker: Broker, client: Client, *, code: str, redirect_uri: str, verifier: str) -> dict[str, Any]:
+async def redeem(
+    broker: Broker, client: Client, *, code: str, redirect_uri: str, verifier: str
+) -> dict[str, Any]:
     """Take the code once, check it, mint an ID token and an access token, consume the ticket."""
     grant = await broker.store.take_value(code_key(code))
     if grant is None:
@@ -53,27 +55,64 @@ async def redeem(broker: Broker, client: Client, *, code: str, redirect_uri: str
     now = broker.now()
     settings = broker.settings
     sub = oidc_claims.subject(
-        grant["subject"]["id_number"], client_id=client.client_id, redirect_uri=redirect_uri,
-        subject_type=client.subject_type, salt=settings.pairwise_salt,
+        grant["subject"]["id_number"],
+        client_id=client.client_id,
+        redirect_uri=redirect_uri,
+        subject_type=client.subject_type,
+        salt=settings.pairwise_salt,
     )
-    id_token = sign_jwt(broker, oidc_claims.id_token_claims(grant, issuer=settings.issuer, sub=sub, now=now, ttl=settings.id_token_ttl))
+    id_token = sign_jwt(
+        broker,
+        oidc_claims.id_token_claims(
+            grant, issuer=settings.issuer, sub=sub, now=now, ttl=settings.id_token_ttl
+        ),
+    )
     access_token = secrets.token_urlsafe(32)
     scope = list(grant["request"].get("scope", ["openid"]))
     userinfo = {"sub": sub, **oidc_claims.user_claims(scope, grant["subject"], grant["account"])}
     ttl = settings.access_token_ttl
-    await broker.store.put_value(access_key(access_token), {"claims": userinfo, "client_id": client.client_id, "sid": grant["sid"], "ticket": grant["ticket"]}, ttl=ttl)
-    issued = {"ticket": grant["ticket"], "access_tokens": [access_key(access_token)], "client_id": client.client_id}
+    await broker.store.put_value(
+        access_key(access_token),
+        {
+            "claims": userinfo,
+            "client_id": client.client_id,
+            "sid": grant["sid"],
+            "ticket": grant["ticket"],
+        },
+        ttl=ttl,
+    )
+    issued = {
+        "ticket": grant["ticket"],
+        "access_tokens": [access_key(access_token)],
+        "client_id": client.client_id,
+    }
     await broker.store.put_value(_used_key(code), issued, ttl=max(ttl, settings.code_ttl))
     await broker.store.put_value(_ticket_tokens_key(grant["ticket"]), issued, ttl=ttl)
     await broker.store.put_value(f"sid-tokens:{grant['sid']}", issued, ttl=ttl)
     await _consume_ticket(broker, grant["ticket"])
-    await broker.store.audit({"time": now, "event": "token", "outcome": "issued", "ticket": grant["ticket"], "client": client.client_id})
-    return {"access_token": access_token, "token_type": "Bearer", "expires_in": int(ttl), "id_token": id_token, "scope": " ".join(scope)}
+    await broker.store.audit(
+        {
+            "time": now,
+            "event": "token",
+            "outcome": "issued",
+            "ticket": grant["ticket"],
+            "client": client.client_id,
+        }
+    )
+    return {
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": int(ttl),
+        "id_token": id_token,
+        "scope": " ".join(scope),
+    }
 
 
 async def _consume_ticket(broker: Broker, ticket_id: str) -> None:
     try:
-        await broker.apply(ticket_id, lambda t: core.consume(t, now=broker.now()), {"step": "token"})
+        await broker.apply(
+            ticket_id, lambda t: core.consume(t, now=broker.now()), {"step": "token"}
+        )
     except Exception:  # the ticket may be gone (TTL); the tokens are valid regardless
         log.info("ticket %s could not be marked consumed", ticket_id[:8])
 
@@ -89,7 +128,16 @@ async def _refuse_replay(broker: Broker, code: str) -> None:
 async def revoke_issued(broker: Broker, issued: dict[str, Any], *, reason: str) -> int:
     for key in issued.get("access_tokens", []):
         await broker.store.delete_value(key)
-    await broker.store.audit({"time": broker.now(), "event": "token", "outcome": "revoked", "reason": reason, "ticket": issued.get("ticket", ""), "client": issued.get("client_id", "")})
+    await broker.store.audit(
+        {
+            "time": broker.now(),
+            "event": "token",
+            "outcome": "revoked",
+            "reason": reason,
+            "ticket": issued.get("ticket", ""),
+            "client": issued.get("client_id", ""),
+        }
+    )
     return len(issued.get("access_tokens", []))
 
 

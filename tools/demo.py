@@ -5,6 +5,7 @@ e-card applied for every demo person, and the command that logs each of them in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -20,8 +21,11 @@ from mobile_sim import PhoneApp
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "demo"
-PORTS = {"authsvc": int(os.environ.get("AUTHSVC_PORT", 8700)), "portal": int(os.environ.get("PORTAL_PORT", 8701)),
-         "phone": int(os.environ.get("PHONE_PORT", 8702))}
+PORTS = {
+    "authsvc": int(os.environ.get("AUTHSVC_PORT", 8700)),
+    "portal": int(os.environ.get("PORTAL_PORT", 8701)),
+    "phone": int(os.environ.get("PHONE_PORT", 8702)),
+}
 AUTHSVC = f"http://127.0.0.1:{PORTS['authsvc']}"
 PORTAL = f"http://127.0.0.1:{PORTS['portal']}"
 LOST = "e-card reported lost"
@@ -30,8 +34,13 @@ LOST = "e-card reported lost"
 def _env() -> dict[str, str]:
     admin = os.environ.get("AUTHSVC_ADMIN_TOKEN") or secrets.token_urlsafe(16)
     return {
-        **os.environ, "AUTHSVC_PORT": str(PORTS["authsvc"]), "AUTHSVC_ISSUER": AUTHSVC, "AUTHSVC_ADMIN_TOKEN": admin,
-        "PORTAL_PORT": str(PORTS["portal"]), "PORTAL_PUBLIC_URL": PORTAL, "AUTHSVC_ISSUER_FOR_PORTAL": AUTHSVC,
+        **os.environ,
+        "AUTHSVC_PORT": str(PORTS["authsvc"]),
+        "AUTHSVC_ISSUER": AUTHSVC,
+        "AUTHSVC_ADMIN_TOKEN": admin,
+        "PORTAL_PORT": str(PORTS["portal"]),
+        "PORTAL_PUBLIC_URL": PORTAL,
+        "AUTHSVC_ISSUER_FOR_PORTAL": AUTHSVC,
         "MOBILE_SIM_BROKER": AUTHSVC,
     }
 
@@ -39,7 +48,9 @@ def _env() -> dict[str, str]:
 def _start(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     VAR.mkdir(parents=True, exist_ok=True)
     log = (VAR / f"{name}.log").open("ab")
-    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    return subprocess.Popen(
+        [sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
 
 
 async def _wait(url: str, process: subprocess.Popen[bytes], name: str) -> None:
@@ -92,16 +103,25 @@ async def _phones(env: dict[str, str]) -> list[tuple[dict[str, Any], Path, list[
 
 
 def _print_guide(phones: list[tuple[dict[str, Any], Path, list[str]]]) -> None:
-    print(f"\n  人社网上服务大厅 (portal)   {PORTAL}\n  统一身份认证 (authsvc)      {AUTHSVC}\n"
-          f"  电子社保卡 phone page        http://127.0.0.1:{PORTS['phone']}\n")
-    print("  Open the portal, 登录 → 企业用户 or 个人用户, save the QR image (right click) as qr.png, then:\n")
+    print(
+        f"\n  人社网上服务大厅 (portal)   {PORTAL}\n  统一身份认证 (authsvc)      {AUTHSVC}\n"
+        f"  电子社保卡 phone page        http://127.0.0.1:{PORTS['phone']}\n"
+    )
+    print(
+        "  Open the portal, 登录 → 企业用户 or 个人用户, save the QR image (right click)"
+        " as qr.png, then:\n"
+    )
     for person, home, accounts in phones:
         rel = home.relative_to(ROOT)
         print(f"  # {person['name']} — {person.get('note', '')}")
         for account in accounts:
-            identity = {"admin": "legal_rep", "staff": "personal"}.get(account.split(":")[0], account.split(":")[0])
-            print(f"  .venv/bin/mobile-sim --home {rel} scan qr.png --account {account} --face pass --confirm"
-                  f"    (QR: {identity})")
+            identity = {"admin": "legal_rep", "staff": "personal"}.get(
+                account.split(":")[0], account.split(":")[0]
+            )
+            print(
+                f"  .venv/bin/mobile-sim --home {rel} scan qr.png --account {account}"
+                f" --face pass --confirm    (QR: {identity})"
+            )
     print("\n  Ctrl-C stops everything.\n", flush=True)
 
 
@@ -113,12 +133,30 @@ async def _main() -> None:
     }
     try:
         await _wait(AUTHSVC + "/readyz", processes["authsvc"], "authsvc")
-        subprocess.run([sys.executable, "-m", "portal", "demo-data"], cwd=ROOT, env=env, check=True,  # noqa: S603
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "portal", "demo-data"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         await _wait(PORTAL + "/", processes["portal"], "portal")
         phones = await _phones(env)
-        processes["phone"] = _start("phone", ["-m", "mobile_sim", "--home", str(VAR / "phones" / "web"), "--broker", AUTHSVC,
-                                              "serve", "--port", str(PORTS["phone"])], env)
+        processes["phone"] = _start(
+            "phone",
+            [
+                "-m",
+                "mobile_sim",
+                "--home",
+                str(VAR / "phones" / "web"),
+                "--broker",
+                AUTHSVC,
+                "serve",
+                "--port",
+                str(PORTS["phone"]),
+            ],
+            env,
+        )
         await _wait(f"http://127.0.0.1:{PORTS['phone']}/", processes["phone"], "phone")
         _print_guide(phones)
         while all(p.poll() is None for p in processes.values()):
@@ -135,10 +173,8 @@ async def _main() -> None:
 
 
 def main() -> None:
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_main())
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -41,8 +41,14 @@ CARD_ACTIONS: dict[str, tuple[set[CardStatus], CardStatus]] = {
 }
 STATUS_MESSAGES = {
     CardStatus.SUSPENDED: ("您的电子社保卡已暂停使用，无法扫码登录", "Your e-card is suspended"),
-    CardStatus.LOST: ("您的电子社保卡已挂失，无法扫码登录，请先解挂", "Your e-card was reported lost"),
-    CardStatus.CANCELLED: ("您的电子社保卡已注销，请重新申领", "Your e-card was cancelled; apply again"),
+    CardStatus.LOST: (
+        "您的电子社保卡已挂失，无法扫码登录，请先解挂",
+        "Your e-card was reported lost",
+    ),
+    CardStatus.CANCELLED: (
+        "您的电子社保卡已注销，请重新申领",
+        "Your e-card was cancelled; apply again",
+    ),
 }
 
 
@@ -64,7 +70,9 @@ def validate_application(body: Mapping[str, Any]) -> Application:
     if not _NAME.match(name):
         raise errors.InvalidRequest("bad name", zh="姓名格式不正确", en="The name is not valid")
     if not _PHONE.match(phone):
-        raise errors.InvalidRequest("bad phone", zh="手机号码格式不正确", en="The phone number is not valid")
+        raise errors.InvalidRequest(
+            "bad phone", zh="手机号码格式不正确", en="The phone number is not valid"
+        )
     if not isinstance(device_jwk, dict):
         raise errors.InvalidRequest("device_jwk missing")
     try:
@@ -77,7 +85,9 @@ def validate_application(body: Mapping[str, Any]) -> Application:
 
 def new_card_number() -> str:
     """Card numbers as the hall prints them: a letter and eight digits."""
-    return "E" + "".join(secrets.choice("0123456789") for _ in range(8)) + secrets.token_hex(2).upper()
+    return (
+        "E" + "".join(secrets.choice("0123456789") for _ in range(8)) + secrets.token_hex(2).upper()
+    )
 
 
 def card_claims(app: Application, *, card_no: str, issuer: str, now: float) -> dict[str, Any]:
@@ -117,13 +127,21 @@ def read(token: str, keys: KeySet, *, issuer: str, now: float) -> Card:
     header, claims = decoded.header, decoded.claims
     if header.get("typ") != TYP or not header.get("kid"):
         raise errors.EcardInvalid("wrong typ or no kid")
-    if claims.get("iss") != issuer or not isinstance(claims.get("exp"), int) or now >= claims["exp"]:
+    if (
+        claims.get("iss") != issuer
+        or not isinstance(claims.get("exp"), int)
+        or now >= claims["exp"]
+    ):
         raise errors.EcardInvalid("wrong issuer or expired")
     try:
         jwk = dict(claims["cnf"]["jwk"])
         return Card(
-            card_no=str(claims["sub"]), name=str(claims["name"]), id_number=str(claims["id_number"]),
-            phone=str(claims["phone"]), device_jwk=jwk, device_id=thumbprint(jwk),
+            card_no=str(claims["sub"]),
+            name=str(claims["name"]),
+            id_number=str(claims["id_number"]),
+            phone=str(claims["phone"]),
+            device_jwk=jwk,
+            device_id=thumbprint(jwk),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise errors.EcardInvalid("claims incomplete") from exc
@@ -131,7 +149,9 @@ def read(token: str, keys: KeySet, *, issuer: str, now: float) -> Card:
 
 def require_active(status: str) -> None:
     """A card that is suspended, lost or cancelled cannot log in (seeds: 卡状态异常)."""
-    state = CardStatus(status) if status in CardStatus.__members__.values() else CardStatus.CANCELLED
+    state = (
+        CardStatus(status) if status in CardStatus.__members__.values() else CardStatus.CANCELLED
+    )
     if state is not CardStatus.ACTIVE:
         zh, en = STATUS_MESSAGES[state]
         raise errors.EcardNotActive(status, zh=zh, en=en)
@@ -143,6 +163,8 @@ def next_status(current: str, action: str) -> CardStatus:
     allowed, target = CARD_ACTIONS[action]
     if CardStatus(current) not in allowed:
         raise errors.TicketStateConflict(
-            f"{action} from {current}", zh="电子社保卡当前状态不允许此操作", en="Not allowed in the card's state"
+            f"{action} from {current}",
+            zh="电子社保卡当前状态不允许此操作",
+            en="Not allowed in the card's state",
         )
     return target

@@ -30,7 +30,9 @@ def is_valid(number: str, *, today: dt.date | None = None) -> bool:
 
 def mask(number: str) -> str:
     """2301**********1236."""
-    return number[:4] + "*" * (len(number) - 8) + number[-4:] if len(number) > 8 else "*" * len(number)
+    return (
+        number[:4] + "*" * (len(number) - 8) + number[-4:] if len(number) > 8 else "*" * len(number)
+    )
 
 
 def mask_phone(phone: str) -> str:

@@ -53,15 +53,18 @@ def build(claims: QrClaims, key: PrivateKey) -> str:
     client = claims.client_id.encode()
     if len(client) > 255:
         raise ValueError("client id too long for the QR format")
-    head = _HEAD.pack(
-        FORMAT_VERSION,
-        ALGORITHM_IDS[algorithm_of(key)],
-        bytes.fromhex(claims.kid),
-        claims.expires_at,
-        IDENTITY_CODES[claims.identity],
-        b64u_decode(claims.ticket_id),
-        len(client),
-    ) + client
+    head = (
+        _HEAD.pack(
+            FORMAT_VERSION,
+            ALGORITHM_IDS[algorithm_of(key)],
+            bytes.fromhex(claims.kid),
+            claims.expires_at,
+            IDENTITY_CODES[claims.identity],
+            b64u_decode(claims.ticket_id),
+            len(client),
+        )
+        + client
+    )
     signature = sign(key, _signed_bytes(claims.issuer, head))
     return f"{claims.issuer}/q/{b64u(head + signature)}"
 

@@ -200,7 +200,10 @@ def offer_accounts(
 ) -> Ticket:
     _require_scanned_by(ticket, device_id, now)
     return dataclasses.replace(
-        ticket, accounts=tuple(dict(a) for a in accounts), version=ticket.version + 1, updated_at=now
+        ticket,
+        accounts=tuple(dict(a) for a in accounts),
+        version=ticket.version + 1,
+        updated_at=now,
     )
 
 
@@ -231,11 +234,19 @@ def record_face_check(
     failures = ticket.face_failures + 1
     if failures >= max_failures:
         return _move(
-            ticket, State.REJECTED, now, face_failures=failures, face_passed=False,
+            ticket,
+            State.REJECTED,
+            now,
+            face_failures=failures,
+            face_passed=False,
             reason="face_check_exhausted",
         )
     return dataclasses.replace(
-        ticket, face_failures=failures, face_passed=False, version=ticket.version + 1, updated_at=now
+        ticket,
+        face_failures=failures,
+        face_passed=False,
+        version=ticket.version + 1,
+        updated_at=now,
     )
 
 

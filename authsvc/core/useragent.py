@@ -24,7 +24,8 @@ _SYSTEMS = (
 
 def browser_and_os(user_agent: str) -> tuple[str, str]:
     browser = next(
-        (f"{name} {m.group(1)}" for name, rx in _BROWSERS if (m := rx.search(user_agent))), "未知浏览器"
+        (f"{name} {m.group(1)}" for name, rx in _BROWSERS if (m := rx.search(user_agent))),
+        "未知浏览器",
     )
     system = next((name for name, rx in _SYSTEMS if rx.search(user_agent)), "未知系统")
     return browser, system

@@ -46,17 +46,26 @@ async def authorize(request: web.Request) -> web.StreamResponse:
     language = lang(request)
     identities = [
         {"value": str(i), "label": IDENTITY_LABELS[i][1 if language == "en" else 0]}
-        for i in (Identity.LEGAL_REP, Identity.AGENT, Identity.PERSONAL) if i in client.identities
+        for i in (Identity.LEGAL_REP, Identity.AGENT, Identity.PERSONAL)
+        if i in client.identities
     ]
     config = {
-        "request": request_id, "identity": str(auth.identity), "lang": language,
-        "embedded": auth.display == "embedded", "redirect_origin": _origin(auth.redirect_uri),
+        "request": request_id,
+        "identity": str(auth.identity),
+        "lang": language,
+        "embedded": auth.display == "embedded",
+        "redirect_origin": _origin(auth.redirect_uri),
     }
     ancestors = " ".join(sorted(client.origins())) if auth.display == "embedded" else "'none'"
     return render(
-        request, "qr_login.html",
-        {"client_name": client.name_en if language == "en" else client.name_zh,
-         "identities": identities, "config": json.dumps(config).replace("<", "\\u003c"), "embedded": auth.display == "embedded"},
+        request,
+        "qr_login.html",
+        {
+            "client_name": client.name_en if language == "en" else client.name_zh,
+            "identities": identities,
+            "config": json.dumps(config).replace("<", "\\u003c"),
+            "embedded": auth.display == "embedded",
+        },
         frame_ancestors=ancestors,
     )
 
@@ -74,14 +83,22 @@ async def create_ticket(request: web.Request) -> web.Response:
     body = await read_json(request)
     auth = await b.store.get_value(_request_key(field(body, "request", max_len=64)))
     if auth is None:
-        raise errors.InvalidRequest("unknown or expired authorization request",
-                                    zh="登录请求已过期，请重新打开登录页面", en="The login request expired; start again")
+        raise errors.InvalidRequest(
+            "unknown or expired authorization request",
+            zh="登录请求已过期，请重新打开登录页面",
+            en="The login request expired; start again",
+        )
     identity = _requested_identity(b, auth, body.get("identity"))
     secret = core.new_browser_secret()
     ticket = core.create(
-        client_id=auth["client_id"], identity=identity, browser_ip=ip,
-        browser_ua=request.headers.get("User-Agent", ""), browser_secret=secret, now=b.now(),
-        lifetimes=b.settings.lifetimes, request={**auth, "identity": str(identity)},
+        client_id=auth["client_id"],
+        identity=identity,
+        browser_ip=ip,
+        browser_ua=request.headers.get("User-Agent", ""),
+        browser_secret=secret,
+        now=b.now(),
+        lifetimes=b.settings.lifetimes,
+        request={**auth, "identity": str(identity)},
     )
     text = qr_text(b, ticket)
     await b.create(ticket, {"ua": ticket.browser_ua[:80]})
@@ -102,8 +119,12 @@ def _requested_identity(b: Broker, auth: dict[str, Any], wanted: Any) -> Identit
 def qr_text(b: Broker, ticket: Ticket) -> str:
     record, key = b.keyring.current(Purpose.QR)
     claims = qr.QrClaims(
-        issuer=b.settings.issuer, ticket_id=ticket.id, client_id=ticket.client_id,
-        identity=ticket.identity, expires_at=int(ticket.expires_at), kid=record.kid,
+        issuer=b.settings.issuer,
+        ticket_id=ticket.id,
+        client_id=ticket.client_id,
+        identity=ticket.identity,
+        expires_at=int(ticket.expires_at),
+        kid=record.kid,
     )
     return qr.build(claims, key)
 
@@ -136,13 +157,18 @@ async def _pending_qr(request: web.Request) -> str:
 @routes.get("/api/tickets/{ticket_id}/qr.svg")
 async def qr_svg(request: web.Request) -> web.Response:
     svg = qrimage.svg(qrimage.encode(await _pending_qr(request)))
-    return web.Response(text=svg, content_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+    return web.Response(
+        text=svg, content_type="image/svg+xml", headers={"Cache-Control": "no-store"}
+    )
 
 
 @routes.get("/api/tickets/{ticket_id}/qr.png")
 async def qr_png(request: web.Request) -> web.Response:
-    scale = min(max(int(request.query.get("scale", "6") or 6), 1), 16) if request.query.get(
-        "scale", "6").isdigit() else 6
+    scale = (
+        min(max(int(request.query.get("scale", "6") or 6), 1), 16)
+        if request.query.get("scale", "6").isdigit()
+        else 6
+    )
     png = qrimage.png(qrimage.encode(await _pending_qr(request)), scale=scale)
     return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
 
@@ -159,7 +185,9 @@ async def long_poll(request: web.Request) -> web.Response:
     try:
         ticket = await _authorized_ticket(b, ticket_id, secret)
         if ticket.version == version and ticket.state not in core.TERMINAL:
-            wait = min(b.settings.limits.long_poll_timeout, max(ticket.expires_at - b.now(), 0) + 0.5)
+            wait = min(
+                b.settings.limits.long_poll_timeout, max(ticket.expires_at - b.now(), 0) + 0.5
+            )
             await sub.get(timeout=wait)
             ticket = await b.load(ticket_id)
         return json_response({"type": "state", **core.event(ticket)})

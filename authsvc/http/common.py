@@ -65,7 +65,9 @@ def lang(request: web.Request) -> str:
 
 def json_response(body: dict[str, Any], status: int = 200) -> web.Response:
     return web.json_response(
-        body, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False),
+        body,
+        status=status,
+        dumps=lambda v: json.dumps(v, ensure_ascii=False),
         headers={"Cache-Control": "no-store"},
     )
 

@@ -33,7 +33,9 @@ def _as_error(exc: web.HTTPException) -> errors.QrAuthError:
     if isinstance(exc, web.HTTPNotFound):
         return errors.NotFound()
     if isinstance(exc, web.HTTPMethodNotAllowed):
-        return errors.InvalidRequest("method not allowed", zh="请求方法不允许", en="Method not allowed")
+        return errors.InvalidRequest(
+            "method not allowed", zh="请求方法不允许", en="Method not allowed"
+        )
     return errors.InvalidRequest(exc.reason)
 
 
@@ -58,14 +60,20 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
-def _error_response(request: web.Request, exc: errors.QrAuthError, request_id: str) -> web.StreamResponse:
+def _error_response(
+    request: web.Request, exc: errors.QrAuthError, request_id: str
+) -> web.StreamResponse:
     if exc.status >= 500 and exc.code not in errors.PUBLIC_SERVER_ERRORS:
         public = errors.QrAuthError()
     else:
         public = exc
     log.info(
         "refused %s %s code=%s detail=%s request_id=%s",
-        request.method, request.path, exc.code, exc.detail, request_id,
+        request.method,
+        request.path,
+        exc.code,
+        exc.detail,
+        request_id,
     )
     request.app[BROKER].metrics.refusals.labels(code=exc.code).inc()
     if _wants_json(request):
@@ -73,6 +81,8 @@ def _error_response(request: web.Request, exc: errors.QrAuthError, request_id: s
     language = lang(request)
     message = public.message_en if language == "en" else public.message_zh
     return render(
-        request, "error.html", {"message": message, "code": public.code, "request_id": request_id},
+        request,
+        "error.html",
+        {"message": message, "code": public.code, "request_id": request_id},
         status=public.status,
     )

@@ -11,7 +11,15 @@ from authsvc.core import device, ecard, qr
 from authsvc.core import ticket as core
 from authsvc.core.ecard import Card
 from authsvc.core.useragent import browser_and_os, rough_place
-from authsvc.http.common import broker, client_ip, field, json_response, parse_json, rate_limit, read_body
+from authsvc.http.common import (
+    broker,
+    client_ip,
+    field,
+    json_response,
+    parse_json,
+    rate_limit,
+    read_body,
+)
 from authsvc.keyring import Purpose
 
 routes = web.RouteTableDef()
@@ -25,7 +33,9 @@ async def _verified(request: web.Request, device_jwk: dict[str, Any], body: byte
         signed, device_jwk, now=b.now(), max_skew=b.settings.limits.device_clock_skew
     )
     nonce = request.headers[device.HEADER_NONCE]
-    if not await b.store.add_once(f"nonce:{device_id}:{nonce}", ttl=2 * b.settings.limits.device_clock_skew):
+    if not await b.store.add_once(
+        f"nonce:{device_id}:{nonce}", ttl=2 * b.settings.limits.device_clock_skew
+    ):
         raise errors.RequestReplayed()
     return device_id
 
@@ -44,17 +54,21 @@ async def _phone(request: web.Request) -> tuple[Card, dict[str, Any]]:
 async def broker_keys(request: web.Request) -> web.Response:
     b = broker(request)
     now = b.now()
-    return json_response({
-        "issuer": b.settings.issuer,
-        "qr": b.keyring.jwks(Purpose.QR, now=now),
-        "ecard": b.keyring.jwks(Purpose.ECARD, now=now),
-    })
+    return json_response(
+        {
+            "issuer": b.settings.issuer,
+            "qr": b.keyring.jwks(Purpose.QR, now=now),
+            "ecard": b.keyring.jwks(Purpose.ECARD, now=now),
+        }
+    )
 
 
 @routes.post("/api/mobile/ecards")
 async def apply_for_card(request: web.Request) -> web.Response:
     b = broker(request)
-    await rate_limit(request, "ecard", client_ip(request, trust_forwarded_for=b.settings.trust_forwarded_for), 30)
+    await rate_limit(
+        request, "ecard", client_ip(request, trust_forwarded_for=b.settings.trust_forwarded_for), 30
+    )
     raw = await read_body(request)
     body = parse_json(raw)
     application = ecard.validate_application(body)
@@ -67,14 +81,18 @@ async def apply_for_card(request: web.Request) -> web.Response:
 async def show_card(request: web.Request) -> web.Response:
     card, _ = await _phone(request)
     record = await ecards.record_of(broker(request), card.card_no)
-    return json_response({k: record[k] for k in ("card_no", "status", "name", "id_number_masked", "phone_masked")})
+    return json_response(
+        {k: record[k] for k in ("card_no", "status", "name", "id_number_masked", "phone_masked")}
+    )
 
 
 @routes.post("/api/mobile/scan")
 async def scan(request: web.Request) -> web.Response:
     b = broker(request)
     card, body = await _phone(request)
-    await rate_limit(request, "scan-device", card.device_id, b.settings.limits.scans_per_device_per_minute)
+    await rate_limit(
+        request, "scan-device", card.device_id, b.settings.limits.scans_per_device_per_minute
+    )
     claims = login.verify_qr(b, field(body, "qr", max_len=qr.MAX_PAYLOAD_CHARS + 200))
     ticket = await login.scan(b, claims, card)
     return json_response(_scan_view(b, ticket))
@@ -89,8 +107,11 @@ def _scan_view(b: Any, ticket: core.Ticket) -> dict[str, Any]:
         "client": {"id": client.client_id, "name": client.display_name()},
         "identity": str(ticket.identity),
         "browser": {
-            "ip": ticket.browser_ip, "place": rough_place(ticket.browser_ip),
-            "user_agent": ticket.browser_ua, "browser": browser_name, "os": system,
+            "ip": ticket.browser_ip,
+            "place": rough_place(ticket.browser_ip),
+            "user_agent": ticket.browser_ua,
+            "browser": browser_name,
+            "os": system,
         },
         "requested_at": ticket.created_at,
         "expires_at": ticket.expires_at,

@@ -18,39 +18,64 @@ from authsvc.keyring import Purpose
 from authsvc.login import ACR
 
 routes = web.RouteTableDef()
-CLAIMS = ["sub", "name", "id_number", "phone_number", "role", "company", "relationships",
-          "business_items", "acr", "amr", "auth_time", "nonce", "sid"]
+CLAIMS = [
+    "sub",
+    "name",
+    "id_number",
+    "phone_number",
+    "role",
+    "company",
+    "relationships",
+    "business_items",
+    "acr",
+    "amr",
+    "auth_time",
+    "nonce",
+    "sid",
+]
 
 
 @routes.get("/.well-known/openid-configuration")
 async def discovery(request: web.Request) -> web.Response:
     issuer = broker(request).settings.issuer
-    return json_response({
-        "issuer": issuer,
-        "authorization_endpoint": f"{issuer}/authorize",
-        "token_endpoint": f"{issuer}/token",
-        "userinfo_endpoint": f"{issuer}/userinfo",
-        "jwks_uri": f"{issuer}/jwks.json",
-        "end_session_endpoint": f"{issuer}/end-session",
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
-        "subject_types_supported": ["pairwise", "public"],
-        "id_token_signing_alg_values_supported": ["ES256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
-        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "PS256", "Ed25519"],
-        "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": list(SCOPES),
-        "claims_supported": CLAIMS,
-        "acr_values_supported": [ACR],
-        "display_values_supported": ["page", "popup", "embedded"],
-        "ui_locales_supported": ["zh-CN", "en"],
-        "backchannel_logout_supported": True,
-        "backchannel_logout_session_supported": True,
-        "authorization_response_iss_parameter_supported": True,
-        "request_parameter_supported": False,
-        "claims_parameter_supported": False,
-    })
+    return json_response(
+        {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/authorize",
+            "token_endpoint": f"{issuer}/token",
+            "userinfo_endpoint": f"{issuer}/userinfo",
+            "jwks_uri": f"{issuer}/jwks.json",
+            "end_session_endpoint": f"{issuer}/end-session",
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code"],
+            "subject_types_supported": ["pairwise", "public"],
+            "id_token_signing_alg_values_supported": ["ES256"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+                "none",
+            ],
+            "token_endpoint_auth_signing_alg_values_supported": [
+                "ES256",
+                "RS256",
+                "PS256",
+                "Ed25519",
+            ],
+            "code_challenge_methods_supported": ["S256"],
+            "scopes_supported": list(SCOPES),
+            "claims_supported": CLAIMS,
+            "acr_values_supported": [ACR],
+            "display_values_supported": ["page", "popup", "embedded"],
+            "ui_locales_supported": ["zh-CN", "en"],
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
+            "authorization_response_iss_parameter_supported": True,
+            "request_parameter_supported": False,
+            "claims_parameter_supported": False,
+        }
+    )
 
 
 @routes.get("/jwks.json")
@@ -77,13 +102,21 @@ async def token(request: web.Request) -> web.Response:
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     try:
         client = await authenticate(
-            fields, request.headers.get("Authorization", ""), b.clients, b.store,
-            token_endpoint=f"{b.settings.issuer}/token", issuer=b.settings.issuer, now=b.now(),
+            fields,
+            request.headers.get("Authorization", ""),
+            b.clients,
+            b.store,
+            token_endpoint=f"{b.settings.issuer}/token",
+            issuer=b.settings.issuer,
+            now=b.now(),
         )
         if fields.get("grant_type") != "authorization_code":
             raise TokenError("unsupported_grant_type", "only authorization_code")
         body = await tokens.redeem(
-            b, client, code=fields.get("code", ""), redirect_uri=fields.get("redirect_uri", ""),
+            b,
+            client,
+            code=fields.get("code", ""),
+            redirect_uri=fields.get("redirect_uri", ""),
             verifier=fields.get("code_verifier", ""),
         )
     except TokenError as exc:
@@ -97,9 +130,13 @@ async def userinfo(request: web.Request) -> web.Response:
     if request.method not in ("GET", "POST"):
         raise web.HTTPMethodNotAllowed(request.method, ["GET", "POST"])
     header = request.headers.get("Authorization", "")
-    claims = await tokens.userinfo(broker(request), header[7:]) if header.startswith("Bearer ") else None
+    claims = (
+        await tokens.userinfo(broker(request), header[7:]) if header.startswith("Bearer ") else None
+    )
     if claims is None:
-        response = json_response({"error": "invalid_token", "error_description": "unknown or revoked token"}, status=401)
+        response = json_response(
+            {"error": "invalid_token", "error_description": "unknown or revoked token"}, status=401
+        )
         response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         return response
     return json_response(claims)
@@ -117,7 +154,10 @@ async def end_session(request: web.Request) -> web.StreamResponse:
     target = request.query.get("post_logout_redirect_uri", "")
     if client is not None and target in client.post_logout_redirect_uris:
         state = request.query.get("state")
-        raise web.HTTPFound(target + (("&" if "?" in target else "?") + urlencode({"state": state}) if state else ""))
+        raise web.HTTPFound(
+            target
+            + (("&" if "?" in target else "?") + urlencode({"state": state}) if state else "")
+        )
     return render(request, "logged_out.html", {})
 
 
@@ -137,14 +177,20 @@ async def admin_card(request: web.Request) -> web.Response:
 @routes.post("/api/admin/ecards/{card_no}/{action}")
 async def admin_card_action(request: web.Request) -> web.Response:
     _require_admin(request)
-    record = await ecards.apply_action(broker(request), request.match_info["card_no"], request.match_info["action"])
+    record = await ecards.apply_action(
+        broker(request), request.match_info["card_no"], request.match_info["action"]
+    )
     return json_response(record)
 
 
 @routes.get("/api/admin/audit")
 async def admin_audit(request: web.Request) -> web.Response:
     _require_admin(request)
-    limit = int(request.query.get("limit", "100")) if request.query.get("limit", "100").isdigit() else 100
+    limit = (
+        int(request.query.get("limit", "100"))
+        if request.query.get("limit", "100").isdigit()
+        else 100
+    )
     records: list[dict[str, Any]] = await broker(request).store.audit_records(min(limit, 1000))
     return json_response({"records": records})
 
@@ -153,5 +199,7 @@ async def admin_audit(request: web.Request) -> web.Response:
 async def admin_revoke(request: web.Request) -> web.Response:
     """Remedy: revoke every token issued from one ticket at once."""
     _require_admin(request)
-    count = await tokens.revoke_ticket(broker(request), request.match_info["ticket_id"], reason="admin")
+    count = await tokens.revoke_ticket(
+        broker(request), request.match_info["ticket_id"], reason="admin"
+    )
     return json_response({"revoked": count})

@@ -22,12 +22,17 @@ def environment() -> jinja2.Environment:
 def csp(frame_ancestors: str = "'none'") -> str:
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors {frame_ancestors}"
+        "connect-src 'self'; base-uri 'none'; form-action 'self'; "
+        f"frame-ancestors {frame_ancestors}"
     )
 
 
 def render(
-    request: web.Request, name: str, context: dict[str, Any], *, status: int = 200,
+    request: web.Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
     frame_ancestors: str = "'none'",
 ) -> web.Response:
     from authsvc.http.common import lang
@@ -35,7 +40,9 @@ def render(
     language = lang(request)
     other = "zh" if language == "en" else "en"
     lang_href = str(request.rel_url.update_query(lang=other))
-    html = request.app[JINJA].get_template(name).render(lang=language, lang_href=lang_href, **context)
+    html = (
+        request.app[JINJA].get_template(name).render(lang=language, lang_href=lang_href, **context)
+    )
     response = web.Response(text=html, status=status, content_type="text/html")
     response.headers["Content-Security-Policy"] = csp(frame_ancestors)
     response.headers["Cache-Control"] = "no-store"

@@ -34,8 +34,10 @@ def to_fields(ticket: Ticket) -> dict[str, str]:
 
 
 def from_fields(fields: dict[str, Any]) -> Ticket:
-    f = {k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v
-         for k, v in fields.items()}
+    f = {
+        k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v
+        for k, v in fields.items()
+    }
     return Ticket(
         id=f["id"],
         client_id=f["client_id"],

@@ -13,7 +13,9 @@ from tests.support.browser import BrowserLogin, next_state, wait_for_state
 from tests.support.servers import Broker
 
 
-async def test_browser_is_pushed_scanned_then_confirmed_with_code(authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory) -> None:
+async def test_browser_is_pushed_scanned_then_confirmed_with_code(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
     """The browser holding the secret sees pending → scanned (masked name) → confirmed + code."""
     browser = BrowserLogin(authsvc.url, http)
     await browser.start()
@@ -35,7 +37,9 @@ async def test_browser_is_pushed_scanned_then_confirmed_with_code(authsvc: Broke
     await ws.close()
 
 
-async def test_second_phone_gets_already_scanned_and_nothing_changes(authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory) -> None:
+async def test_second_phone_gets_already_scanned_and_nothing_changes(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
     """First scan wins; a second phone is refused with 二维码已被扫描."""
     browser = BrowserLogin(authsvc.url, http)
     await browser.start()
@@ -49,7 +53,9 @@ async def test_second_phone_gets_already_scanned_and_nothing_changes(authsvc: Br
     assert await authsvc.store.get_ticket(browser.ticket["ticket_id"]) == before
 
 
-async def test_reconnect_gets_the_current_state(authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory) -> None:
+async def test_reconnect_gets_the_current_state(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
     """A change made while the browser was away is the first thing it hears on reconnect."""
     browser = BrowserLogin(authsvc.url, http)
     await browser.start()
@@ -76,9 +82,13 @@ async def test_wrong_secret_learns_nothing(authsvc: Broker, http: aiohttp.Client
     assert ws.close_code == 4403
 
 
-async def test_unknown_ticket_and_wrong_secret_look_the_same(authsvc: Broker, http: aiohttp.ClientSession) -> None:
+async def test_unknown_ticket_and_wrong_secret_look_the_same(
+    authsvc: Broker, http: aiohttp.ClientSession
+) -> None:
     """Whether a ticket exists is itself a secret."""
-    async with http.post(f"{authsvc.url}/api/tickets/nosuchticket/poll", json={"secret": "x"}) as unknown:
+    async with http.post(
+        f"{authsvc.url}/api/tickets/nosuchticket/poll", json={"secret": "x"}
+    ) as unknown:
         body_unknown = await unknown.json()
     browser = BrowserLogin(authsvc.url, http)
     await browser.start()
@@ -88,7 +98,9 @@ async def test_unknown_ticket_and_wrong_secret_look_the_same(authsvc: Broker, ht
     assert body_unknown["error"] == body_wrong["error"] == "browser_secret_invalid"
 
 
-async def test_long_poll_gives_the_same_events(authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory) -> None:
+async def test_long_poll_gives_the_same_events(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
     """The fallback for networks without WebSockets returns each change by version."""
     browser = BrowserLogin(authsvc.url, http)
     await browser.start()
@@ -104,7 +116,9 @@ async def test_long_poll_gives_the_same_events(authsvc: Broker, http: aiohttp.Cl
 
     import asyncio
 
-    waiter = asyncio.create_task(http.post(poll, json={"secret": secret, "version": first["version"]}))
+    waiter = asyncio.create_task(
+        http.post(poll, json={"secret": secret, "version": first["version"]})
+    )
     await asyncio.sleep(0.2)
     await scan_soon()
     response = await waiter
@@ -113,7 +127,9 @@ async def test_long_poll_gives_the_same_events(authsvc: Broker, http: aiohttp.Cl
     assert second["state"] == "scanned" and second["version"] > first["version"]
 
 
-async def test_phone_reject_is_pushed(authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory) -> None:
+async def test_phone_reject_is_pushed(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
     """取消 on the phone reaches the browser as rejected."""
     browser = BrowserLogin(authsvc.url, http)
     await browser.start()
@@ -125,7 +141,9 @@ async def test_phone_reject_is_pushed(authsvc: Broker, http: aiohttp.ClientSessi
     assert rejected["reason"] == "user_rejected"
 
 
-async def test_face_failures_are_bounded(authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory) -> None:
+async def test_face_failures_are_bounded(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
     """Two failed face checks may be retried; the third rejects the ticket."""
     browser = BrowserLogin(authsvc.url, http)
     await browser.start()
@@ -144,7 +162,9 @@ async def test_face_failures_are_bounded(authsvc: Broker, http: aiohttp.ClientSe
     assert late.value.code == "ticket_state_conflict"
 
 
-async def test_face_check_then_retry_passes(authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory) -> None:
+async def test_face_check_then_retry_passes(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
     """A failed face check followed by a pass confirms the login."""
     browser = BrowserLogin(authsvc.url, http)
     await browser.start()
@@ -159,7 +179,9 @@ async def test_face_check_then_retry_passes(authsvc: Broker, http: aiohttp.Clien
     await wait_for_state(ws, "confirmed")
 
 
-async def test_switching_identity_makes_a_new_ticket(authsvc: Broker, http: aiohttp.ClientSession) -> None:
+async def test_switching_identity_makes_a_new_ticket(
+    authsvc: Broker, http: aiohttp.ClientSession
+) -> None:
     """The identity switch below the QR renews the QR for the chosen identity."""
     browser = BrowserLogin(authsvc.url, http)
     await browser.open_page("personal")
@@ -170,16 +192,24 @@ async def test_switching_identity_makes_a_new_ticket(authsvc: Broker, http: aioh
     assert stored is not None and stored.identity == "agent"
 
 
-async def test_identity_a_client_does_not_accept_is_refused(authsvc: Broker, http: aiohttp.ClientSession) -> None:
+async def test_identity_a_client_does_not_accept_is_refused(
+    authsvc: Broker, http: aiohttp.ClientSession
+) -> None:
     """A personal-only client cannot be asked for a legal-representative login."""
-    browser = BrowserLogin(authsvc.url, http, client_id="spa", redirect_uri="http://127.0.0.1:9/spa")
+    browser = BrowserLogin(
+        authsvc.url, http, client_id="spa", redirect_uri="http://127.0.0.1:9/spa"
+    )
     await browser.open_page("personal")
-    async with http.post(authsvc.url + "/api/tickets", json={"request": browser.request_id, "identity": "legal_rep"}) as response:
+    async with http.post(
+        authsvc.url + "/api/tickets", json={"request": browser.request_id, "identity": "legal_rep"}
+    ) as response:
         assert response.status == 400
         assert (await response.json())["error"] == "identity_not_allowed"
 
 
-async def test_qr_images_decode_to_the_qr_text(authsvc: Broker, http: aiohttp.ClientSession) -> None:
+async def test_qr_images_decode_to_the_qr_text(
+    authsvc: Broker, http: aiohttp.ClientSession
+) -> None:
     """The PNG and SVG endpoints draw exactly the signed QR text, at version ≤ 10."""
     import io
 
@@ -198,16 +228,31 @@ async def test_qr_images_decode_to_the_qr_text(authsvc: Broker, http: aiohttp.Cl
     assert svg.startswith("<svg") and 'viewBox="-4 -4 61 61"' in svg  # 53 modules: version 9
 
 
-async def test_audit_records_every_transition(authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory) -> None:
+async def test_audit_records_every_transition(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
     """Created, scanned, confirmed and the code are all audit events with the ticket's context."""
     browser = BrowserLogin(authsvc.url, http)
     await browser.start()
     phone = await phones(authsvc.url)
     await phone.login(browser.ticket["qr_text"])
-    records = [r for r in await authsvc.store.audit_records(200) if r.get("ticket") == browser.ticket["ticket_id"]]
+    records = [
+        r
+        for r in await authsvc.store.audit_records(200)
+        if r.get("ticket") == browser.ticket["ticket_id"]
+    ]
     outcomes = [r["outcome"] for r in records]
-    assert outcomes[0] == "created" and "scanned" in outcomes and "confirmed" in outcomes and "issued" in outcomes
-    assert all(r["client"] == "hall" and r["browser_ip"] == "127.0.0.1" for r in records if r["event"] == "ticket")
+    assert (
+        outcomes[0] == "created"
+        and "scanned" in outcomes
+        and "confirmed" in outcomes
+        and "issued" in outcomes
+    )
+    assert all(
+        r["client"] == "hall" and r["browser_ip"] == "127.0.0.1"
+        for r in records
+        if r["event"] == "ticket"
+    )
 
 
 async def test_health_readiness_and_metrics(authsvc: Broker, http: aiohttp.ClientSession) -> None:

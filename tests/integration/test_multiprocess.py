@@ -16,14 +16,20 @@ pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
-async def two_brokers(tmp_path: Path, redis_prefix: str) -> AsyncIterator[tuple[BrokerProcess, BrokerProcess]]:
+async def two_brokers(
+    tmp_path: Path, redis_prefix: str
+) -> AsyncIterator[tuple[BrokerProcess, BrokerProcess]]:
     """Processes A and B share Redis, the keys folder and the public issuer name (A's URL)."""
     clients = write_clients(tmp_path)
     port_a, port_b = free_port(), free_port()
     issuer = f"http://127.0.0.1:{port_a}"
-    a = await start_process(tmp_path, port=port_a, issuer=issuer, prefix=redis_prefix, clients_file=clients)
+    a = await start_process(
+        tmp_path, port=port_a, issuer=issuer, prefix=redis_prefix, clients_file=clients
+    )
     try:
-        b = await start_process(tmp_path, port=port_b, issuer=issuer, prefix=redis_prefix, clients_file=clients)
+        b = await start_process(
+            tmp_path, port=port_b, issuer=issuer, prefix=redis_prefix, clients_file=clients
+        )
     except BaseException:
         a.kill()
         raise
@@ -33,7 +39,11 @@ async def two_brokers(tmp_path: Path, redis_prefix: str) -> AsyncIterator[tuple[
             process.kill()
 
 
-async def test_phone_on_b_reaches_browser_on_a(two_brokers: tuple[BrokerProcess, BrokerProcess], http: aiohttp.ClientSession, phones: PhoneFactory) -> None:
+async def test_phone_on_b_reaches_browser_on_a(
+    two_brokers: tuple[BrokerProcess, BrokerProcess],
+    http: aiohttp.ClientSession,
+    phones: PhoneFactory,
+) -> None:
     """Scanned and confirmed, made through process B, are pushed by process A."""
     a, b = two_brokers
     browser = BrowserLogin(a.url, http)
@@ -49,7 +59,11 @@ async def test_phone_on_b_reaches_browser_on_a(two_brokers: tuple[BrokerProcess,
     assert "code=" in (await wait_for_state(ws, "confirmed"))["redirect"]
 
 
-async def test_browser_survives_the_death_of_its_process(two_brokers: tuple[BrokerProcess, BrokerProcess], http: aiohttp.ClientSession, phones: PhoneFactory) -> None:
+async def test_browser_survives_the_death_of_its_process(
+    two_brokers: tuple[BrokerProcess, BrokerProcess],
+    http: aiohttp.ClientSession,
+    phones: PhoneFactory,
+) -> None:
     """Kill the process holding the browser's socket mid-login: reconnecting to the other one
     gives the current state and the login completes."""
     a, b = two_brokers
@@ -64,7 +78,11 @@ async def test_browser_survives_the_death_of_its_process(two_brokers: tuple[Brok
     closed = await ws.receive(timeout=10)
     while closed.type is aiohttp.WSMsgType.TEXT:  # updates sent before the kill
         closed = await ws.receive(timeout=10)
-    assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
+    assert closed.type in (
+        aiohttp.WSMsgType.CLOSE,
+        aiohttp.WSMsgType.CLOSED,
+        aiohttp.WSMsgType.ERROR,
+    )
     again = await browser.socket(b.url)
     assert (await next_state(again))["state"] == "scanned"
     await phone.choose(result.account("personal")["key"])

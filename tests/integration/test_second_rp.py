@@ -30,27 +30,42 @@ class SecondPortal:
         self.pending: dict[str, dict[str, str]] = {}
 
     def _oauth(self) -> OAuth2Session:
-        return OAuth2Session("second", "second-secret", scope="openid profile", redirect_uri=self.base + "/callback",
-                             code_challenge_method="S256", token_endpoint_auth_method="client_secret_basic")
+        return OAuth2Session(
+            "second",
+            "second-secret",
+            scope="openid profile",
+            redirect_uri=self.base + "/callback",
+            code_challenge_method="S256",
+            token_endpoint_auth_method="client_secret_basic",
+        )
 
     def _metadata(self) -> dict[str, Any]:
-        return dict(requests.get(self.issuer + "/.well-known/openid-configuration", timeout=5).json())
+        return dict(
+            requests.get(self.issuer + "/.well-known/openid-configuration", timeout=5).json()
+        )
 
     def start(self) -> str:
         meta = self._metadata()
         verifier, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(12)
-        url, state = self._oauth().create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier, nonce=nonce)
+        url, state = self._oauth().create_authorization_url(
+            meta["authorization_endpoint"], code_verifier=verifier, nonce=nonce
+        )
         self.pending[state] = {"verifier": verifier, "nonce": nonce}
         return str(url)
 
     def finish(self, url: str, state: str) -> dict[str, Any]:
         meta = self._metadata()
         saved = self.pending.pop(state)
-        token = self._oauth().fetch_token(meta["token_endpoint"], authorization_response=url, code_verifier=saved["verifier"])
+        token = self._oauth().fetch_token(
+            meta["token_endpoint"], authorization_response=url, code_verifier=saved["verifier"]
+        )
         keys = KeySet.import_key_set(requests.get(meta["jwks_uri"], timeout=5).json())
         claims = jwt.decode(token["id_token"], keys, algorithms=["ES256"]).claims
-        jwt.JWTClaimsRegistry(iss={"essential": True, "value": self.issuer}, aud={"essential": True, "value": "second"},
-                              nonce={"essential": True, "value": saved["nonce"]}).validate(claims)
+        jwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "value": "second"},
+            nonce={"essential": True, "value": saved["nonce"]},
+        ).validate(claims)
         return dict(claims)
 
     async def login(self, request: web.Request) -> web.Response:
@@ -61,12 +76,19 @@ class SecondPortal:
         return web.json_response({"signed_in_as": claims["name"], "sub": claims["sub"]})
 
 
-async def test_authlib_portal_logs_in_with_mobile_sim(tmp_path: Path, http: aiohttp.ClientSession, phones: PhoneFactory) -> None:
+async def test_authlib_portal_logs_in_with_mobile_sim(
+    tmp_path: Path, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
     """Authlib + joserfc, unchanged, sign a citizen in through the QR and the phone."""
     sock = free_socket()
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    client = {"client_id": "second", "client_secret": "second-secret", "name": {"zh": "第二门户", "en": "Second portal"},
-              "redirect_uris": [base + "/callback"], "identities": ["personal"]}
+    client = {
+        "client_id": "second",
+        "client_secret": "second-secret",
+        "name": {"zh": "第二门户", "en": "Second portal"},
+        "redirect_uris": [base + "/callback"],
+        "identities": ["personal"],
+    }
     async with running_authsvc(tmp_path, extra_clients=[client]) as broker:
         portal = SecondPortal(broker.url, base)
         app = web.Application()
@@ -78,8 +100,12 @@ async def test_authlib_portal_logs_in_with_mobile_sim(tmp_path: Path, http: aioh
         try:
             async with http.get(base + "/login") as page:  # follows the redirect to the QR page
                 html = await page.text()
-            request_id = json.loads(re.search(r'id="qr-config">(.*?)</script>', html, re.S).group(1))["request"]  # type: ignore[union-attr]
-            async with http.post(broker.url + "/api/tickets", json={"request": request_id}) as response:
+            request_id = json.loads(
+                re.search(r'id="qr-config">(.*?)</script>', html, re.S).group(1)
+            )["request"]  # type: ignore[union-attr]
+            async with http.post(
+                broker.url + "/api/tickets", json={"request": request_id}
+            ) as response:
                 ticket = await response.json()
             ws = await http.ws_connect(broker.url + ticket["ws_url"])
             await ws.send_json({"type": "auth", "secret": ticket["browser_secret"]})

@@ -17,7 +17,9 @@ CONFIG = re.compile(r'<script type="application/json" id="qr-config">(.*?)</scri
 
 def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
     return verifier, challenge
 
 
@@ -38,11 +40,20 @@ class BrowserLogin:
     async def open_page(self, identity: str = "personal", **extra: str) -> str:
         self.verifier, challenge = pkce_pair()
         params = {
-            "response_type": "code", "client_id": self.client_id, "redirect_uri": self.redirect_uri,
-            "scope": "openid profile account id_number", "state": self.state, "nonce": self.nonce,
-            "code_challenge": challenge, "code_challenge_method": "S256", "login_hint": identity, **extra,
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "scope": "openid profile account id_number",
+            "state": self.state,
+            "nonce": self.nonce,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "login_hint": identity,
+            **extra,
         }
-        async with self.http.get(self.base + "/authorize", params=params, allow_redirects=False) as response:
+        async with self.http.get(
+            self.base + "/authorize", params=params, allow_redirects=False
+        ) as response:
             html = await response.text()
             assert response.status == 200, html
         match = CONFIG.search(html)
@@ -51,7 +62,9 @@ class BrowserLogin:
         return html
 
     async def new_ticket(self, identity: str = "personal") -> dict[str, Any]:
-        async with self.http.post(self.base + "/api/tickets", json={"request": self.request_id, "identity": identity}) as response:
+        async with self.http.post(
+            self.base + "/api/tickets", json={"request": self.request_id, "identity": identity}
+        ) as response:
             body = await response.json()
             assert response.status == 201, body
         self.ticket = body
@@ -61,7 +74,9 @@ class BrowserLogin:
         await self.open_page(identity)
         return await self.new_ticket(identity)
 
-    async def socket(self, base: str | None = None, secret: str | None = None, **kwargs: Any) -> aiohttp.ClientWebSocketResponse:
+    async def socket(
+        self, base: str | None = None, secret: str | None = None, **kwargs: Any
+    ) -> aiohttp.ClientWebSocketResponse:
         ws = await self.http.ws_connect((base or self.base) + self.ticket["ws_url"], **kwargs)
         await ws.send_json({"type": "auth", "secret": secret or self.ticket["browser_secret"]})
         return ws
@@ -69,11 +84,15 @@ class BrowserLogin:
 
 async def next_state(ws: aiohttp.ClientWebSocketResponse, timeout: float = 10.0) -> dict[str, Any]:
     message = await ws.receive(timeout=timeout)
-    assert message.type == aiohttp.WSMsgType.TEXT, f"socket ended: {message.type} {message.data} {message.extra}"
+    assert message.type == aiohttp.WSMsgType.TEXT, (
+        f"socket ended: {message.type} {message.data} {message.extra}"
+    )
     return json.loads(message.data)
 
 
-async def wait_for_state(ws: aiohttp.ClientWebSocketResponse, state: str, timeout: float = 10.0) -> dict[str, Any]:
+async def wait_for_state(
+    ws: aiohttp.ClientWebSocketResponse, state: str, timeout: float = 10.0
+) -> dict[str, Any]:
     """Read events until `state` arrives (intermediate same-state updates are skipped)."""
     while True:
         event = await next_state(ws, timeout)

@@ -58,7 +58,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def write_clients(folder: Path, accounts_endpoint: str = "", extra: list[dict[str, Any]] | None = None) -> Path:
+def write_clients(
+    folder: Path, accounts_endpoint: str = "", extra: list[dict[str, Any]] | None = None
+) -> Path:
     """The test clients `hall` (confidential, optionally with an accounts endpoint) and `spa`
     (public), plus `extra` registrations."""
     accounts = f'accounts_endpoint = "{accounts_endpoint}"' if accounts_endpoint else ""
@@ -87,19 +89,30 @@ class Broker:
 
 def test_settings(folder: Path, port: int, **overrides: Any) -> Settings:
     settings = Settings(
-        port=port, issuer=f"http://127.0.0.1:{port}", keys_dir=str(folder / "keys"),
-        clients_file=str(write_clients(
-            folder, overrides.pop("accounts_endpoint", ""), overrides.pop("extra_clients", None)
-        )),
-        audit_log=str(folder / "audit.jsonl"), admin_token="test-admin-token",
+        port=port,
+        issuer=f"http://127.0.0.1:{port}",
+        keys_dir=str(folder / "keys"),
+        clients_file=str(
+            write_clients(
+                folder, overrides.pop("accounts_endpoint", ""), overrides.pop("extra_clients", None)
+            )
+        ),
+        audit_log=str(folder / "audit.jsonl"),
+        admin_token="test-admin-token",
     )
     return replace(settings, **overrides)
 
 
 @asynccontextmanager
 async def running_authsvc(
-    folder: Path, *, store_kind: str = "memory", prefix: str = "", clock: Clock | None = None,
-    lifetimes: Lifetimes | None = None, limits: Limits | None = None, **overrides: Any,
+    folder: Path,
+    *,
+    store_kind: str = "memory",
+    prefix: str = "",
+    clock: Clock | None = None,
+    lifetimes: Lifetimes | None = None,
+    limits: Limits | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Broker]:
     """An in-process authsvc on a real socket; the store is memory or Redis under `prefix`."""
     sock = free_socket()
@@ -110,7 +123,9 @@ async def running_authsvc(
     if limits:
         settings = replace(settings, limits=limits)
     store: Store = MemoryStore() if store_kind == "memory" else await connect_redis(prefix)
-    app = create_app(settings, store=store, clock=clock, clients=ClientRegistry.load(settings.clients_file))
+    app = create_app(
+        settings, store=store, clock=clock, clients=ClientRegistry.load(settings.clients_file)
+    )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.SockSite(runner, sock)
@@ -132,15 +147,22 @@ class BrokerProcess:
         self.process.wait(timeout=10)
 
 
-async def start_process(folder: Path, *, port: int, issuer: str, prefix: str, clients_file: Path) -> BrokerProcess:
+async def start_process(
+    folder: Path, *, port: int, issuer: str, prefix: str, clients_file: Path
+) -> BrokerProcess:
     """`python -m authsvc serve` on Redis, as a load balancer would run several."""
     env = {
-        **os.environ, "AUTHSVC_PORT": str(port), "AUTHSVC_ISSUER": issuer, "REDIS_URL": REDIS_URL,
-        "AUTHSVC_REDIS_PREFIX": prefix, "AUTHSVC_KEYS_DIR": str(folder / "keys"),
-        "AUTHSVC_CLIENTS": str(clients_file), "AUTHSVC_AUDIT_LOG": str(folder / "audit.jsonl"),
+        **os.environ,
+        "AUTHSVC_PORT": str(port),
+        "AUTHSVC_ISSUER": issuer,
+        "REDIS_URL": REDIS_URL,
+        "AUTHSVC_REDIS_PREFIX": prefix,
+        "AUTHSVC_KEYS_DIR": str(folder / "keys"),
+        "AUTHSVC_CLIENTS": str(clients_file),
+        "AUTHSVC_AUDIT_LOG": str(folder / "audit.jsonl"),
     }
     log = (folder / f"authsvc-{port}.log").open("wb")
-    process = subprocess.Popen(  # noqa: S603 - our own module
+    process = subprocess.Popen(
         [sys.executable, "-m", "authsvc", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}"
@@ -148,7 +170,9 @@ async def start_process(folder: Path, *, port: int, issuer: str, prefix: str, cl
     return BrokerProcess(url=url, process=process)
 
 
-async def wait_ready(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 20.0) -> None:
+async def wait_ready(
+    url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 20.0
+) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     async with aiohttp.ClientSession() as http:
         while True:

@@ -21,7 +21,9 @@ DISPLAYS = {"page", "popup", "embedded"}
 class AuthorizeRedirectError(Exception):
     """An error to send back to the (verified) redirect URI."""
 
-    def __init__(self, error: str, description: str, redirect_uri: str, state: str, issuer: str) -> None:
+    def __init__(
+        self, error: str, description: str, redirect_uri: str, state: str, issuer: str
+    ) -> None:
         super().__init__(error)
         params = {"error": error, "error_description": description, "iss": issuer}
         if state:
@@ -43,9 +45,15 @@ class AuthorizationRequest:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "client_id": self.client_id, "redirect_uri": self.redirect_uri, "scope": list(self.scope),
-            "state": self.state, "nonce": self.nonce, "code_challenge": self.code_challenge,
-            "code_challenge_method": "S256", "identity": str(self.identity), "display": self.display,
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "scope": list(self.scope),
+            "state": self.state,
+            "nonce": self.nonce,
+            "code_challenge": self.code_challenge,
+            "code_challenge_method": "S256",
+            "identity": str(self.identity),
+            "display": self.display,
         }
 
 
@@ -58,12 +66,16 @@ def _identity(params: Mapping[str, str], client: Client) -> Identity:
     return identity if identity in client.identities else client.identities[0]
 
 
-def validate(params: Mapping[str, str], clients: ClientRegistry, issuer: str) -> AuthorizationRequest:
+def validate(
+    params: Mapping[str, str], clients: ClientRegistry, issuer: str
+) -> AuthorizationRequest:
     client = clients.get(params.get("client_id", ""))
     redirect_uri = params.get("redirect_uri", "")
     if redirect_uri not in client.redirect_uris:
         raise errors.InvalidRequest(
-            "redirect_uri not registered", zh="回调地址未登记，无法登录", en="The redirect URI is not registered"
+            "redirect_uri not registered",
+            zh="回调地址未登记，无法登录",
+            en="The redirect URI is not registered",
         )
     state = params.get("state", "")[:512]
 

@@ -14,7 +14,9 @@ SCOPES = ("openid", "profile", "id_number", "phone", "account")
 ACCOUNT_FIELDS = ("relationships", "business_items", "unit_numbers")
 
 
-def subject(id_number: str, *, client_id: str, redirect_uri: str, subject_type: str, salt: str) -> str:
+def subject(
+    id_number: str, *, client_id: str, redirect_uri: str, subject_type: str, salt: str
+) -> str:
     """Pairwise by default: the same person has unrelated `sub`s at different portals (§8.1,
     sector = the redirect URI's host). `public` gives one stable opaque id everywhere."""
     local = hmac.new(salt.encode(), id_number.encode(), hashlib.sha256).hexdigest()
@@ -24,7 +26,9 @@ def subject(id_number: str, *, client_id: str, redirect_uri: str, subject_type: 
     return b64u(hashlib.sha256(f"{sector}|{local}|{salt}".encode()).digest())[:32]
 
 
-def user_claims(scope: tuple[str, ...] | list[str], person: Mapping[str, Any], account: Mapping[str, Any]) -> dict[str, Any]:
+def user_claims(
+    scope: tuple[str, ...] | list[str], person: Mapping[str, Any], account: Mapping[str, Any]
+) -> dict[str, Any]:
     claims: dict[str, Any] = {}
     if "profile" in scope:
         claims["name"] = person.get("name", "")
@@ -35,7 +39,10 @@ def user_claims(scope: tuple[str, ...] | list[str], person: Mapping[str, Any], a
     if "account" in scope and account:
         claims["role"] = account.get("role", "")
         if account.get("credit_code"):
-            claims["company"] = {"credit_code": account["credit_code"], "name": account.get("company_name", "")}
+            claims["company"] = {
+                "credit_code": account["credit_code"],
+                "name": account.get("company_name", ""),
+            }
         for name in ACCOUNT_FIELDS:
             if name in account:
                 claims[name] = account[name]

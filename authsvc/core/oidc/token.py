@@ -25,12 +25,16 @@ def s256(verifier: str) -> str:
     return b64u(hashlib.sha256(verifier.encode("ascii")).digest())
 
 
-def check_grant(grant: Mapping[str, Any], *, client_id: str, redirect_uri: str, verifier: str) -> None:
+def check_grant(
+    grant: Mapping[str, Any], *, client_id: str, redirect_uri: str, verifier: str
+) -> None:
     """The code was issued to this client, for this redirect URI, and this verifier proves PKCE."""
     request = grant["request"]
     if grant["client_id"] != client_id:
         raise TokenError("invalid_grant", "the code was issued to another client")
     if request["redirect_uri"] != redirect_uri:
         raise TokenError("invalid_grant", "redirect_uri does not match the authorization request")
-    if not _VERIFIER.match(verifier) or not hmac.compare_digest(s256(verifier), request["code_challenge"]):
+    if not _VERIFIER.match(verifier) or not hmac.compare_digest(
+        s256(verifier), request["code_challenge"]
+    ):
         raise TokenError("invalid_grant", "PKCE verification failed")
