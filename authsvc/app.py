@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -57,6 +58,8 @@ def create_app(
             await opened.close()
 
     app.cleanup_ctx.append(lifecycle)
+    app[push.SOCKETS] = weakref.WeakSet()
+    app.on_shutdown.append(push.close_all)
     for table in (browser.routes, mobile.routes, ops.routes, push.routes, oidc.routes):
         app.router.add_routes(table)
     app.router.add_static("/static", STATIC)

@@ -62,6 +62,7 @@ class Settings:
     accounts_timeout: float = 3.0
     trust_forwarded_for: bool = False
     pairwise_salt: str = "qrauth-demo-pairwise-salt"
+    qr_auto_renewals: int = 5
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -94,4 +95,5 @@ class Settings:
             face_threshold=_float("AUTHSVC_FACE_THRESHOLD", 0.80),
             trust_forwarded_for=_env("AUTHSVC_TRUST_FORWARDED_FOR", "") == "1",
             pairwise_salt=_env("AUTHSVC_PAIRWISE_SALT", "qrauth-demo-pairwise-salt"),
+            qr_auto_renewals=_int("AUTHSVC_QR_AUTO_RENEWALS", 5),
         )

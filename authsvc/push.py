@@ -11,9 +11,10 @@ import contextlib
 import dataclasses
 import json
 import logging
+import weakref
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from authsvc import errors
 from authsvc.broker import Broker
@@ -26,6 +27,13 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
+SOCKETS = web.AppKey("sockets", weakref.WeakSet)
+
+
+async def close_all(app: web.Application) -> None:
+    """On shutdown, tell every browser to reconnect (to another process) instead of waiting."""
+    for ws in list(app[SOCKETS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
 def allowed_origins(b: Broker) -> set[str]:
@@ -43,6 +51,7 @@ async def ticket_socket(request: web.Request) -> web.StreamResponse:
         heartbeat=limits.ws_heartbeat, max_msg_size=limits.ws_max_message_bytes
     )
     await ws.prepare(request)
+    request.app[SOCKETS].add(ws)
     b.metrics.websockets.inc()
     try:
         await _serve(b, ws, request.match_info["ticket_id"])

@@ -55,6 +55,7 @@ async def authorize(request: web.Request) -> web.StreamResponse:
         "lang": language,
         "embedded": auth.display == "embedded",
         "redirect_origin": _origin(auth.redirect_uri),
+        "auto_renewals": b.settings.qr_auto_renewals,
     }
     ancestors = " ".join(sorted(client.origins())) if auth.display == "embedded" else "'none'"
     return render(

@@ -7,7 +7,7 @@
   const TEXT = {
     zh: {
       legal_rep: "法人扫码登录", agent: "办事员扫码登录", personal: "个人登录",
-      remaining: (s) => `二维码 ${s} 秒后自动刷新`,
+      remaining: (s) => `二维码 ${s} 秒后自动刷新`, remainingFinal: (s) => `二维码 ${s} 秒后失效`,
       scanned: "扫码成功，请在手机上确认", scannedDetail: (n) => `${n} 正在手机上确认登录`,
       confirmed: "登录成功，正在跳转…", rejected: "您已在手机上取消登录", expired: "二维码已过期",
       expiredDetail: "请点击刷新二维码后重新扫码", renewing: "正在刷新二维码…",
@@ -16,7 +16,7 @@
     },
     en: {
       legal_rep: "Legal representative", agent: "Agent", personal: "Personal",
-      remaining: (s) => `The code refreshes in ${s} s`,
+      remaining: (s) => `The code refreshes in ${s} s`, remainingFinal: (s) => `The code expires in ${s} s`,
       scanned: "Scanned — confirm on your phone", scannedDetail: (n) => `${n} is confirming on the phone`,
       confirmed: "Signed in, redirecting…", rejected: "The login was cancelled on the phone", expired: "The QR code has expired",
       expiredDetail: "Refresh the code and scan again", renewing: "Refreshing the QR code…",
@@ -26,7 +26,7 @@
   };
   const t = TEXT[config.lang] || TEXT.zh;
   const $ = (id) => document.getElementById(id);
-  const RENEW_BEFORE_S = 8;
+  let renewalsLeft = config.auto_renewals;
 
   let identity = config.identity;
   let current = null;     // {ticket_id, browser_secret, expires_at, ...}
@@ -93,10 +93,15 @@
   function tick() {
     if (!current || $("qr-frame").dataset.state !== "pending") return;
     const left = secondsLeft();
-    $("countdown").textContent = t.remaining(left);
-    if (left <= RENEW_BEFORE_S) {
+    $("countdown").textContent = renewalsLeft > 0 ? t.remaining(left) : t.remainingFinal(left);
+    // Renew a few seconds early, like the halls do, a bounded number of times: an idle tab
+    // ends on "expired" with a refresh button instead of minting tickets forever.
+    if (left <= Math.min(8, current.lifetime / 10) && renewalsLeft > 0) {
+      renewalsLeft -= 1;
       $("status-line").textContent = t.renewing;
       newTicket().then(() => { $("status-line").textContent = ""; });
+    } else if (left === 0) {
+      overlay("expired", t.expired, t.expiredDetail, true);
     }
   }
 
@@ -181,7 +186,10 @@
       newTicket();
     });
   });
-  $("refresh-button").addEventListener("click", newTicket);
+  $("refresh-button").addEventListener("click", () => {
+    renewalsLeft = config.auto_renewals;
+    newTicket();
+  });
   setIdentity(identity);
   newTicket();
 })();
