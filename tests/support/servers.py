@@ -117,12 +117,15 @@ async def running_authsvc(
     """An in-process authsvc on a real socket; the store is memory or Redis under `prefix`."""
     sock = free_socket()
     port = sock.getsockname()[1]
+    given: Store | None = overrides.pop("store", None)
     settings = test_settings(folder, port, **overrides)
     if lifetimes:
         settings = replace(settings, lifetimes=lifetimes)
     if limits:
         settings = replace(settings, limits=limits)
-    store: Store = MemoryStore() if store_kind == "memory" else await connect_redis(prefix)
+    store: Store = given or (
+        MemoryStore() if store_kind == "memory" else await connect_redis(prefix)
+    )
     app = create_app(
         settings, store=store, clock=clock, clients=ClientRegistry.load(settings.clients_file)
     )

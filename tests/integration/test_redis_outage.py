@@ -1,0 +1,99 @@
+"""Redis going away gives clean 503s; when it returns, the broker recovers by itself."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from authsvc.store.redis import RedisStore
+from tests.support.browser import BrowserLogin
+from tests.support.servers import free_port, running_authsvc
+
+pytestmark = pytest.mark.redis
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, so stopping it disturbs nobody else."""
+
+    def __init__(self, folder: Path) -> None:
+        self.port = free_port()
+        self.folder = folder
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def connect(url: str) -> RedisStore:
+    for _ in range(50):
+        try:
+            return await RedisStore.connect(url, prefix="outage:")
+        except Exception:  # noqa: BLE001 - still starting
+            await asyncio.sleep(0.1)
+    raise TimeoutError(url)
+
+
+async def test_outage_is_a_clean_503_and_recovery_is_automatic(
+    tmp_path: Path, private_redis: PrivateRedis, http: aiohttp.ClientSession
+) -> None:
+    """Store down: /readyz and the APIs answer 503 service_unavailable; back up: they work again."""
+    store = await connect(private_redis.url)
+    async with running_authsvc(tmp_path, store=store) as broker:
+        browser = BrowserLogin(broker.url, http)
+        await browser.start()
+        private_redis.stop()
+        async with http.get(broker.url + "/readyz") as response:
+            assert response.status == 503
+        async with http.post(
+            broker.url + "/api/tickets", json={"request": browser.request_id}
+        ) as response:
+            body = await response.json()
+            assert (response.status, body["error"]) == (503, "service_unavailable")
+            assert body["message"]["zh"] == "服务暂时不可用，请稍后再试"
+        private_redis.start()
+        for _ in range(100):
+            async with http.get(broker.url + "/readyz") as response:
+                if response.status == 200:
+                    break
+            await asyncio.sleep(0.1)
+        assert response.status == 200
+        await browser.open_page()
+        assert (await browser.new_ticket())["ticket_id"]
