@@ -26,7 +26,7 @@ class PrivateRedis:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: S603
+        self.process = subprocess.Popen(
             [
                 "redis-server",
                 "--port",
@@ -66,7 +66,7 @@ async def connect(url: str) -> RedisStore:
     for _ in range(50):
         try:
             return await RedisStore.connect(url, prefix="outage:")
-        except Exception:  # noqa: BLE001 - still starting
+        except Exception:
             await asyncio.sleep(0.1)
     raise TimeoutError(url)
 
