@@ -70,7 +70,7 @@ async def _authenticate(b: Broker, ws: web.WebSocketResponse, ticket_id: str) ->
             else ""
         )
         await _authorized_ticket(b, ticket_id, str(secret)[:128])
-    except (TimeoutError, ValueError, TypeError):
+    except (TimeoutError, ValueError, TypeError, RecursionError):
         await ws.close(code=CLOSE_UNAUTHORIZED, message=b"auth required")
         return False
     except errors.QrAuthError as exc:

@@ -79,7 +79,7 @@ def verify_request(
         raise errors.DeviceSignatureInvalid("missing or malformed device headers") from exc
     if not 16 <= len(nonce) <= 64 or abs(now - moment) > max_skew:
         raise errors.DeviceSignatureInvalid("nonce or timestamp out of bounds")
-    if not hmac.compare_digest(key_id, expected_id):
+    if not hmac.compare_digest(key_id.encode(), expected_id.encode()):
         raise errors.DeviceMismatch("key id does not match the device key")
     message = canonical(request.method, request.path, timestamp, nonce, request.body)
     if not verify(key, algorithm_of(key), message, signature):

@@ -7,7 +7,7 @@ import re
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
-_SHAPE = re.compile(r"^[1-9]\d{16}[\dX]$")
+_SHAPE = re.compile(r"^[1-9][0-9]{16}[0-9X]$")  # ASCII digits only: one spelling per person
 
 
 def check_character(first17: str) -> str:

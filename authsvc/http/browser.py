@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 from typing import Any
 
@@ -21,6 +22,7 @@ from authsvc.keyring import Purpose
 
 routes = web.RouteTableDef()
 AUTH_REQUEST_TTL = 1800.0
+_SCALE = re.compile(r"[0-9]{1,2}")
 IDENTITY_LABELS = {
     Identity.LEGAL_REP: ("法人扫码登录", "Legal representative"),
     Identity.AGENT: ("办事员扫码登录", "Agent"),
@@ -165,11 +167,8 @@ async def qr_svg(request: web.Request) -> web.Response:
 
 @routes.get("/api/tickets/{ticket_id}/qr.png")
 async def qr_png(request: web.Request) -> web.Response:
-    scale = (
-        min(max(int(request.query.get("scale", "6") or 6), 1), 16)
-        if request.query.get("scale", "6").isdigit()
-        else 6
-    )
+    wanted = request.query.get("scale", "6")
+    scale = min(max(int(wanted), 1), 16) if _SCALE.fullmatch(wanted) else 6
     png = qrimage.png(qrimage.encode(await _pending_qr(request)), scale=scale)
     return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
 

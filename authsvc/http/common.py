@@ -27,7 +27,7 @@ async def read_body(request: web.Request) -> bytes:
 def parse_json(body: bytes) -> dict[str, Any]:
     try:
         value = json.loads(body or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise errors.MalformedJson() from exc
     if not isinstance(value, dict):
         raise errors.MalformedJson("not an object")
