@@ -1,0 +1,75 @@
+"""create_app(settings): the service hall as one aiohttp application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from portal import registries
+from portal.clock import Clock, utcnow
+from portal.config import Settings
+from portal.db.engine import make_engine, make_sessionmaker, upgrade
+from portal.http import api, auth, counter, pages, usercenter
+from portal.http.keys import CLOCK, DB, ENGINE, PROVIDER, REGISTRIES, SETTINGS
+from portal.http.middleware import csrf, errors, security_headers
+from portal.http.session import session_middleware
+from portal.oidc.provider import Provider
+from portal.services import sessions
+
+HERE = Path(__file__).parent
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock = utcnow,
+    registry_data: registries.Registries | None = None,
+) -> web.Application:
+    """Build the application; the database is opened (and migrated) on startup."""
+    app = web.Application(
+        middlewares=[security_headers, errors, session_middleware, csrf],
+        client_max_size=settings.max_upload_bytes + 64 * 1024,
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[REGISTRIES] = registry_data or registries.load()
+    app[PROVIDER] = Provider(
+        settings.authsvc_issuer,
+        settings.client_id,
+        settings.client_secret,
+        settings.http_timeout_seconds,
+        settings.jwks_min_refetch_seconds,
+    )
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+        undefined=jinja2.StrictUndefined,
+    )
+    for module in (pages, usercenter, counter, auth, api):
+        app.router.add_routes(module.routes)
+    app.router.add_static("/static", HERE / "static", name="static")
+    app.cleanup_ctx.append(_database)
+    app.on_cleanup.append(_close_provider)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = make_engine(settings.database_url)
+    if settings.migrate_on_start:
+        await upgrade(engine)
+    app[ENGINE] = engine
+    app[DB] = make_sessionmaker(engine)
+    async with app[DB]() as db:
+        await sessions.purge_expired(db, app[CLOCK]())
+    yield
+    await engine.dispose()
+
+
+async def _close_provider(app: web.Application) -> None:
+    await app[PROVIDER].close()

@@ -1,0 +1,186 @@
+"""SQLAlchemy 2 models. Keep in step with migrations/versions (a test compares them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Person(Base):
+    """A natural person known to the hall (personal account); staff carry their agency."""
+
+    __tablename__ = "people"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    staff_agency: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Company(Base):
+    __tablename__ = "companies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    address: Mapped[str] = mapped_column(String(256), default="")
+    registered_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    relationships: Mapped[list[InsuranceRelationship]] = relationship(
+        back_populates="company", order_by="InsuranceRelationship.id", lazy="selectin"
+    )
+    legal_rep: Mapped[LegalRep | None] = relationship(lazy="selectin")
+
+
+class InsuranceRelationship(Base):
+    """参保关系: one unit number (单位编号) with one insurance type at one agency."""
+
+    __tablename__ = "insurance_relationships"
+    __table_args__ = (UniqueConstraint("company_id", "unit_no", "insurance_type"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    unit_no: Mapped[str] = mapped_column(String(32), index=True)
+    insurance_type: Mapped[str] = mapped_column(String(64))
+    agency: Mapped[str] = mapped_column(String(128))
+    company: Mapped[Company] = relationship(back_populates="relationships")
+
+
+class LegalRep(Base):
+    """The one legal representative (法定代表人) of a company."""
+
+    __tablename__ = "legal_reps"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), unique=True
+    )
+    id_number: Mapped[str] = mapped_column(String(18), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Admin(Base):
+    """At most one administrator (管理员) per company: company_id is unique."""
+
+    __tablename__ = "admins"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), unique=True
+    )
+    id_number: Mapped[str] = mapped_column(String(18), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Agent(Base):
+    """An agent (经办人/办事员) as the legal representative entered them."""
+
+    __tablename__ = "agents"
+    __table_args__ = (UniqueConstraint("company_id", "id_number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    id_number: Mapped[str] = mapped_column(String(18), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    relationship_grants: Mapped[list[RelationshipGrant]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True
+    )
+    item_grants: Mapped[list[ItemGrant]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class RelationshipGrant(Base):
+    """单位授权: an agent may act for one insurance relationship."""
+
+    __tablename__ = "relationship_grants"
+    __table_args__ = (UniqueConstraint("agent_id", "relationship_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    relationship_id: Mapped[int] = mapped_column(
+        ForeignKey("insurance_relationships.id", ondelete="CASCADE")
+    )
+    granted_by: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    relationship: Mapped[InsuranceRelationship] = relationship(lazy="selectin")
+
+
+class ItemGrant(Base):
+    """A business item (业务事项) an agent may handle."""
+
+    __tablename__ = "item_grants"
+    __table_args__ = (UniqueConstraint("agent_id", "item_code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    item_code: Mapped[str] = mapped_column(String(32))
+    granted_by: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class CounterUpload(Base):
+    """The signed authorization form uploaded at the counter (窗口授权)."""
+
+    __tablename__ = "counter_uploads"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    staff_id_number: Mapped[str] = mapped_column(String(18))
+    original_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    stored_name: Mapped[str] = mapped_column(String(128))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class AuditEntry(Base):
+    """Who changed what, when. Actors are recorded masked (张*, 2301**********1236)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    actor_role: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    company_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    action: Mapped[str] = mapped_column(String(48))
+    target: Mapped[str] = mapped_column(String(128), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class WebSession(Base):
+    """A browser session. `id` is the SHA-256 of the cookie's session id, never the id itself."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    op_sid: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
+Index("ix_web_sessions_op_sid", WebSession.op_sid)

@@ -1,0 +1,42 @@
+"""The accounts endpoint authsvc calls during a scan (docs/api.md, last section)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from portal.clock import epoch
+from portal.errors import BodyTooLarge, InvalidAccountsRequest
+from portal.http.keys import CLOCK, DB, PROVIDER, SETTINGS
+from portal.oidc import tokens
+from portal.rules.roles import Identity
+from portal.services.accounts import accounts_for
+
+routes = web.RouteTableDef()
+MAX_BODY = 16 * 1024
+TYP = "accounts-request+jwt"
+
+
+@routes.post("/api/accounts")
+async def accounts(request: web.Request) -> web.Response:
+    """Verify the broker's signed request, then answer this person's accounts or 404."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise BodyTooLarge(str(request.content_length))
+    body = await request.content.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        raise BodyTooLarge()
+    settings = request.app[SETTINGS]
+    expect = tokens.Expect(
+        issuer=settings.authsvc_issuer,
+        audience=settings.client_id,
+        now=epoch(request.app[CLOCK]()),
+        typ=TYP,
+    )
+    try:
+        claims = await request.app[PROVIDER].verify(body.decode("ascii").strip(), expect)
+        id_number, name, identity = tokens.check_accounts_request(claims)
+        wanted = Identity(identity)
+    except (tokens.TokenInvalid, UnicodeError, ValueError) as exc:
+        raise InvalidAccountsRequest(str(exc)) from None
+    async with request.app[DB]() as db:
+        found = await accounts_for(db, id_number, name, wanted)
+    return web.json_response({"accounts": [a.wire() for a in found]})

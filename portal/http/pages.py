@@ -1,0 +1,72 @@
+"""首页, 办事中心 (later), 单位注册 (seed 000 §5.1, seed 002 法定代表人注册)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from portal.clock import china_today
+from portal.errors import AgreementRequired, PortalError
+from portal.http.forms import form
+from portal.http.keys import CLOCK, DB, REGISTRIES
+from portal.http.render import redirect, render
+from portal.rules import creditcode, idcard
+from portal.rules.people import ID_TYPES, clean_name
+from portal.rules.registration import Application
+from portal.services import companies
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/")
+async def home(request: web.Request) -> web.Response:
+    return render(request, "home.html")
+
+
+@routes.get("/banshi")
+async def business_centre(request: web.Request) -> web.Response:
+    return render(request, "banshi.html")
+
+
+@routes.get("/register")
+async def register_form(request: web.Request) -> web.Response:
+    return render(request, "register.html", {"values": {}, "id_types": ID_TYPES})
+
+
+@routes.post("/register")
+async def register(request: web.Request) -> web.Response:
+    values = await form(request)
+    try:
+        application = _application(values, request)
+        async with request.app[DB]() as db:
+            company = await companies.register(db, request.app[REGISTRIES], application)
+    except PortalError as exc:
+        if exc.status >= 500:
+            raise
+        return render(
+            request,
+            "register.html",
+            {"values": values, "id_types": ID_TYPES, "error": exc},
+            status=exc.status,
+        )
+    return redirect(f"/register/done?code={company.credit_code}")
+
+
+def _application(values: dict[str, str], request: web.Request) -> Application:
+    if values.get("agree") != "on":
+        raise AgreementRequired()
+    today = china_today(request.app[CLOCK]())
+    return Application(
+        credit_code=creditcode.validate(values.get("credit_code", "")),
+        company_name=values.get("company_name", "").strip(),
+        legal_rep_id_type=values.get("id_type", ID_TYPES[0]),
+        legal_rep_id_number=idcard.validate(values.get("id_number", ""), today=today),
+        legal_rep_name=clean_name(values.get("legal_rep_name", "")),
+    )
+
+
+@routes.get("/register/done")
+async def register_done(request: web.Request) -> web.Response:
+    code = request.query.get("code", "")
+    async with request.app[DB]() as db:
+        company = await companies.by_code(db, code) if creditcode.is_valid(code) else None
+    return render(request, "register_done.html", {"company": company})

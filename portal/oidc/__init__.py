@@ -1,0 +1,1 @@
+"""The portal as an OpenID Connect relying party of authsvc (no authsvc code imported)."""

@@ -1,0 +1,63 @@
+// 人社网上服务大厅: login modal (authsvc QR page in an iframe) and confirm dialogs.
+// No inline scripts anywhere: the CSP is script-src 'self'.
+(function () {
+  "use strict";
+  var body = document.body;
+  var issuerOrigin = body.getAttribute("data-issuer-origin");
+  var callbackPath = body.getAttribute("data-callback-path");
+  var modal = document.getElementById("login-modal");
+  var frame = document.getElementById("login-frame");
+
+  function selectIdentity(identity) {
+    if (!modal) { return; }
+    modal.querySelectorAll("[data-identity]").forEach(function (tab) {
+      tab.setAttribute("aria-selected", String(tab.getAttribute("data-identity") === identity));
+    });
+    frame.src = "/auth/login?identity=" + encodeURIComponent(identity) + "&display=embedded";
+  }
+
+  function openModal(identity) {
+    modal.hidden = false;
+    selectIdentity(identity);
+  }
+
+  function closeModal() {
+    modal.hidden = true;
+    frame.src = "about:blank";
+  }
+
+  if (modal) {
+    document.querySelectorAll("[data-login]").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        event.preventDefault();
+        openModal(link.getAttribute("data-login"));
+      });
+    });
+    modal.querySelectorAll("[data-identity]").forEach(function (tab) {
+      tab.addEventListener("click", function () { selectIdentity(tab.getAttribute("data-identity")); });
+    });
+    modal.querySelector("[data-close]").addEventListener("click", closeModal);
+    modal.addEventListener("click", function (event) { if (event.target === modal) { closeModal(); } });
+    document.addEventListener("keydown", function (event) { if (event.key === "Escape") { closeModal(); } });
+  }
+
+  // authsvc's embedded QR page posts {type: "qrauth:confirmed", redirect} to this window.
+  // Accept it only from authsvc's origin, and only towards this portal's own callback.
+  window.addEventListener("message", function (event) {
+    if (event.origin !== issuerOrigin) { return; }
+    var data = event.data;
+    if (!data || data.type !== "qrauth:confirmed" || typeof data.redirect !== "string") { return; }
+    var target;
+    try { target = new URL(data.redirect); } catch (e) { return; }
+    var own = window.location.origin + callbackPath;
+    if (target.origin !== window.location.origin || target.pathname !== callbackPath) { return; }
+    if (data.redirect.indexOf(own + "?") !== 0) { return; }
+    window.top.location.assign(target.href);
+  });
+
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
+    });
+  });
+}());
