@@ -113,9 +113,13 @@ class Keyring:
                 private[record.kid] = key  # type: ignore[assignment]
         return cls(folder, records, private)
 
-    def _index_mtime(self) -> float:
+    def _index_mtime(self) -> tuple[int, int, int]:
+        """The index's identity: `_save` replaces the file, so the inode changes on every save."""
         index = self.folder / "keyring.json"
-        return index.stat().st_mtime if index.exists() else 0.0
+        if not index.exists():
+            return (0, 0, 0)
+        stat = index.stat()
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
     def reload_if_changed(self) -> bool:
         """Pick up a rotation made by `authsvc keys rotate` in another process."""

@@ -74,6 +74,8 @@ def verify_request(
         signature = b64u_decode(headers[HEADER_SIGNATURE])
         key: PublicKey = public_key_from_jwk(dict(device_jwk))
         expected_id = thumbprint(dict(device_jwk))
+        if not (key_id.isascii() and timestamp.isascii() and nonce.isascii()):
+            raise ValueError("non-ASCII device header")
         moment = int(timestamp)
     except (KeyError, ValueError, TypeError) as exc:
         raise errors.DeviceSignatureInvalid("missing or malformed device headers") from exc

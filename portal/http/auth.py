@@ -19,7 +19,7 @@ from portal.http.session import Session, get_session
 from portal.oidc import pkce, tokens
 from portal.rules.roles import Identity, Role
 from portal.services import audit, companies, sessions
-from portal.services.accounts import IDENTITY_OF_ROLE, still_valid
+from portal.services.accounts import still_valid
 from portal.services.actor import Actor
 
 routes = web.RouteTableDef()
@@ -77,7 +77,7 @@ async def callback(request: web.Request) -> web.Response:
     if iss is not None and iss.rstrip("/") != settings.authsvc_issuer:
         raise LoginFailed("iss parameter (RFC 9207)")
     id_token, claims = await _redeem(request, login)
-    account = await _account(request, claims, Identity(login["identity"]))
+    account = await _account(request, claims)
     session.renew()
     session["account"] = account
     session["id_token"] = id_token
@@ -105,16 +105,15 @@ async def _redeem(request: web.Request, login: dict[str, Any]) -> tuple[str, dic
     return answer.id_token, claims
 
 
-async def _account(
-    request: web.Request, claims: dict[str, Any], identity: Identity
-) -> dict[str, str]:
-    """The account of the token, re-checked in our tables (it may have been revoked)."""
+async def _account(request: web.Request, claims: dict[str, Any]) -> dict[str, str]:
+    """The account of the token, re-checked in our tables (it may have been revoked).
+
+    The identity asked for at /auth/login is only the QR page's starting tab: the user may
+    switch 法人/办事员/个人 below the QR, so any role the tables still confirm is accepted."""
     try:
         role = Role(str(claims.get("role", "")))
     except ValueError:
         raise LoginFailed("role claim") from None
-    if IDENTITY_OF_ROLE[role] is not identity:
-        raise LoginFailed(f"role {role} for identity {identity}")
     company = claims.get("company") if isinstance(claims.get("company"), dict) else {}
     id_number, name = str(claims.get("id_number", "")), str(claims.get("name", ""))
     async with request.app[DB]() as db:

@@ -8,11 +8,9 @@
   var modal = document.getElementById("login-modal");
   var frame = document.getElementById("login-frame");
 
+  // The identity switch (法人 / 办事员 / 个人) is authsvc's, below the QR inside the frame.
   function selectIdentity(identity) {
     if (!modal) { return; }
-    modal.querySelectorAll("[data-identity]").forEach(function (tab) {
-      tab.setAttribute("aria-selected", String(tab.getAttribute("data-identity") === identity));
-    });
     frame.src = "/auth/login?identity=" + encodeURIComponent(identity) + "&display=embedded";
   }
 
@@ -32,9 +30,6 @@
         event.preventDefault();
         openModal(link.getAttribute("data-login"));
       });
-    });
-    modal.querySelectorAll("[data-identity]").forEach(function (tab) {
-      tab.addEventListener("click", function () { selectIdentity(tab.getAttribute("data-identity")); });
     });
     modal.querySelector("[data-close]").addEventListener("click", closeModal);
     modal.addEventListener("click", function (event) { if (event.target === modal) { closeModal(); } });

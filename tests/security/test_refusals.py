@@ -1,0 +1,339 @@
+"""Refusals of the phone API, against a real authsvc on memory and on Redis: the HTTP status, the
+stable code, a message in zh and en, and nothing changed (the stored ticket is equal before and
+after). Browser-side refusals are in test_refusals_browser.py."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from joserfc import jwt
+from joserfc.jwk import import_key
+
+from authsvc.config import Limits
+from authsvc.core import device, qr
+from authsvc.core import ticket as core
+from authsvc.core.clock import FrozenClock
+from authsvc.core.crypto import Algorithm, b64u, b64u_decode, generate
+from authsvc.core.ticket import Identity, Lifetimes
+from authsvc.keyring import Purpose
+from mobile_sim import PhoneApp
+from tests.conftest import PhoneFactory
+from tests.security.helpers import (
+    AGENT_KEY,
+    LISI,
+    StartServer,
+    begin,
+    mobile,
+    phone_refused,
+    post,
+    raw_post,
+    refused,
+    signed,
+    unchanged,
+)
+from tests.support.servers import Broker
+
+
+def _qr_claims(server: Broker, ticket_id: str, kid: str) -> qr.QrClaims:
+    return qr.QrClaims(
+        issuer=server.url,
+        ticket_id=ticket_id,
+        client_id="hall",
+        identity=Identity.PERSONAL,
+        expires_at=int(time.time()) + 60,
+        kid=kid,
+    )
+
+
+def _flip(text: str, position: int) -> str:
+    issuer, payload = qr.split(text)
+    raw = bytearray(b64u_decode(payload))
+    raw[position] ^= 0x01
+    return f"{issuer}/q/{b64u(bytes(raw))}"
+
+
+def _qr_kid(server: Broker) -> str:
+    return str(server.broker.keyring.current_record(Purpose.QR).kid)
+
+
+FORGERIES: dict[str, tuple[Callable[[Broker, str, str], str], str]] = {
+    "forged signature": (
+        lambda s, tid, text: qr.build(_qr_claims(s, tid, _qr_kid(s)), generate(Algorithm.ED25519)),
+        "qr_invalid",
+    ),
+    "forged ES256 signature": (
+        lambda s, tid, text: qr.build(_qr_claims(s, tid, _qr_kid(s)), generate(Algorithm.ES256)),
+        "qr_invalid",
+    ),
+    "altered ticket id": (lambda s, tid, text: _flip(text, 20), "qr_invalid"),
+    "altered identity": (lambda s, tid, text: _flip(text, 14), "qr_invalid"),
+    "unknown kid": (
+        lambda s, tid, text: qr.build(_qr_claims(s, tid, "00" * 8), generate(Algorithm.ED25519)),
+        "qr_unknown_key",
+    ),
+    "untrusted issuer": (
+        lambda s, tid, text: text.replace(s.url, "http://evil.example"),
+        "qr_invalid",
+    ),
+    "garbage": (lambda s, tid, text: "hello", "qr_invalid"),
+}
+
+
+@pytest.mark.parametrize("case", list(FORGERIES))
+async def test_forged_qr_is_refused(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory, case: str
+) -> None:
+    """A QR that is forged, altered, signed by an unknown key or for another issuer is refused."""
+    browser, phone, tid = await begin(authsvc, http, phones, scan=False)
+    forge, code = FORGERIES[case]
+    text = forge(authsvc, tid, browser.ticket["qr_text"])
+    async with unchanged(authsvc, tid):
+        refused(await mobile(http, phone, "/api/mobile/scan", {"qr": text}), 400, code)
+
+
+@pytest.mark.parametrize("stage", ["pending", "scanned"])
+async def test_expired_ticket_is_refused(
+    server: StartServer,
+    http: aiohttp.ClientSession,
+    phones: PhoneFactory,
+    stage: str,
+) -> None:
+    """Past its lifetime (a frozen clock moved on), a ticket refuses the scan and every step."""
+    clock = FrozenClock(time.time())
+    svc = await server(clock=clock, lifetimes=Lifetimes(pending=60.0, scanned=90.0))
+    browser, phone, tid = await begin(svc, http, phones, scan=stage == "scanned")
+    clock.advance(91.0)
+    async with unchanged(svc, tid):
+        if stage == "pending":
+            await phone_refused(phone.scan(browser.ticket["qr_text"]), 410, "ticket_expired")
+        else:
+            await phone_refused(phone.confirm(), 410, "ticket_expired")
+            await phone_refused(phone.choose("personal:"), 410, "ticket_expired")
+
+
+async def test_consumed_ticket_is_refused(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """Once its code is redeemed, a ticket refuses every step with ticket_consumed."""
+    browser, phone, tid = await begin(authsvc, http, phones, scan=False)
+    await phone.login(browser.ticket["qr_text"])
+    confirmed = await authsvc.store.get_ticket(tid)
+    assert confirmed is not None and confirmed.state is core.State.CONFIRMED
+    consumed = core.consume(confirmed, now=time.time())  # what redeeming the code does
+    assert await authsvc.store.replace_ticket(consumed, expected_version=confirmed.version, ttl=300)
+    other = await phones(authsvc.url, **LISI)
+    async with unchanged(authsvc, tid):
+        await phone_refused(phone.confirm(), 410, "ticket_consumed")
+        await phone_refused(phone.reject(), 410, "ticket_consumed")
+        await phone_refused(phone.scan(browser.ticket["qr_text"]), 410, "ticket_consumed")
+        await phone_refused(other.scan(browser.ticket["qr_text"]), 410, "ticket_consumed")
+
+
+MAX_BODY = Limits().max_body_bytes
+BODIES = {
+    "malformed JSON": (b'{"account": ', 400, "malformed_json"),
+    "JSON array": (b'["account", "personal:"]', 400, "malformed_json"),
+    "JSON string": (b'"personal:"', 400, "malformed_json"),
+    "not UTF-8": (b'{"account": "\xff\xfe"}', 400, "malformed_json"),
+    "oversized": (b'{"account": "' + b"a" * MAX_BODY + b'"}', 413, "body_too_large"),
+}
+
+
+@pytest.mark.parametrize("endpoint", ["poll", "mobile"])
+@pytest.mark.parametrize("case", list(BODIES))
+async def test_bad_bodies_are_refused(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory, case: str, endpoint: str
+) -> None:
+    """Bodies that are not a JSON object, or too large, are refused before anything happens."""
+    browser, phone, tid = await begin(authsvc, http, phones)
+    body, status, code = BODIES[case]
+    async with unchanged(authsvc, tid):
+        if endpoint == "poll":
+            reply = await post(http, authsvc.url + browser.ticket["poll_url"], body)
+        else:
+            reply = await mobile(http, phone, f"/api/mobile/tickets/{tid}/account", body)
+        refused(reply, status, code)
+
+
+OUT_OF_ORDER: dict[str, tuple[list[str], str, int, str]] = {
+    "confirm before choosing": ([], "confirm", 400, "account_required"),
+    "confirm after face only": (["face"], "confirm", 400, "account_required"),
+    "confirm before face": (["choose"], "confirm", 403, "face_check_required"),
+    "choose an account not offered": ([], "choose_agent", 400, "account_not_offered"),
+}
+STEPS: dict[str, Callable[[PhoneApp], Awaitable[object]]] = {
+    "choose": lambda p: p.choose("personal:"),
+    "face": lambda p: p.face_check("pass"),
+    "confirm": lambda p: p.confirm(),
+    "choose_agent": lambda p: p.choose(AGENT_KEY),
+    "reject": lambda p: p.reject(),
+}
+
+
+@pytest.mark.parametrize("case", list(OUT_OF_ORDER))
+async def test_steps_out_of_order_are_refused(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory, case: str
+) -> None:
+    """Confirm needs an account, then a face check; only offered accounts can be chosen."""
+    _, phone, tid = await begin(authsvc, http, phones)
+    before, action, status, code = OUT_OF_ORDER[case]
+    for step in before:
+        await STEPS[step](phone)
+    async with unchanged(authsvc, tid):
+        await phone_refused(STEPS[action](phone), status, code)
+
+
+@pytest.mark.parametrize("action", ["confirm", "choose", "face", "reject"])
+async def test_another_phone_cannot_continue_a_scanned_ticket(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory, action: str
+) -> None:
+    """Only the phone that scanned may continue: any other is not_ticket_device."""
+    _, phone, tid = await begin(authsvc, http, phones)
+    await phone.choose("personal:")
+    await phone.face_check("pass")
+    intruder = await phones(authsvc.url, **LISI)
+    intruder.ticket = phone.ticket
+    async with unchanged(authsvc, tid):
+        await phone_refused(STEPS[action](intruder), 403, "not_ticket_device")
+
+
+def _foreign_ecard(server: Broker, phone: PhoneApp) -> str:
+    """The phone's own card claims, re-signed by a key that is not the broker's (same kid)."""
+    claims = json.loads(b64u_decode(phone.state.ecard.split(".")[1]))
+    record = server.broker.keyring.current_record(Purpose.ECARD)
+    key = import_key(generate(Algorithm.ED25519), "OKP", parameters={"kid": record.kid})
+    header = {"alg": "Ed25519", "kid": record.kid, "typ": "ecard+jwt"}
+    return jwt.encode(header, claims, key, algorithms=["Ed25519"])
+
+
+SIGNATURES: dict[str, tuple[Callable[[Broker, PhoneApp, PhoneApp], dict[str, Any]], str]] = {
+    "stale timestamp": (
+        lambda s, p, o: {"timestamp": int(time.time()) - 400},
+        "device_signature_invalid",
+    ),
+    "future timestamp": (
+        lambda s, p, o: {"timestamp": int(time.time()) + 400},
+        "device_signature_invalid",
+    ),
+    "short nonce": (lambda s, p, o: {"nonce": "n" * 15}, "device_signature_invalid"),
+    "other phone's key": (lambda s, p, o: {"key": o.state.device_key}, "device_key_mismatch"),
+    "other phone's card": (lambda s, p, o: {"ecard": o.state.ecard}, "device_key_mismatch"),
+    "card signed by another key": (
+        lambda s, p, o: {"ecard": _foreign_ecard(s, p)},
+        "ecard_invalid",
+    ),
+    "no card": (lambda s, p, o: {"ecard": ""}, "ecard_invalid"),
+}
+
+
+@pytest.mark.parametrize("case", list(SIGNATURES))
+async def test_bad_phone_credentials_are_refused(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory, case: str
+) -> None:
+    """Skewed or short-nonce signatures, another phone's key or card, or a forged card: 401."""
+    _, phone, tid = await begin(authsvc, http, phones)
+    other = await phones(authsvc.url, **LISI)
+    forge, code = SIGNATURES[case]
+    async with unchanged(authsvc, tid):
+        reply = await mobile(
+            http,
+            phone,
+            f"/api/mobile/tickets/{tid}/account",
+            {"account": "personal:"},
+            **forge(authsvc, phone, other),
+        )
+        refused(reply, 401, code)
+
+
+async def test_unsigned_and_tampered_requests_are_refused(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """No signature headers, or a body other than the signed one, is device_signature_invalid."""
+    _, phone, tid = await begin(authsvc, http, phones)
+    path = f"/api/mobile/tickets/{tid}/account"
+    body = json.dumps({"account": "personal:"}).encode()
+    headers = signed(phone, path, body)
+    async with unchanged(authsvc, tid):
+        bare = {device.HEADER_ECARD: phone.state.ecard, "Content-Type": "application/json"}
+        refused(await post(http, authsvc.url + path, body, bare), 401, "device_signature_invalid")
+        tampered = json.dumps({"account": AGENT_KEY}).encode()
+        refused(
+            await post(http, authsvc.url + path, tampered, headers), 401, "device_signature_invalid"
+        )
+        moved = f"/api/mobile/tickets/{tid}/confirm"
+        refused(
+            await post(http, authsvc.url + moved, body, headers), 401, "device_signature_invalid"
+        )
+
+
+async def test_replayed_request_is_refused(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """The exact same signed request sent twice: the second is request_replayed and does nothing."""
+    _, phone, tid = await begin(authsvc, http, phones)
+    path = f"/api/mobile/tickets/{tid}/account"
+    body = json.dumps({"account": "personal:"}).encode()
+    headers = signed(phone, path, body)
+    assert (await post(http, authsvc.url + path, body, headers))[0] == 200
+    async with unchanged(authsvc, tid):
+        refused(await post(http, authsvc.url + path, body, headers), 401, "request_replayed")
+
+
+async def test_non_ascii_key_id_is_refused(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """A non-ASCII key id header is a 401 like any other wrong key id, not a server error."""
+    _, phone, tid = await begin(authsvc, http, phones)
+    path = f"/api/mobile/tickets/{tid}/account"
+    body = json.dumps({"account": "personal:"}).encode()
+    headers = {**signed(phone, path, body), device.HEADER_KEY_ID: "é" * 43}
+    async with unchanged(authsvc, tid):
+        reply = await post(http, authsvc.url + path, body, headers)
+        assert reply[0] == 401 and reply[1]["error"] in (
+            "device_key_mismatch",
+            "device_signature_invalid",
+        )
+
+
+@pytest.mark.parametrize("header", [device.HEADER_KEY_ID, device.HEADER_NONCE])
+async def test_non_utf8_header_bytes_are_refused(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory, header: str
+) -> None:
+    """Raw non-UTF-8 bytes in the key id or nonce header are a 401, not a server error."""
+    _, phone, tid = await begin(authsvc, http, phones)
+    path = f"/api/mobile/tickets/{tid}/account"
+    body = json.dumps({"account": "personal:"}).encode()
+    headers = {**signed(phone, path, body), header: b"\xff\xfe" * 16}
+    async with unchanged(authsvc, tid):
+        reply = await raw_post(authsvc.url, path, headers, body)
+        assert reply[0] == 401 and reply[1]["error"] in (
+            "device_key_mismatch",
+            "device_signature_invalid",
+        )
+
+
+@pytest.mark.parametrize(
+    ("action", "status"),
+    [("report_lost", "lost"), ("suspend", "suspended"), ("cancel", "cancelled")],
+)
+async def test_card_that_is_not_active_is_refused(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory, action: str, status: str
+) -> None:
+    """A card reported lost, suspended or cancelled cannot scan: ecard_not_active at once."""
+    browser, phone, tid = await begin(authsvc, http, phones, scan=False)
+    url = f"{authsvc.url}/api/admin/ecards/{phone.state.card_no}/{action}"
+    reply = await post(http, url, b"", {"Authorization": "Bearer test-admin-token"})
+    if reply[0] == 404 and reply[1].get("error") == "not_found":  # no admin API (yet)
+        key = f"ecard:{phone.state.card_no}"
+        record = await authsvc.store.get_value(key)
+        assert record is not None
+        await authsvc.store.put_value(key, {**record, "status": status}, ttl=3600)
+    else:
+        assert reply[0] == 200 and reply[1]["status"] == status, reply
+    async with unchanged(authsvc, tid):
+        await phone_refused(phone.scan(browser.ticket["qr_text"]), 403, "ecard_not_active")
