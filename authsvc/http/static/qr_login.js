@@ -63,6 +63,7 @@
     closeChannel();
     clearInterval(timer);
     overlay("loading", "", "", false);
+    $("qr-image").hidden = true;
     $("qr-loading").hidden = false;
     $("countdown").textContent = "";
     try {
