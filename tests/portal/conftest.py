@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import re
 import secrets
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -22,10 +20,10 @@ from portal.app import create_app
 from portal.config import Settings
 from portal.demo import load_demo
 from portal.http.keys import DB, REGISTRIES
+from tests.support.databases import KINDS, fresh_database
 
 from .fake_op import CLIENT_ID, CLIENT_SECRET, FakeProvider
 
-PG_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 CSRF_RE = re.compile(r'name="_csrf" value="([^"]+)"')
 
 # Demo people (portal/data/demo.json)
@@ -45,25 +43,10 @@ C6 = "91230199MA1FP9G402"  # market regulation only, not registered yet
 C_UNKNOWN = "91230100MA1GG1Y70R"  # valid check character, no registry knows it
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=KINDS)
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'portal.db'}"
-        return
-    name = f"qrauth_test_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(PG_DSN)  # no PostgreSQL → the test fails, loudly
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        conn = await asyncpg.connect(PG_DSN)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+    async with fresh_database(request.param, tmp_path) as url:  # no PostgreSQL → a failure
+        yield url
 
 
 @pytest.fixture

@@ -81,10 +81,21 @@ async def test_wrong_nonce_fails(client: TestClient, provider: FakeProvider) -> 
     assert (await client.get("/usercenter")).status == 401
 
 
-async def test_role_must_match_identity(client: TestClient, provider: FakeProvider) -> None:
-    """A token naming an agent role for a legal_rep request is refused."""
+async def test_identity_switched_below_the_qr_is_accepted(
+    client: TestClient, provider: FakeProvider
+) -> None:
+    """Opened as 法人扫码登录, switched to 办事员 below the QR: the agent role the tables
+    confirm is the account, whatever tab the modal opened on."""
     resp = await login(client, provider, ZHANG, "agent", C1, identity="legal_rep")
-    assert resp.status == 400
+    assert resp.status == 303 and resp.headers["Location"] == "/usercenter"
+
+
+async def test_role_the_tables_do_not_confirm_is_refused(
+    client: TestClient, provider: FakeProvider
+) -> None:
+    """A token naming a role this person does not hold here is refused."""
+    resp = await login(client, provider, ZHANG, "legal_rep", C1)
+    assert resp.status == 403
 
 
 async def test_revoked_account_is_refused_at_callback(

@@ -35,9 +35,11 @@ class Hall:
 
 def portal_client(portal_url: str) -> dict[str, object]:
     return {
-        "client_id": "portal", "client_secret": "portal-test-secret",
+        "client_id": "portal",
+        "client_secret": "portal-test-secret",
         "name": {"zh": "人社网上服务大厅", "en": "HR & Social Security Online Service Hall"},
-        "redirect_uris": [f"{portal_url}/auth/callback"], "post_logout_redirect_uris": [f"{portal_url}/"],
+        "redirect_uris": [f"{portal_url}/auth/callback"],
+        "post_logout_redirect_uris": [f"{portal_url}/"],
         "accounts_endpoint": f"{portal_url}/api/accounts",
         "backchannel_logout_uri": f"{portal_url}/auth/backchannel-logout",
         "identities": ["personal", "legal_rep", "agent"],
@@ -45,14 +47,22 @@ def portal_client(portal_url: str) -> dict[str, object]:
 
 
 @asynccontextmanager
-async def running_hall(folder: Path, *, database_url: str = "", **authsvc_overrides: object) -> AsyncIterator[Hall]:
+async def running_hall(
+    folder: Path, *, database_url: str = "", **authsvc_overrides: object
+) -> AsyncIterator[Hall]:
     sock = free_socket()
     portal_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    async with running_authsvc(folder, extra_clients=[portal_client(portal_url)], **authsvc_overrides) as broker:
+    async with running_authsvc(
+        folder, extra_clients=[portal_client(portal_url)], **authsvc_overrides
+    ) as broker:
         settings = PortalSettings(
             database_url=database_url or f"sqlite+aiosqlite:///{folder / 'portal.db'}",
-            authsvc_issuer=broker.url, client_id="portal", client_secret="portal-test-secret",
-            session_secret=secrets.token_bytes(32), upload_dir=folder / "uploads", public_url=portal_url,
+            authsvc_issuer=broker.url,
+            client_id="portal",
+            client_secret="portal-test-secret",
+            session_secret=secrets.token_bytes(32),
+            upload_dir=folder / "uploads",
+            public_url=portal_url,
             jwks_min_refetch_seconds=0.0,
         )
         app = create_portal(settings)

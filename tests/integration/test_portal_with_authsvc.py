@@ -1,0 +1,177 @@
+"""The portal relying on the real authsvc, with mobile_sim phones: logins per role, agents added
+and granted by the legal representative, refusals worded as the seeds."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from mobile_sim import PhoneApp, PhoneError
+from portal.db.models import Agent, Company, InsuranceRelationship
+from portal.http.keys import DB
+from tests.conftest import PhoneFactory
+from tests.support.browser import CONFIG, wait_for_state
+from tests.support.databases import KINDS, fresh_database
+from tests.support.hall import C1, C2, C3, CHEN, LIU, WANG, Hall, running_hall
+
+CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
+
+
+@pytest.fixture(params=KINDS)
+async def hall(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Hall]:
+    """authsvc + the portal on SQLite and on PostgreSQL."""
+    async with (
+        fresh_database(request.param, tmp_path) as url,
+        running_hall(tmp_path, database_url=url) as running,
+    ):
+        yield running
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[aiohttp.ClientSession]:
+    """A browser profile: its own cookie jar (127.0.0.1 cookies included)."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        yield session
+
+
+async def login(
+    hall: Hall,
+    browser: aiohttp.ClientSession,
+    phone: PhoneApp,
+    identity: str,
+    role: str,
+    credit_code: str = "",
+) -> aiohttp.ClientResponse:
+    """Portal 登录 → authsvc QR page → the phone confirms → pushed redirect → the portal."""
+    async with browser.get(f"{hall.portal_url}/auth/login?identity={identity}") as page:
+        request_id = json.loads(CONFIG.search(await page.text()).group(1))["request"]  # type: ignore[union-attr]
+    async with browser.post(
+        hall.authsvc.url + "/api/tickets", json={"request": request_id, "identity": identity}
+    ) as response:
+        ticket = await response.json()
+    ws = await browser.ws_connect(hall.authsvc.url + ticket["ws_url"])
+    await ws.send_json({"type": "auth", "secret": ticket["browser_secret"]})
+    try:
+        await phone.login(ticket["qr_text"], role=role, credit_code=credit_code)
+        redirect = (await wait_for_state(ws, "confirmed"))["redirect"]
+    finally:
+        await ws.close()
+    response = await browser.get(redirect)
+    await response.read()
+    return response
+
+
+async def person(phones: PhoneFactory, hall: Hall, who: tuple[str, str, str]) -> PhoneApp:
+    return await phones(hall.authsvc.url, id_number=who[0], name=who[1], phone=who[2])
+
+
+async def csrf(browser: aiohttp.ClientSession, url: str) -> str:
+    async with browser.get(url) as page:
+        match = CSRF.search(await page.text())
+    assert match, url
+    return match.group(1)
+
+
+async def test_legal_rep_of_two_companies_logs_into_the_chosen_one(
+    hall: Hall, browser: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """王建国 picks 黑龙江北方粮油贸易有限公司 on the phone and lands in its user centre."""
+    landed = await login(
+        hall, browser, await person(phones, hall, WANG), "legal_rep", "legal_rep", C2
+    )
+    assert landed.url.path == f"/uc/{C2}"
+    assert "黑龙江北方粮油贸易有限公司" in await landed.text()
+
+
+async def test_agent_added_and_granted_then_logs_in_and_sees_only_the_grant(
+    hall: Hall, browser: aiohttp.ClientSession, phones: PhoneFactory, tmp_path: Path
+) -> None:
+    """The legal rep adds 陈静 as agent of C1 and grants one relationship; 陈静 then logs in as
+    that agent; before that, the seeds' 未找到当前办事员账号信息 message."""
+    chen = await person(phones, hall, CHEN)
+    with pytest.raises(PhoneError) as refused:
+        await login(hall, browser, chen, "agent", "agent", C1)
+    assert (
+        refused.value.code == "no_account"
+        and refused.value.zh == "未找到当前办事员账号信息，请联系法人授权或者去窗口授权！"
+    )
+    await login(hall, browser, await person(phones, hall, WANG), "legal_rep", "legal_rep", C1)
+    token = await csrf(browser, f"{hall.portal_url}/uc/{C1}/agents")
+    async with browser.post(
+        f"{hall.portal_url}/uc/{C1}/agents",
+        data={"_csrf": token, "id_number": CHEN[0], "name": CHEN[1], "phone": CHEN[2]},
+    ) as response:
+        assert response.status == 200
+    async with hall.portal[DB]() as db:
+        agent = await db.scalar(select(Agent).where(Agent.id_number == CHEN[0]))
+        relationship = await db.scalar(
+            select(InsuranceRelationship).where(
+                InsuranceRelationship.company_id == agent.company_id
+            )
+        )
+    token = await csrf(browser, f"{hall.portal_url}/uc/{C1}/agents/{agent.id}")
+    async with browser.post(
+        f"{hall.portal_url}/uc/{C1}/agents/{agent.id}/grants",
+        data=[("_csrf", token), ("relationship", str(relationship.id))],
+    ) as response:
+        assert response.status == 200
+    other = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    try:
+        landed = await login(hall, other, chen, "agent", "agent", C1)
+        page = await landed.text()
+    finally:
+        await other.close()
+    assert landed.url.path == f"/uc/{C1}" and relationship.unit_no in page
+
+
+async def test_wrong_name_is_not_the_agent(
+    hall: Hall, browser: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """The right ID number with another name (填写的经办人身份证号或姓名错误) cannot log in."""
+    impostor = await phones(hall.authsvc.url, id_number=LIU[0], name="刘阳", phone=LIU[2])
+    with pytest.raises(PhoneError) as refused:
+        await login(hall, browser, impostor, "agent", "agent", C1)
+    assert refused.value.code == "no_account"
+
+
+async def test_deleted_agent_can_no_longer_log_in(
+    hall: Hall, browser: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """Revoking an agent takes effect at the next login."""
+    await login(hall, browser, await person(phones, hall, WANG), "legal_rep", "legal_rep", C1)
+    async with hall.portal[DB]() as db:
+        company = await db.scalar(select(Company).where(Company.credit_code == C1))
+        agent = await db.scalar(
+            select(Agent).where(Agent.id_number == LIU[0], Agent.company_id == company.id)
+        )
+    token = await csrf(browser, f"{hall.portal_url}/uc/{C1}/agents")
+    async with browser.post(
+        f"{hall.portal_url}/uc/{C1}/agents/{agent.id}/delete", data={"_csrf": token}
+    ) as response:
+        assert response.status == 200
+    liu = await person(phones, hall, LIU)
+    result_session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    try:
+        with pytest.raises(PhoneError) as refused:
+            await login(hall, result_session, liu, "agent", "agent", C1)
+        assert refused.value.code == "account_not_offered"  # still agent of C3, no longer of C1
+        landed = await login(hall, result_session, liu, "agent", "agent", C3)
+        assert landed.url.path == f"/uc/{C3}"
+    finally:
+        await result_session.close()
+
+
+async def test_agent_of_one_company_gets_403_for_the_other(
+    hall: Hall, browser: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """Logged in for C3, the agent asking for C1's pages or agents gets 403."""
+    await login(hall, browser, await person(phones, hall, LIU), "agent", "agent", C3)
+    for path in (f"/uc/{C1}", f"/uc/{C1}/agents"):
+        async with browser.get(hall.portal_url + path) as response:
+            assert response.status == 403, path
