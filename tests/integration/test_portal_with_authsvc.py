@@ -18,7 +18,7 @@ from portal.http.keys import DB
 from tests.conftest import PhoneFactory
 from tests.support.browser import CONFIG, wait_for_state
 from tests.support.databases import KINDS, fresh_database
-from tests.support.hall import C1, C2, C3, CHEN, LIU, WANG, Hall, running_hall
+from tests.support.hall import C1, C2, C3, CHEN, LIU, SUN, WANG, Hall, running_hall
 
 CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
 
@@ -175,3 +175,22 @@ async def test_agent_of_one_company_gets_403_for_the_other(
     for path in (f"/uc/{C1}", f"/uc/{C1}/agents"):
         async with browser.get(hall.portal_url + path) as response:
             assert response.status == 403, path
+
+
+async def test_agency_staff_log_in_by_scanning_and_reach_the_counter(
+    hall: Hall, browser: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """孙丽 scans with the personal identity, chooses her staff account, and may use 窗口授权."""
+    landed = await login(hall, browser, await person(phones, hall, SUN), "personal", "staff")
+    assert landed.url.path == "/usercenter"
+    async with browser.get(f"{hall.portal_url}/counter?q={C1}") as response:
+        assert response.status == 200 and "哈尔滨龙江机械制造有限公司" in await response.text()
+
+
+async def test_person_without_company_cannot_reach_the_counter(
+    hall: Hall, browser: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """A personal account is not agency staff: 窗口授权 is refused."""
+    await login(hall, browser, await person(phones, hall, CHEN), "personal", "personal")
+    async with browser.get(f"{hall.portal_url}/counter?q={C1}") as response:
+        assert response.status == 403
