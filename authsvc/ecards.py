@@ -82,8 +82,9 @@ async def apply_action(broker: Broker, card_no: str, action: str) -> dict[str, A
     )
 
 
-async def active_card(broker: Broker, token: str) -> Card:
-    """The card in an `X-Ecard` header: signed by our issuer key, active, still this device's."""
+async def active_card(broker: Broker, token: str, *, require_active: bool = True) -> Card:
+    """The card in an `X-Ecard` header: signed by our issuer key, still this device's, and
+    (unless only its status is being read) active."""
     now = broker.now()
     card = ecard.read(
         token,
@@ -94,7 +95,8 @@ async def active_card(broker: Broker, token: str) -> Card:
     record = await broker.store.get_value(_card_key(card.card_no))
     if record is None:
         raise errors.EcardInvalid("no record")
-    ecard.require_active(record["status"])
     if record["device_id"] != card.device_id:
         raise errors.DeviceMismatch("card re-bound to another device")
+    if require_active:
+        ecard.require_active(record["status"])
     return card

@@ -14,26 +14,28 @@ from typing import Any
 
 import aiohttp
 
+from authsvc import errors as broker_errors
 from authsvc.core import device, qr
-from authsvc.core.crypto import Algorithm, VerifyingKey, algorithm_of, public_jwk, public_key_from_jwk
+from authsvc.core.crypto import (
+    Algorithm,
+    VerifyingKey,
+    algorithm_of,
+    public_jwk,
+    public_key_from_jwk,
+)
+from mobile_sim import certificate, errors
+from mobile_sim.errors import PhoneError
+from mobile_sim.source import read_file, read_source
 from mobile_sim.state import PhoneState
 
-
-class PhoneError(Exception):
-    """A refusal, by the phone itself or by the broker: a stable code and the messages."""
-
-    def __init__(self, code: str, zh: str, en: str, status: int = 0) -> None:
-        super().__init__(f"{code}: {zh}")
-        self.code, self.zh, self.en, self.status = code, zh, en, status
-
-
-FOREIGN_QR = PhoneError(
-    "qr_invalid", "此二维码不是本平台的登录二维码", "This QR code is not a login code of this platform"
-)
+__all__ = ["PhoneApp", "PhoneError", "ScanResult"]
+TIMEOUT = aiohttp.ClientTimeout(total=15)
 
 
 @dataclass
 class ScanResult:
+    """What the broker said about a scanned login: who asks, from where, with which accounts."""
+
     ticket_id: str
     client: dict[str, Any]
     identity: str
@@ -43,14 +45,48 @@ class ScanResult:
     expires_at: float
     face: dict[str, Any]
     place_warning: bool = False
+    phone_place: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
 
+    def matching(self, role: str, credit_code: str = "") -> list[dict[str, Any]]:
+        return [
+            a
+            for a in self.accounts
+            if a.get("role") == role and (not credit_code or a.get("credit_code") == credit_code)
+        ]
+
     def account(self, role: str, credit_code: str = "") -> dict[str, Any]:
-        """The offered account with this role (and company), or the only one with this role."""
-        matches = [a for a in self.accounts if a["role"] == role and (not credit_code or a.get("credit_code") == credit_code)]
+        """The offered account with this role (and company), or the first one with this role."""
+        matches = self.matching(role, credit_code)
         if not matches:
-            raise PhoneError("account_not_offered", "所选账号不可用", "That account was not offered")
+            raise errors.account_not_offered()
         return matches[0]
+
+
+def _scan_result(answer: dict[str, Any], phone_place: str) -> ScanResult:
+    try:
+        browser = dict(answer["browser"])
+        place = str(browser.get("place", ""))
+        return ScanResult(
+            ticket_id=str(answer["ticket_id"]),
+            client=dict(answer["client"]),
+            identity=str(answer["identity"]),
+            browser=browser,
+            accounts=list(answer["accounts"]),
+            requested_at=float(answer["requested_at"]),
+            expires_at=float(answer["expires_at"]),
+            face=dict(answer["face"]),
+            place_warning=bool(phone_place and place != phone_place),
+            phone_place=phone_place,
+            raw=answer,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PhoneError(
+            "bad_answer",
+            "认证服务返回的数据无法识别",
+            "The broker's answer is malformed",
+            detail=repr(exc)[:120],
+        ) from exc
 
 
 class PhoneApp:
@@ -58,17 +94,33 @@ class PhoneApp:
         self.state = state
         self._session = session
         self._owns_session = session is None
+        self._unknown_kids: set[str] = set()
         self.ticket: ScanResult | None = None
 
     @classmethod
-    def open(cls, home: str | Path, broker_url: str = "", *, session: aiohttp.ClientSession | None = None,
-             place: str | None = None, algorithm: Algorithm = Algorithm.ES256) -> PhoneApp:
-        return cls(PhoneState.open(Path(home), broker_url=broker_url, place=place, algorithm=algorithm), session=session)
+    def open(
+        cls,
+        home: str | Path,
+        broker_url: str = "",
+        *,
+        session: aiohttp.ClientSession | None = None,
+        place: str | None = None,
+        algorithm: Algorithm = Algorithm.ES256,
+        certificate_jwks_url: str | None = None,
+    ) -> PhoneApp:
+        state = PhoneState.open(
+            Path(home),
+            broker_url=broker_url,
+            place=place,
+            algorithm=algorithm,
+            certificate_jwks_url=certificate_jwks_url,
+        )
+        return cls(state, session=session)
 
     async def close(self) -> None:
         if self._session is not None and self._owns_session:
             await self._session.close()
-            self._session = None
+        self._session = None
 
     async def __aenter__(self) -> PhoneApp:
         return self
@@ -79,38 +131,68 @@ class PhoneApp:
     # --- transport ---------------------------------------------------------------------
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+            self._session = aiohttp.ClientSession(timeout=TIMEOUT)
         return self._session
 
-    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None, *, signed: bool = True) -> dict[str, Any]:
-        raw = json.dumps(body or {}, ensure_ascii=False).encode() if method != "GET" else b""
+    def _headers(self, method: str, path: str, raw: bytes, signed: bool) -> dict[str, str]:
         headers = {"Content-Type": "application/json"} if method != "GET" else {}
         if signed:
-            headers.update(device.signed_headers(
-                self.state.device_key, method=method, path=path, body=raw,
-                timestamp=int(time.time()), nonce=secrets.token_urlsafe(16),
-            ))
+            headers.update(
+                device.signed_headers(
+                    self.state.device_key,
+                    method=method,
+                    path=path,
+                    body=raw,
+                    timestamp=int(time.time()),
+                    nonce=secrets.token_urlsafe(16),
+                )
+            )
             if self.state.ecard:
                 headers[device.HEADER_ECARD] = self.state.ecard
-        async with self._http().request(method, self.state.broker_url + path, data=raw or None, headers=headers) as response:
-            try:
-                answer = await response.json(content_type=None)
-            except (ValueError, aiohttp.ContentTypeError):
-                answer = {}
-            if response.status >= 400:
-                message = answer.get("message", {}) if isinstance(answer, dict) else {}
-                raise PhoneError(str(answer.get("error", "http_error")), message.get("zh", ""), message.get("en", ""), response.status)
-            return answer if isinstance(answer, dict) else {}
+        return headers
+
+    async def _call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, signed: bool = True
+    ) -> dict[str, Any]:
+        raw = json.dumps(body or {}, ensure_ascii=False).encode() if method != "GET" else b""
+        url = self.state.broker_url + path
+        try:
+            async with self._http().request(
+                method, url, data=raw or None, headers=self._headers(method, path, raw, signed)
+            ) as response:
+                answer = await _json_of(response)
+                status = response.status
+        except (TimeoutError, aiohttp.ClientConnectionError) as exc:
+            raise errors.broker_unreachable(self.state.broker_url, repr(exc)[:160]) from exc
+        if status >= 400:
+            raise _refusal(answer, status)
+        return answer
 
     # --- broker keys ---------------------------------------------------------------------
     async def pin_broker_keys(self) -> None:
-        """Fetch the broker's QR and e-card keys from the configured broker URL and pin them."""
-        keys = await self._call("GET", "/api/broker-keys", signed=False)
-        self.state.pin(keys["issuer"], keys["qr"]["keys"])
+        """Fetch the broker's QR keys from the configured broker URL (never from a URL in a QR)
+        and pin them; a later fetch must answer as the same issuer."""
+        answer = await self._call("GET", "/api/broker-keys", signed=False)
+        keys = answer.get("qr", {}).get("keys") if isinstance(answer.get("qr"), dict) else None
+        if not isinstance(answer.get("issuer"), str) or not isinstance(keys, list):
+            raise PhoneError(
+                "bad_answer", "认证服务返回的数据无法识别", "The broker's answer is malformed"
+            )
+        self.state.pin(answer["issuer"], keys)
+        self._unknown_kids.clear()
 
     def verify_qr(self, text: str) -> qr.QrClaims:
         """Offline: signed by a pinned broker key, unaltered, not expired — or refused."""
+        try:
+            return self._verify(text)
+        except _UnknownKid as exc:
+            raise errors.qr_invalid(f"unknown kid {exc.kid}") from exc
+
+    def _verify(self, text: str) -> qr.QrClaims:
+        wanted: list[str] = []
+
         def resolve(kid: str) -> VerifyingKey | None:
+            wanted.append(kid)
             jwk = self.state.pinned_keys.get(kid)
             if jwk is None:
                 return None
@@ -118,43 +200,70 @@ class PhoneApp:
             return VerifyingKey(kid=kid, alg=algorithm_of(key), key=key)
 
         try:
-            return qr.verify_text(text, trusted_issuers={self.state.issuer}, resolve_key=resolve, now=time.time())
-        except Exception as exc:  # every refusal reads the same to the user
-            raise FOREIGN_QR from exc
+            return qr.verify_text(
+                text, trusted_issuers={self.state.issuer}, resolve_key=resolve, now=time.time()
+            )
+        except broker_errors.QrUnknownKey as exc:
+            raise _UnknownKid(wanted[-1] if wanted else "") from exc
+        except (broker_errors.QrAuthError, ValueError, TypeError, KeyError) as exc:
+            raise errors.qr_invalid(f"{type(exc).__name__}: {exc}"[:120]) from exc
+
+    async def check_qr(self, text: str) -> qr.QrClaims:
+        """Pin at first use, verify offline; only an unknown key id (the broker rotated its QR
+        key) makes the phone re-fetch the keys, once, from the configured broker URL."""
+        if not self.state.pinned_keys:
+            await self.pin_broker_keys()
+        try:
+            return self._verify(text)
+        except _UnknownKid as exc:
+            if exc.kid in self._unknown_kids:
+                raise errors.qr_invalid(f"unknown kid {exc.kid}") from exc
+            await self.pin_broker_keys()
+            self._unknown_kids.add(exc.kid)
+            return self.verify_qr(text)
 
     # --- the card ------------------------------------------------------------------------
-    async def apply_ecard(self, name: str, id_number: str, phone: str, *, face: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = {"name": name, "id_number": id_number, "phone": phone, "face": face or {"mode": "pass"},
-                "device_jwk": public_jwk(self.state.device_key.public_key())}
+    async def apply_ecard(
+        self, name: str, id_number: str, phone: str, *, face: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """电子社保卡申领: name, ID number, phone and a face check; the card binds this device."""
+        body = {
+            "name": name,
+            "id_number": id_number,
+            "phone": phone,
+            "face": face or {"mode": "pass"},
+            "device_jwk": public_jwk(self.state.device_key.public_key()),
+        }
         answer = await self._call("POST", "/api/mobile/ecards", body)
         self.state.save_card(answer["ecard"], answer["card_no"])
         return answer
 
     async def show_ecard(self) -> dict[str, Any]:
+        if not self.state.ecard:
+            raise errors.no_ecard()
         return await self._call("GET", "/api/mobile/ecard")
 
     # --- a login -------------------------------------------------------------------------
     async def scan(self, text: str) -> ScanResult:
-        if not self.state.pinned_keys:
-            await self.pin_broker_keys()
-        try:
-            self.verify_qr(text)
-        except PhoneError:
-            await self.pin_broker_keys()  # the broker may have rotated its QR key
-            self.verify_qr(text)
-        answer = await self._call("POST", "/api/mobile/scan", {"qr": text})
-        place = answer["browser"].get("place", "")
-        self.ticket = ScanResult(
-            ticket_id=answer["ticket_id"], client=answer["client"], identity=answer["identity"],
-            browser=answer["browser"], accounts=answer["accounts"], requested_at=answer["requested_at"],
-            expires_at=answer["expires_at"], face=answer["face"],
-            place_warning=bool(self.state.place and place and place != self.state.place), raw=answer,
-        )
+        """扫一扫: verify the QR offline, then post the scan; first scan wins at the broker."""
+        if not self.state.ecard:
+            raise errors.no_ecard()
+        await self.check_qr(text)
+        answer = await self._call("POST", "/api/mobile/scan", {"qr": text.strip()})
+        self.ticket = _scan_result(answer, self.state.place)
         return self.ticket
+
+    async def scan_image(self, path: str | Path) -> ScanResult:
+        """Scan a screenshot (PNG, JPEG…) of a login QR."""
+        return await self.scan(read_file(Path(path)))
+
+    async def scan_source(self, source: str | Path) -> ScanResult:
+        """Scan an image file or the QR text itself."""
+        return await self.scan(read_source(source))
 
     def _ticket_path(self, action: str) -> str:
         if self.ticket is None:
-            raise PhoneError("no_scan", "请先扫描登录二维码", "Scan a login QR code first")
+            raise errors.no_scan()
         return f"/api/mobile/tickets/{self.ticket.ticket_id}/{action}"
 
     async def choose(self, account_key: str) -> dict[str, Any]:
@@ -172,10 +281,69 @@ class PhoneApp:
     async def reject(self) -> dict[str, Any]:
         return await self._call("POST", self._ticket_path("reject"))
 
-    async def login(self, text: str, *, role: str = "personal", credit_code: str = "", face: str = "pass") -> ScanResult:
+    async def login(
+        self, text: str, *, role: str = "personal", credit_code: str = "", face: str = "pass"
+    ) -> ScanResult:
         """Scan, choose the account, pass the face check, confirm: the whole phone side."""
         result = await self.scan(text)
         await self.choose(result.account(role, credit_code)["key"])
         await self.face_check(face)
         await self.confirm()
         return result
+
+    # --- certificates --------------------------------------------------------------------
+    async def pin_certificate_keys(self) -> None:
+        """Fetch the portal's certificate JWKS from the configured URL and pin it."""
+        url = self.state.certificate_jwks_url
+        try:
+            async with self._http().get(url) as response:
+                document = await _json_of(response)
+                status = response.status
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise errors.certificate_keys_unavailable(url, repr(exc)[:160]) from exc
+        keys = document.get("keys")
+        if status != 200 or not isinstance(keys, list):
+            raise errors.certificate_keys_unavailable(url, f"status {status}")
+        self.state.pin_certificate_keys(certificate.issuer_of(url, document), keys)
+
+    async def verify_certificate(
+        self, source: str | Path, *, now: float | None = None
+    ) -> certificate.Certificate:
+        """Verify a certificate QR (image or text) offline against the pinned portal keys; an
+        unknown key id makes the phone re-fetch the JWKS once from the configured URL."""
+        token = certificate.token_of(read_source(source))
+        kid = certificate.header_of(token)["kid"]
+        keys = self.state.certificate_keys
+        if not keys or (kid not in keys and kid not in self._unknown_kids):
+            await self.pin_certificate_keys()
+            if kid not in self.state.certificate_keys:
+                self._unknown_kids.add(kid)
+        moment = time.time() if now is None else now
+        try:
+            return certificate.verify_token(
+                token, self.state.certificate_keys, issuer=self.state.certificate_issuer, now=moment
+            )
+        except certificate.UnknownKey as exc:
+            raise errors.certificate_invalid(f"unknown kid {exc}") from exc
+
+
+class _UnknownKid(Exception):
+    def __init__(self, kid: str) -> None:
+        super().__init__(kid)
+        self.kid = kid
+
+
+async def _json_of(response: aiohttp.ClientResponse) -> dict[str, Any]:
+    try:
+        answer = await response.json(content_type=None)
+    except (ValueError, aiohttp.ContentTypeError):
+        return {}
+    return answer if isinstance(answer, dict) else {}
+
+
+def _refusal(answer: dict[str, Any], status: int) -> PhoneError:
+    message = answer.get("message")
+    message = message if isinstance(message, dict) else {}
+    zh = str(message.get("zh", "")) or f"认证服务拒绝了请求（HTTP {status}）"
+    en = str(message.get("en", "")) or f"The broker refused the request (HTTP {status})"
+    return PhoneError(str(answer.get("error", "http_error")), zh, en, status)

@@ -40,11 +40,13 @@ async def _verified(request: web.Request, device_jwk: dict[str, Any], body: byte
     return device_id
 
 
-async def _phone(request: web.Request) -> tuple[Card, dict[str, Any]]:
+async def _phone(
+    request: web.Request, *, require_active: bool = True
+) -> tuple[Card, dict[str, Any]]:
     token = request.headers.get(device.HEADER_ECARD, "")
     if not token or len(token) > 4096:
         raise errors.EcardInvalid("no e-card header")
-    card = await ecards.active_card(broker(request), token)
+    card = await ecards.active_card(broker(request), token, require_active=require_active)
     body = await read_body(request)
     await _verified(request, card.device_jwk, body)
     return card, parse_json(body)
@@ -79,7 +81,8 @@ async def apply_for_card(request: web.Request) -> web.Response:
 
 @routes.get("/api/mobile/ecard")
 async def show_card(request: web.Request) -> web.Response:
-    card, _ = await _phone(request)
+    """The card's status, readable even when it is suspended or lost (the app shows it)."""
+    card, _ = await _phone(request, require_active=False)
     record = await ecards.record_of(broker(request), card.card_no)
     return json_response(
         {k: record[k] for k in ("card_no", "status", "name", "id_number_masked", "phone_masked")}

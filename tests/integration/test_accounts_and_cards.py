@@ -249,3 +249,15 @@ async def test_failed_face_check_refuses_the_card(authsvc: Broker, phones: Phone
             "张三", "11010519491231002X", "13800138000", face={"mode": "score", "score": 0.3}
         )
     assert refused.value.code == "face_check_failed"
+
+
+async def test_a_lost_card_can_still_read_its_status(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """The app can show 已挂失 on the card face: status reads work for a blocked card."""
+    phone = await phones(authsvc.url)
+    async with http.post(
+        f"{authsvc.url}/api/admin/ecards/{phone.state.card_no}/report_lost", headers=ADMIN
+    ):
+        pass
+    assert (await phone.show_ecard())["status"] == "lost"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +13,7 @@ import pytest
 
 from tests.mobile_sim.support import C1, C2, LI, ZHANG, Run, certificate_portal, cli_env, mobile_sim
 from tests.support.browser import BrowserLogin, wait_for_state
-from tests.support.servers import Broker
+from tests.support.servers import Broker, free_port
 
 
 class Phone:
@@ -362,3 +365,72 @@ async def test_verify_a_certificate(tmp_path: Path) -> None:
         "--home", str(tmp_path / "q"), "verify", token, "--jwks-url", portal.url
     )
     assert unreachable.code == 3
+
+
+async def test_ctrl_c_at_a_prompt_cancels_at_once(
+    phone: Phone, http: aiohttp.ClientSession
+) -> None:
+    """SIGINT while waiting for an answer: exit 130 without waiting for input; browser told."""
+    browser = await _browser(phone.broker, http)
+    ws = await browser.socket()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "mobile_sim",
+        "--home",
+        str(phone.home),
+        "--broker",
+        phone.broker.url,
+        "scan",
+        browser.ticket["qr_text"],
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=cli_env(),
+    )
+    assert process.stdout is not None
+    seen = b""
+    while "请输入序号".encode() not in seen:
+        chunk = await asyncio.wait_for(process.stdout.read(256), timeout=30)
+        assert chunk, "the CLI ended before asking"
+        seen += chunk
+    process.send_signal(signal.SIGINT)
+    assert await asyncio.wait_for(process.wait(), timeout=30) == 130
+    await wait_for_state(ws, "rejected")
+    await ws.close()
+
+
+async def test_serve_runs_the_phone_page(tmp_path: Path, memory_hall: Broker) -> None:
+    """`mobile-sim serve --port N` serves the page (what `make demo` runs on 8702)."""
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "mobile_sim",
+        "--home",
+        str(tmp_path / "p"),
+        "--broker",
+        memory_hall.url,
+        "serve",
+        "--port",
+        str(port),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=cli_env(),
+    )
+    try:
+        assert process.stdout is not None
+        banner = await asyncio.wait_for(process.stdout.readline(), timeout=30)
+        assert f"http://127.0.0.1:{port}/".encode() in banner
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/") as response:
+                        html = await response.text()
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)  # not yet listening: poll, not a speed assertion
+            assert response.status == 200 and "扫一扫" in html
+    finally:
+        process.terminate()
+        await process.wait()

@@ -258,7 +258,7 @@ _DISPATCH = """([kind, b64]) => {
 async def test_a_card_reported_lost_says_so_on_its_face(
     chromium: Browser, memory_hall: Broker, desktop: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
-    """After 挂失 at the agency the card face shows 状态异常 and the broker's own words."""
+    """After 挂失 at the agency the card face shows 已挂失 and why it cannot log in."""
     async with PhoneApp.open(tmp_path / "page-phone", memory_hall.url) as ready:
         card_no = (await ready.apply_ecard(ZHANG["name"], ZHANG["id_number"], ZHANG["phone"]))[
             "card_no"
@@ -272,6 +272,6 @@ async def test_a_card_reported_lost_says_so_on_its_face(
         phone = await _open(chromium, base)
         await phone.screen("home")
         await phone.page.wait_for_selector("#card-problem:not([hidden])")
-        assert await phone.page.inner_text("#card-status") == "状态异常"
+        assert await phone.page.inner_text("#card-status") == "已挂失"
         assert "已挂失" in await phone.page.inner_text("#card-problem")
         await phone.shot("14-card-reported-lost")

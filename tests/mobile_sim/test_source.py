@@ -119,16 +119,21 @@ def test_a_genuine_qr_verifies_offline(tmp_path: Path) -> None:
     assert phone.verify_qr(text).client_id == "hall"
 
 
+@pytest.fixture(scope="module")
+def offline(tmp_path_factory: pytest.TempPathFactory) -> tuple[PhoneApp, str]:
+    return _offline_phone(tmp_path_factory.mktemp("fuzz"))
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     noise=st.one_of(st.text(max_size=500), st.binary(max_size=300).map(lambda b: b.hex())),
     cut=st.integers(min_value=0, max_value=200),
 )
 def test_any_text_verifies_or_is_qr_invalid(
-    tmp_path_factory: pytest.TempPathFactory, noise: str, cut: int
+    offline: tuple[PhoneApp, str], noise: str, cut: int
 ) -> None:
     """Any text given to the QR verifier either verifies or raises qr_invalid; nothing else."""
-    phone, genuine = _offline_phone(tmp_path_factory.mktemp("fuzz"))
+    phone, genuine = offline
     for text in (noise, genuine[:cut] + noise, genuine[: len(genuine) - cut] + noise[:3]):
         try:
             phone.verify_qr(text)

@@ -1,0 +1,218 @@
+"""The phone page's JSON endpoints: thin wrappers over PhoneApp (no second login flow here).
+
+Every POST passes the guard (same Origin + per-page token) before it gets here."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from mobile_sim.errors import PhoneError, UsageError
+from mobile_sim.source import MAX_IMAGE_BYTES, MAX_TEXT_CHARS, decode_image
+from mobile_sim.web.keys import SESSION
+from mobile_sim.web.session import FINAL_CODES, Login, PhoneSession
+
+routes = web.RouteTableDef()
+MAX_JSON_BYTES = 16 * 1024
+CHUNK = 64 * 1024
+
+
+def lang_of(request: web.Request) -> str:
+    return "en" if request.query.get("lang", "").lower().startswith("en") else "zh"
+
+
+def answer(request: web.Request, session: PhoneSession, **extra: Any) -> web.Response:
+    return web.json_response(
+        {**session.view(lang_of(request)), **extra},
+        dumps=lambda v: json.dumps(v, ensure_ascii=False),
+    )
+
+
+def bad_request(what: str) -> UsageError:
+    return UsageError("invalid_request", f"请求参数错误：{what}", f"Invalid request: {what}")
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    if (request.content_length or 0) > MAX_JSON_BYTES:
+        raise bad_request("body too large")
+    raw = await request.content.read(MAX_JSON_BYTES + 1)
+    if len(raw) > MAX_JSON_BYTES:
+        raise bad_request("body too large")
+    try:
+        body = json.loads(raw or b"{}")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise bad_request("not JSON") from exc
+    if not isinstance(body, dict):
+        raise bad_request("not a JSON object")
+    return body
+
+
+def text_field(body: dict[str, Any], name: str, max_len: int = 64) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or len(value) > max_len:
+        raise bad_request(name)
+    return value.strip()
+
+
+def face_of(body: Any) -> dict[str, Any]:
+    """The simulated face-check outcome chosen on the page: pass, fail or score in [0, 1]."""
+    if not isinstance(body, dict) or body.get("mode") not in ("pass", "fail", "score"):
+        raise bad_request("face")
+    if body["mode"] != "score":
+        return {"mode": body["mode"]}
+    score = body.get("score")
+    if not isinstance(score, int | float) or not math.isfinite(score) or not 0 <= score <= 1:
+        raise bad_request("face score")
+    return {"mode": "score", "score": float(score)}
+
+
+@routes.get("/api/state")
+async def state(request: web.Request) -> web.Response:
+    session = request.app[SESSION]
+    async with session.lock:
+        await session.refresh_card()
+    return answer(request, session)
+
+
+@routes.post("/api/ecard")
+async def apply_ecard(request: web.Request) -> web.Response:
+    session = request.app[SESSION]
+    body = await read_json(request)
+    async with session.lock:
+        await session.phone.apply_ecard(
+            text_field(body, "name"),
+            text_field(body, "id_number"),
+            text_field(body, "phone"),
+            face=face_of(body.get("face")),
+        )
+        session.login = None
+        await session.refresh_card()
+    return answer(request, session)
+
+
+@routes.post("/api/place")
+async def set_place(request: web.Request) -> web.Response:
+    session = request.app[SESSION]
+    place = text_field(await read_json(request), "place", max_len=40)
+    session.phone.state.place = place
+    session.phone.state.save()
+    return answer(request, session)
+
+
+async def _qr_text(request: web.Request) -> str:
+    """An uploaded screenshot (decoded here with zxing-cpp) or the pasted QR text."""
+    if request.content_type != "multipart/form-data":
+        return text_field(await read_json(request), "text", max_len=MAX_TEXT_CHARS)
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if isinstance(part, BodyPartReader) and part.name == "image":
+            return await asyncio.to_thread(decode_image, await _read_part(part))
+    raise bad_request("image")
+
+
+async def _read_part(part: BodyPartReader) -> bytes:
+    data = bytearray()
+    while chunk := await part.read_chunk(CHUNK):
+        data += chunk
+        if len(data) > MAX_IMAGE_BYTES:
+            raise PhoneError(
+                "image_too_large",
+                "图片过大，请裁剪后重试",
+                "The image is too large; crop it and try again",
+                413,
+            )
+    return bytes(data)
+
+
+@routes.post("/api/scan")
+async def scan(request: web.Request) -> web.Response:
+    session = request.app[SESSION]
+    text = await _qr_text(request)
+    async with session.lock:
+        result = await session.phone.scan(text)
+        session.login = Login(result)
+    return answer(request, session)
+
+
+async def _step(session: PhoneSession, run: Any) -> Login:
+    """Run one step of the login in progress; a final refusal ends it (outcome screen)."""
+    async with session.lock:
+        login = session.current()
+        try:
+            await run(login)
+        except PhoneError as exc:
+            if exc.code == "face_check_failed":
+                login.failures += 1
+            elif exc.code in FINAL_CODES:
+                login.fail(exc)
+            raise
+        return login
+
+
+@routes.post("/api/account")
+async def choose_account(request: web.Request) -> web.Response:
+    session = request.app[SESSION]
+    key = text_field(await read_json(request), "key")
+
+    async def run(login: Login) -> None:
+        await session.phone.choose(key)
+        login.account_key, login.face_passed = key, False
+
+    await _step(session, run)
+    return answer(request, session)
+
+
+@routes.post("/api/face")
+async def face_check(request: web.Request) -> web.Response:
+    session = request.app[SESSION]
+    face = face_of(await read_json(request))
+
+    async def run(login: Login) -> None:
+        await session.phone.face_check(face["mode"], face.get("score"))
+        login.face_passed = True
+
+    await _step(session, run)
+    return answer(request, session)
+
+
+@routes.post("/api/confirm")
+async def confirm(request: web.Request) -> web.Response:
+    session = request.app[SESSION]
+
+    async def run(login: Login) -> None:
+        await session.phone.confirm()
+        login.outcome = "confirmed"
+
+    await _step(session, run)
+    return answer(request, session)
+
+
+@routes.post("/api/reject")
+async def reject(request: web.Request) -> web.Response:
+    session = request.app[SESSION]
+
+    async def run(login: Login) -> None:
+        await session.phone.reject()
+        login.outcome = "rejected"
+
+    await _step(session, run)
+    return answer(request, session)
+
+
+@routes.post("/api/done")
+async def done(request: web.Request) -> web.Response:
+    """Back to the home screen; a login still in progress is cancelled first (取消)."""
+    session = request.app[SESSION]
+    async with session.lock:
+        login, session.login = session.login, None
+        if login is not None and not login.outcome:
+            try:
+                await session.phone.reject()
+            except PhoneError as exc:
+                if exc.code not in FINAL_CODES:
+                    raise
+    return answer(request, session)
