@@ -32,7 +32,9 @@ async def photograph_qr(frame: FrameLocator, path: Path) -> Path:
     return path
 
 
-async def test_agent_of_two_companies_lands_in_the_second(tmp_path: Path, chromium: Browser, phones: PhoneFactory, artifacts: Path) -> None:
+async def test_agent_of_two_companies_lands_in_the_second(
+    tmp_path: Path, chromium: Browser, phones: PhoneFactory, artifacts: Path
+) -> None:
     """The pushed confirmation takes the browser into 黑龙江省农业技术推广中心's user centre."""
     async with running_hall(tmp_path) as hall:
         page = await chromium.new_page(locale="zh-CN", viewport={"width": 1280, "height": 900})
@@ -43,7 +45,9 @@ async def test_agent_of_two_companies_lands_in_the_second(tmp_path: Path, chromi
         photo = await photograph_qr(frame, artifacts / "portal-login-qr.png")
         decoded = zxingcpp.read_barcode(Image.open(io.BytesIO(photo.read_bytes())))
         assert decoded is not None and decoded.text.startswith(hall.authsvc.url + "/q/")
-        phone: PhoneApp = await phones(hall.authsvc.url, name=LIU[1], id_number=LIU[0], phone=LIU[2])
+        phone: PhoneApp = await phones(
+            hall.authsvc.url, name=LIU[1], id_number=LIU[0], phone=LIU[2]
+        )
         result = await phone.scan(decoded.text)
         assert result.client["name"]["zh"] == "人社网上服务大厅"
         assert {a["credit_code"] for a in result.accounts} == {"91230100MA1BX2K306", C3}
@@ -57,7 +61,9 @@ async def test_agent_of_two_companies_lands_in_the_second(tmp_path: Path, chromi
         await page.screenshot(path=str(artifacts / "portal-agent-usercenter.png"), full_page=True)
 
 
-async def test_rejection_and_expiry_show_on_the_portal(tmp_path: Path, chromium: Browser, phones: PhoneFactory, artifacts: Path) -> None:
+async def test_rejection_and_expiry_show_on_the_portal(
+    tmp_path: Path, chromium: Browser, phones: PhoneFactory, artifacts: Path
+) -> None:
     """取消 on the phone and an expired QR are both shown inside the login modal."""
     async with running_hall(tmp_path, lifetimes=Lifetimes(pending=4.0), qr_auto_renewals=0) as hall:
         page = await chromium.new_page(locale="zh-CN", viewport={"width": 1280, "height": 900})
@@ -65,7 +71,9 @@ async def test_rejection_and_expiry_show_on_the_portal(tmp_path: Path, chromium:
         photo = await photograph_qr(frame, artifacts / "portal-reject-qr.png")
         decoded = zxingcpp.read_barcode(Image.open(io.BytesIO(photo.read_bytes())))
         assert decoded is not None
-        phone = await phones(hall.authsvc.url, name="王建国", id_number="230102197503121019", phone="13804510001")
+        phone = await phones(
+            hall.authsvc.url, name="王建国", id_number="230102197503121019", phone="13804510001"
+        )
         await phone.scan(decoded.text)
         await phone.reject()
         await expect(frame.locator("#overlay-title")).to_have_text("您已在手机上取消登录")
