@@ -237,7 +237,7 @@ async def test_a_suspended_card_shows_and_cannot_scan(
     async with http.get(page.base + "/api/state") as response:
         card = (await response.json())["card"]
     assert (
-        card["status"] == "inactive"
+        card["status"] == "suspended"
         and card["problem"]["zh"] == "您的电子社保卡已暂停使用，无法扫码登录"
     )
     browser = BrowserLogin(memory_hall.url, http)
