@@ -1,0 +1,1 @@
+"""Benchmarks for the broker: `python -m bench` (what `make bench` runs). See bench/README.md."""

@@ -1,0 +1,325 @@
+"""`python -m bench` (`make bench`): start authsvc and the floor on Redis, drive them from a
+separate load-generator process, print ONE JSON object on stdout, stop and clean up.
+
+Progress goes to stderr. bench/README.md says what each figure means and how it is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench import micro
+from bench.harness import REDIS_URL, T0, Quiet, Remote, log, measured, measured_one
+from bench.load import raise_nofile
+from bench.report import compose
+from bench.servers import (
+    Profiler,
+    Server,
+    purge,
+    start_authsvc,
+    start_floor,
+    wait_ready,
+)
+
+# authsvc's RedisStore has redis-py's default asyncio pool: 100 connections, and the 101st
+# concurrent command fails at once ("Too many connections" → 503). Stay well below it.
+IDLE_OPEN_CONCURRENCY = 64
+
+
+@dataclass(frozen=True)
+class Plan:
+    logins: int
+    main_seconds: float
+    idle_sockets: int
+    phones: int
+    levels: tuple[int, ...]
+    level_seconds: float
+    latency_seconds: float
+    latency_samples: int
+    micro_samples: int
+    quiet_wait: float
+    algorithm: str
+    profile: str
+    idle_tickets: str
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Plan:
+        quick = args.quick
+        return cls(
+            logins=args.logins or (200 if quick else 1000),
+            main_seconds=args.max_seconds or (20.0 if quick else 60.0),
+            idle_sockets=args.idle_sockets or (500 if quick else 10_000),
+            phones=args.phones or (4 if quick else 20),
+            levels=tuple(
+                int(c) for c in (args.concurrency or ("4,16" if quick else "8,32,64")).split(",")
+            ),
+            level_seconds=2.0 if quick else 3.0,
+            latency_seconds=3.0 if quick else 6.0,
+            latency_samples=50 if quick else 250,
+            micro_samples=1000,
+            quiet_wait=args.quiet_wait if args.quiet_wait >= 0 else (10.0 if quick else 60.0),
+            algorithm=args.device_alg,
+            profile=args.profile,
+            idle_tickets=args.idle_tickets,
+        )
+
+
+async def drive(remote: Remote, server: Server, plan: Plan, quiet: Quiet) -> dict[str, Any]:
+    """Ramp the closed loop, run N logins at the best concurrency, then latency at half of it."""
+    target = server.name
+    await remote.call(120, op="closed", target=target, concurrency=8, count=50, seconds=10)
+    ramp: dict[str, Any] = {}
+    for level in plan.levels:
+        answer = await remote.call(
+            plan.level_seconds + 60,
+            op="closed",
+            target=target,
+            concurrency=level,
+            count=10**6,
+            seconds=plan.level_seconds,
+        )
+        ramp[str(level)] = answer["logins_per_s"]
+        log(
+            f"{target}: concurrency {level:3d} → {answer['logins_per_s']} logins/s, "
+            f"errors {answer['errors']}"
+        )
+    best = max(plan.levels, key=lambda c: ramp[str(c)])
+    profiler = (
+        Profiler(server.process.pid, Path(plan.profile))
+        if plan.profile and target == "authsvc"
+        else None
+    )
+    main_gate = await quiet.wait()
+    try:
+        main = await measured_one(
+            remote,
+            server,
+            300,
+            op="closed",
+            target=target,
+            concurrency=best,
+            count=plan.logins,
+            seconds=plan.main_seconds,
+        )
+    finally:
+        if profiler is not None:
+            profiler.stop()
+            log(f"py-spy profile of the measured authsvc run → {plan.profile} (figures inflated)")
+    main["requested"] = plan.logins
+    log(
+        f"{target}: {main['done']} logins at concurrency {best}: {main['logins_per_s']}/s, "
+        f"server CPU {main['cpu_s']['server']} s, errors {main['errors']}"
+    )
+    rate = max(main["logins_per_s"] / 2, 1.0)
+    # Enough logins for a p99 worth the name, within 4 × the planned time.
+    seconds = min(max(plan.latency_seconds, plan.latency_samples / rate), 4 * plan.latency_seconds)
+    half_gate = await quiet.wait()
+    half = await measured_one(
+        remote,
+        server,
+        seconds + 90,
+        op="open",
+        target=target,
+        rate=rate,
+        count=plan.logins,
+        seconds=seconds,
+        max_in_flight=1000,
+    )
+    log(
+        f"{target}: open loop at {rate:.1f}/s: push p50 {half['push_ms']['p50']} ms "
+        f"p99 {half['push_ms']['p99']} ms, errors {half['errors']}"
+    )
+    main["quiet_gate"], half["quiet_gate"] = main_gate, half_gate
+    return {"ramp": ramp, "best_concurrency": best, "main": main, "half": half}
+
+
+async def idle(
+    remotes: dict[str, Remote], servers: list[Server], count: int, via: str, quiet: Quiet
+) -> dict:
+    """RSS growth per authenticated idle WebSocket, `count` sockets on each server, opened for
+    both servers at once (their RSS are separate, and it halves the wait), each server's from
+    its own generator process (one process may hold only RLIMIT_NOFILE sockets)."""
+    names = [s.name for s in servers]
+    made = {}
+    for name in names:
+        answer = await remotes[name].call(600, op="tickets", targets={name: count}, via=via)
+        made[name] = answer[name]
+    log(f"tickets via {via}: " + ", ".join(f"{n} {made[n]['made']}" for n in names))
+    gate = await quiet.wait()
+    before = {s.name: s.rss() for s in servers}
+    command = {"op": "idle_open", "concurrency": IDLE_OPEN_CONCURRENCY, "seconds": 300}
+    answers, used = await measured(
+        servers, [(remotes[n], 600, command | {"targets": [n]}) for n in names]
+    )
+    window = max(a["elapsed_s"] for a in answers)
+    opened = {n: a[n] | {"window_s": window} for n, a in zip(names, answers, strict=True)}
+    await asyncio.sleep(2.0)
+    after = {s.name: s.rss() for s in servers}
+    closed = {}
+    for name in names:
+        closed[name] = (await remotes[name].call(300, op="idle_close"))[name]
+    out: dict[str, Any] = {}
+    for name in names:
+        n = opened[name]["open"]
+        kib = (after[name] - before[name]) / 1024 / n if n else float("nan")
+        log(
+            f"{name}: {n} idle sockets: RSS {before[name] >> 20} → {after[name] >> 20} MiB "
+            f"= {kib:.1f} KiB each; errors {opened[name]['errors']}, "
+            f"ended early {closed[name]['ended_early']}"
+        )
+        out[name] = {
+            "tickets": made[name],
+            "open": opened[name] | {"cpu_s": used, "server": name, "quiet_gate": gate},
+            "closed": closed[name],
+            "rss_before": before[name],
+            "rss_after": after[name],
+            "kib": kib,
+        }
+    return out
+
+
+async def run(plan: Plan) -> dict[str, Any]:
+    prefix = f"qrauth-bench:{uuid.uuid4().hex}:"
+    facts: dict[str, Any] = {"nofile": raise_nofile(), "load_avg_before": os.getloadavg()}
+    servers: list[Server] = []
+    remotes: list[Remote] = []
+    quiet = Quiet([os.getpid()], plan.quiet_wait)  # the whole run's budget
+    with tempfile.TemporaryDirectory(prefix="qrauth-bench-") as tmp:
+        folder = Path(tmp)
+        try:
+            authsvc = start_authsvc(folder, REDIS_URL, prefix)
+            servers.append(authsvc)
+            floor_prefix = prefix + "floor:"
+            floor = start_floor(folder, REDIS_URL, floor_prefix)
+            servers.append(floor)
+            await asyncio.gather(wait_ready(authsvc), wait_ready(floor))
+            log(
+                f"authsvc {authsvc.url} (pid {authsvc.process.pid}), floor {floor.url} "
+                f"(pid {floor.process.pid}), Redis prefix {prefix}"
+            )
+            facts["qr"] = micro.qr_cost(folder / "keys", authsvc.url, plan.micro_samples)
+            facts["sign_verify_us"] = micro.sign_verify(plan.micro_samples * 2)
+            log(
+                f"QR {facts['qr']['qr_ms_per_ticket']} ms/ticket; "
+                f"sign/verify µs {facts['sign_verify_us']}"
+            )
+            setup = {
+                "op": "setup", "authsvc": authsvc.url, "floor": floor.url,
+                "home": str(folder / "phones"), "phones": plan.phones,
+                "algorithm": plan.algorithm, "redis_url": REDIS_URL,
+                "prefixes": {"authsvc": prefix, "floor": floor_prefix},
+            }  # fmt: skip
+            remotes.append(await Remote.start())
+            answer = await remotes[0].call(300, **setup)
+            log(f"{answer['phones']} phones with e-cards in {answer['seconds']} s")
+            quiet.pids += [authsvc.process.pid, floor.process.pid, remotes[0].pid]
+            facts["authsvc"] = await drive(remotes[0], authsvc, plan, quiet)
+            facts["floor"] = await drive(remotes[0], floor, plan, quiet)
+            remotes.append(await Remote.start())  # the floor's idle sockets: see idle()
+            quiet.pids.append(remotes[1].pid)
+            await remotes[1].call(300, **setup | {"phones": 0, "home": str(folder / "idle")})
+            both = await idle(
+                {"authsvc": remotes[0], "floor": remotes[1]}, servers, plan.idle_sockets,
+                plan.idle_tickets, quiet,
+            )  # fmt: skip
+            facts["authsvc_idle"], facts["floor_idle"] = both["authsvc"], both["floor"]
+        except BaseException:
+            for server in servers:
+                if server.process.poll() is not None:
+                    log(f"{server.name} exited ({server.process.returncode}):\n{server.tail()}")
+            raise
+        finally:
+            for remote in remotes:
+                await remote.stop()
+            for server in servers:
+                server.stop()
+            try:
+                facts["purged_keys"] = await purge(REDIS_URL, prefix)
+                log(f"stopped; purged {facts['purged_keys']} Redis keys under {prefix}")
+            except Exception as exc:  # never hide the run's own error behind this one
+                log(f"could not purge {prefix}*: {exc!r}")
+    facts["machine"] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "aiohttp": aiohttp.__version__,
+        "platform": platform.platform(),
+        "ephemeral_ports": _port_range(),
+        "run_seconds": round(time.monotonic() - T0, 1),
+    }
+    return compose(plan.__dict__, facts)
+
+
+def _port_range() -> str:
+    path = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    return " ".join(path.read_text().split()) if path.exists() else "?"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--logins", type=int, default=0, help="logins in the measured run (1000; quick 200)"
+    )
+    parser.add_argument(
+        "--idle-sockets", type=int, default=0, help="idle WebSockets per server (10000; quick 500)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small numbers for a smoke run (< 60 s)"
+    )
+    parser.add_argument(
+        "--phones", type=int, default=0, help="phones with an e-card (20; quick 4; ≤ 30)"
+    )
+    parser.add_argument(
+        "--concurrency", default="", help="closed-loop levels to try (8,32,64; quick 4,16)"
+    )
+    parser.add_argument(
+        "--device-alg",
+        default="ES256",
+        choices=["ES256", "Ed25519"],
+        help="phones' device key algorithm",
+    )
+    parser.add_argument(
+        "--profile",
+        default="",
+        metavar="FILE",
+        help="py-spy the measured authsvc run into FILE (collapsed stacks; "
+        "read it with python -m bench.profile FILE)",
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=0,
+        help="time cap on the measured run (60; quick 20): it stops at N logins or then",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=-1,
+        help="seconds the run may wait, in all, before measured phases for other processes to "
+        "use < 0.25 cores (60; quick 10; 0 = never wait)",
+    )
+    parser.add_argument(
+        "--idle-tickets",
+        default="redis",
+        choices=["redis", "http"],
+        help="make the idle sockets' tickets in Redis with authsvc's own code (fast) or over HTTP",
+    )
+    plan = Plan.from_args(parser.parse_args())
+    if plan.phones > 30:
+        parser.error("authsvc issues at most 30 e-cards per minute per IP")
+    print(json.dumps(asyncio.run(run(plan)), indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""The floor: the least a server can do for the same login traffic, to compare authsvc with.
+
+A bare aiohttp app on Redis, shaped like the broker's traffic but with none of its checks:
+
+  POST /tickets                  a random id and secret; SET the secret's hash in Redis (with a TTL)
+  GET  /ws/{id}                  WebSocket: `{"type":"auth","secret":…}` → GET + compare, then the
+                                 current state at once, then every event for this id
+  POST /tickets/{id}/{step}      step ∈ scan, account, face, confirm: one PUBLISH, nothing else
+
+One shared pub/sub connection per process hands each message to the socket for its id, as
+authsvc's RedisStore does. No signatures, e-cards, QR, compare-and-set, audit, rate limits,
+per-socket queues or metrics: the ratio to authsvc is what those cost.
+
+Run: python -m bench.floor --port P --redis-url URL --prefix PREFIX
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import AsyncIterator
+
+from aiohttp import WSMsgType, web
+from redis.asyncio import Redis
+
+STATES = {"scan": "scanned", "account": "scanned", "face": "scanned", "confirm": "confirmed"}
+TICKET_TTL_MS = 600_000
+HEARTBEAT = 15.0  # as authsvc's Limits.ws_heartbeat
+MAX_MESSAGE = 4096  # as authsvc's Limits.ws_max_message_bytes
+
+REDIS = web.AppKey("redis", Redis)
+PREFIX = web.AppKey("prefix", str)
+SOCKETS = web.AppKey("sockets", dict[str, web.WebSocketResponse])
+routes = web.RouteTableDef()
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    await request.app[REDIS].ping()
+    return web.json_response({"status": "ready"})
+
+
+@routes.post("/tickets")
+async def create(request: web.Request) -> web.Response:
+    ticket_id, secret = secrets.token_urlsafe(16), secrets.token_urlsafe(32)
+    key = request.app[PREFIX] + "t:" + ticket_id
+    await request.app[REDIS].set(key, _hash(secret), px=TICKET_TTL_MS)
+    return web.json_response(
+        {"ticket_id": ticket_id, "browser_secret": secret, "ws_url": f"/ws/{ticket_id}"}, status=201
+    )
+
+
+@routes.get("/ws/{ticket_id}")
+async def socket(request: web.Request) -> web.StreamResponse:
+    ticket_id = request.match_info["ticket_id"]
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_MESSAGE)
+    await ws.prepare(request)
+    try:
+        hello = await ws.receive(timeout=5.0)
+        secret = (
+            str(json.loads(hello.data).get("secret", "")) if hello.type is WSMsgType.TEXT else ""
+        )
+    except (TimeoutError, ValueError, AttributeError):
+        await ws.close(code=4401)
+        return ws
+    stored = await request.app[REDIS].get(request.app[PREFIX] + "t:" + ticket_id)
+    if stored is None or not hmac.compare_digest(str(stored), _hash(secret)):
+        await ws.close(code=4403)
+        return ws
+    sockets = request.app[SOCKETS]
+    sockets[ticket_id] = ws  # subscribed (locally) before the snapshot goes out
+    try:
+        await ws.send_str(json.dumps({"type": "state", "ticket": ticket_id, "state": "pending"}))
+        async for message in ws:
+            if message.type is WSMsgType.ERROR:
+                break
+    finally:
+        if sockets.get(ticket_id) is ws:
+            del sockets[ticket_id]
+    return ws
+
+
+@routes.post("/tickets/{ticket_id}/{step}")
+async def step(request: web.Request) -> web.Response:
+    ticket_id, name = request.match_info["ticket_id"], request.match_info["step"]
+    state = STATES.get(name)
+    if state is None:
+        raise web.HTTPNotFound()
+    await request.read()
+    event = json.dumps({"type": "state", "ticket": ticket_id, "state": state})
+    await request.app[REDIS].publish(request.app[PREFIX] + "events", f"{ticket_id} {event}")
+    return web.json_response({"state": state})
+
+
+async def _relay(app: web.Application) -> None:
+    """The one pub/sub connection: each message goes to the socket for its ticket id."""
+    pubsub = app[REDIS].pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(app[PREFIX] + "events")
+    sockets = app[SOCKETS]
+    try:
+        async for message in pubsub.listen():
+            ticket_id, _, body = str(message["data"]).partition(" ")
+            ws = sockets.get(ticket_id)
+            if ws is not None and not ws.closed:
+                with contextlib.suppress(ConnectionResetError):
+                    await ws.send_str(body)
+    finally:
+        await pubsub.aclose()
+
+
+def create_app(redis_url: str, prefix: str) -> web.Application:
+    app = web.Application()
+    app[PREFIX] = prefix
+    app[SOCKETS] = {}
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        app[REDIS] = Redis.from_url(redis_url, decode_responses=True, protocol=2)
+        relay = asyncio.create_task(_relay(app))
+        yield
+        relay.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay
+        await app[REDIS].aclose()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_routes(routes)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.floor", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--redis-url", required=True)
+    parser.add_argument("--prefix", required=True)
+    args = parser.parse_args()
+    web.run_app(
+        create_app(args.redis_url, args.prefix),
+        host="127.0.0.1",
+        port=args.port,
+        print=None,
+        access_log=None,
+    )
+
+
+if __name__ == "__main__":
+    main()

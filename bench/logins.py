@@ -1,0 +1,192 @@
+"""One complete login against authsvc or against the floor, timed from the client's side.
+
+authsvc: POST /api/tickets → WebSocket (auth, `pending`) → phone scan → account → face → confirm
+→ the browser's `confirmed` event (with the redirect carrying the code). The phone is
+mobile_sim's PhoneApp (it verifies the QR offline and signs every call with its device key,
+a fresh nonce each time); the browser is tests.support.browser.BrowserLogin.
+
+floor: the same requests and pushes on bench.floor, which checks nothing (see its docstring).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import itertools
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from authsvc.core.crypto import Algorithm
+from authsvc.core.idnumber import check_character
+from mobile_sim.phone import PhoneApp
+from mobile_sim.state import PhoneState
+from tests.support.browser import BrowserLogin, next_state, wait_for_state
+
+USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36"
+)
+FLOOR_STEPS = ("scan", "account", "face")
+
+
+class LoginFailed(Exception):
+    """A login that ended otherwise than with the browser's `confirmed` event."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    push_s: float  # confirm request about to be sent → browser has the `confirmed` event
+    after_response_s: float  # confirm response received → browser has it (< 0: push came first)
+    login_s: float  # ticket request sent → browser has the `confirmed` event
+
+
+def session(limit: int = 0) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=limit, force_close=False),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        timeout=aiohttp.ClientTimeout(total=30),
+        headers={"User-Agent": USER_AGENT},
+    )
+
+
+def citizen(i: int) -> tuple[str, str, str]:
+    """A valid (GB 11643) made-up person per pool slot."""
+    born = dt.date(1980, 1, 1) + dt.timedelta(days=i)
+    first17 = f"110105{born:%Y%m%d}{i % 1000:03d}"
+    return "张三", first17 + check_character(first17), f"138{i:08d}"
+
+
+async def provision(
+    base: str, http: aiohttp.ClientSession, home: Path, count: int, algorithm: Algorithm
+) -> list[PhoneState]:
+    """`count` phones with an e-card each (POST /api/mobile/ecards is limited to 30 per
+    minute per IP, so the pool stays small; each phone runs many logins)."""
+    states = []
+    for i in range(count):
+        phone = PhoneApp.open(home / f"phone-{i}", base, session=http, algorithm=algorithm)
+        name, id_number, mobile = citizen(i)
+        await phone.apply_ecard(name, id_number, mobile)
+        await phone.pin_broker_keys()
+        states.append(phone.state)
+    return states
+
+
+async def _confirmed_at(
+    ws: aiohttp.ClientWebSocketResponse, timeout: float
+) -> tuple[float, dict[str, Any]]:
+    event = await wait_for_state(ws, "confirmed", timeout=timeout)
+    return time.perf_counter(), event
+
+
+async def _finish(ws: aiohttp.ClientWebSocketResponse, watcher: asyncio.Task[Any] | None) -> None:
+    if watcher is not None and not watcher.done():
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await watcher
+    await ws.close()
+
+
+class Logins:
+    def __init__(
+        self, http: aiohttp.ClientSession, authsvc: str, floor: str, timeout: float = 15.0
+    ) -> None:
+        self.http, self.authsvc, self.floor, self.timeout = http, authsvc, floor, timeout
+        self.request_id = ""
+        self._phones: itertools.cycle[PhoneState] | None = None
+
+    async def setup(self, home: Path, phones: int, algorithm: Algorithm) -> None:
+        browser = BrowserLogin(self.authsvc, self.http)
+        await browser.open_page("personal")
+        # One authorization request (valid 30 min) serves every ticket, as when the QR page
+        # refreshes an expired code; GET /authorize is not part of a measured login.
+        self.request_id = browser.request_id
+        self._phones = itertools.cycle(
+            await provision(self.authsvc, self.http, home, phones, algorithm)
+        )
+
+    async def authsvc_ticket(self) -> tuple[str, str, str]:
+        """(ticket id, browser secret, QR text) from POST /api/tickets."""
+        browser = BrowserLogin(self.authsvc, self.http, request_id=self.request_id)
+        ticket = await browser.new_ticket("personal")
+        return ticket["ws_url"], ticket["browser_secret"], ticket["qr_text"]
+
+    async def floor_ticket(self) -> tuple[str, str, str]:
+        async with self.http.post(self.floor + "/tickets") as response:
+            if response.status != 201:
+                raise LoginFailed(f"floor ticket {response.status}")
+            body = await response.json()
+        return body["ws_url"], body["browser_secret"], ""
+
+    async def open_socket(
+        self, base: str, ws_url: str, secret: str
+    ) -> aiohttp.ClientWebSocketResponse:
+        """Connect, authenticate, and read the first (`pending`) state: then we are subscribed."""
+        ws = await self.http.ws_connect(base + ws_url, origin=base, max_msg_size=65536)
+        try:
+            await ws.send_json({"type": "auth", "secret": secret})
+            first = await next_state(ws, self.timeout)
+            if first.get("state") != "pending":
+                raise LoginFailed(
+                    f"first event {first.get('type')} {first.get('state') or first.get('error')}"
+                )
+        except BaseException:
+            await ws.close()
+            raise
+        return ws
+
+    async def authsvc_login(self) -> Sample:
+        assert self._phones is not None, "setup first"
+        start = time.perf_counter()
+        ws_url, secret, qr_text = await self.authsvc_ticket()
+        ws = await self.open_socket(self.authsvc, ws_url, secret)
+        watcher = None
+        try:
+            watcher = asyncio.create_task(_confirmed_at(ws, self.timeout))
+            phone = PhoneApp(next(self._phones), session=self.http)
+            result = await phone.scan(qr_text)
+            await phone.choose(result.account("personal")["key"])
+            await phone.face_check("pass")
+            sent = time.perf_counter()
+            await phone.confirm()
+            answered = time.perf_counter()
+            pushed, event = await watcher
+            if "code=" not in event.get("redirect", ""):
+                raise LoginFailed("confirmed without a code")
+        finally:
+            await _finish(ws, watcher)
+        return Sample(pushed - sent, pushed - answered, pushed - start)
+
+    async def floor_login(self) -> Sample:
+        start = time.perf_counter()
+        ws_url, secret, _ = await self.floor_ticket()
+        ticket = ws_url.rsplit("/", 1)[1]
+        ws = await self.open_socket(self.floor, ws_url, secret)
+        watcher = None
+        try:
+            watcher = asyncio.create_task(_confirmed_at(ws, self.timeout))
+            for step in FLOOR_STEPS:
+                await self._floor_step(ticket, step)
+            sent = time.perf_counter()
+            await self._floor_step(ticket, "confirm")
+            answered = time.perf_counter()
+            pushed, _ = await watcher
+        finally:
+            await _finish(ws, watcher)
+        return Sample(pushed - sent, pushed - answered, pushed - start)
+
+    async def _floor_step(self, ticket: str, step: str) -> None:
+        body = json.dumps({}).encode()
+        async with self.http.post(
+            f"{self.floor}/tickets/{ticket}/{step}",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        ) as response:
+            await response.read()
+            if response.status != 200:
+                raise LoginFailed(f"floor {step} {response.status}")

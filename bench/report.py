@@ -1,0 +1,148 @@
+"""The one JSON object `python -m bench` prints: headline figures first, then the detail."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+# Other processes busier than this (in cores) during a measured phase: the run is contended.
+CONTENDED = 0.2
+# The issue's targets: reported, never asserted.
+TARGETS = {
+    "server_cpu_ms_per_login": ("<=", 1.0),
+    "logins_per_s": (">=", 1000.0),
+    "push_p99_ms": ("<=", 10.0),
+    "ws_idle_kib": ("<=", 20.0),
+    "qr_ms_per_ticket": ("<=", 2.0),
+}
+
+
+def _r(value: float, digits: int = 3) -> float | None:
+    return None if value is None or math.isnan(value) else round(value, digits)
+
+
+def _per_login_ms(cpu_s: float, logins: int) -> float | None:
+    return _r(cpu_s * 1e3 / logins) if logins else None
+
+
+def _side(drive: dict[str, Any], idle: dict[str, Any]) -> dict[str, Any]:
+    main, half = drive["main"], drive["half"]
+    done = main["done"]
+    return {
+        "logins_per_s": main["logins_per_s"],
+        "push_p50_ms": half["push_ms"]["p50"],
+        "push_p99_ms": half["push_ms"]["p99"],
+        "ws_idle_kib": _r(idle["kib"], 2),
+        "ws_idle_sockets": idle["open"]["open"],
+        "server_cpu_ms_per_login": _per_login_ms(main["cpu_s"]["server"], done),
+    }
+
+
+def _phase(drive: dict[str, Any], idle: dict[str, Any]) -> dict[str, Any]:
+    main, half = drive["main"], drive["half"]
+    done = main["done"]
+    return {
+        "ramp_logins_per_s_by_concurrency": drive["ramp"],
+        "best_concurrency": drive["best_concurrency"],
+        "measured_logins": done,
+        "measured_logins_requested": main["requested"],
+        "measured_elapsed_s": main["elapsed_s"],
+        "measured_errors": main["errors"],
+        "cpu_ms_per_login": {
+            k: _per_login_ms(main["cpu_s"][k], done) for k in ("server", "generator", "redis")
+        },
+        "cpu_cores_busy": {k: _r(v / main["elapsed_s"], 2) for k, v in main["cpu_s"].items()},
+        "quiet_gate": main["quiet_gate"],
+        "login_ms_at_max": main["login_ms"],
+        "push_ms_at_max": main["push_ms"],
+        "half_load": {
+            "offered_logins_per_s": half["offered_per_s"],
+            "done": half["done"],
+            "errors": half["errors"],
+            "dropped": half["dropped"],
+            "push_ms": half["push_ms"],
+            "push_after_confirm_response_ms": half["after_response_ms"],
+            "login_ms": half["login_ms"],
+            "start_lag_ms": half["start_lag_ms"],
+            "cpu_cores_busy": {k: _r(v / half["elapsed_s"], 2) for k, v in half["cpu_s"].items()},
+            "quiet_gate": half["quiet_gate"],
+        },
+        "idle": _idle(idle),
+    }
+
+
+def _idle(idle: dict[str, Any]) -> dict[str, Any]:
+    opened = idle["open"]
+    n = opened["open"]
+    cpu = opened["cpu_s"]
+    return {
+        "sockets": n,
+        "open_errors": opened["errors"],
+        "ended_early": idle["closed"]["ended_early"],
+        "rss_mib_before": _r(idle["rss_before"] / 2**20, 1),
+        "rss_mib_after": _r(idle["rss_after"] / 2**20, 1),
+        "tickets_via": idle["tickets"]["via"],
+        "tickets_per_s": idle["tickets"]["per_s"] if idle["tickets"]["via"] == "http" else None,
+        "quiet_gate": opened["quiet_gate"],
+        "open_elapsed_s": opened["elapsed_s"],
+        "server_cpu_ms_per_socket_open": _per_login_ms(cpu[opened["server"]], n),
+        "cpu_cores_busy_while_opening_both": {
+            k: _r(v / opened["window_s"], 2) for k, v in cpu.items()
+        },
+    }
+
+
+def _others(facts: dict[str, Any]) -> float:
+    """The most CPU (in cores) that processes other than ours used during a measured phase."""
+    phases = [facts[t][p] for t in ("authsvc", "floor") for p in ("main", "half")]
+    busy = [p["cpu_s"]["others"] / p["elapsed_s"] for p in phases if p["elapsed_s"]]
+    opened = facts["authsvc_idle"]["open"]
+    busy.append(opened["cpu_s"]["others"] / opened["window_s"])
+    return round(max(busy), 2)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return _r(a / b, 2) if a is not None and b else None
+
+
+def compose(plan: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
+    ours = _side(facts["authsvc"], facts["authsvc_idle"])
+    floor = _side(facts["floor"], facts["floor_idle"])
+    out: dict[str, Any] = {
+        **ours,
+        "qr_ms_per_ticket": facts["qr"]["qr_ms_per_ticket"],
+        **{f"floor_{k}": v for k, v in floor.items()},
+        "sign_verify_us": facts["sign_verify_us"],
+        "others_cores_busy_max": (others := _others(facts)),
+        "contended": others > CONTENDED,
+        "ratios_authsvc_to_floor": {
+            k: _ratio(ours[k], floor[k]) for k in ours if k != "ws_idle_sockets"
+        },
+        "targets": {
+            name: {
+                "target": f"{op} {limit:g}",
+                "measured": (value := out_value(ours, facts, name)),
+                "met": None
+                if value is None
+                else (value <= limit if op == "<=" else value >= limit),
+            }
+            for name, (op, limit) in TARGETS.items()
+        },
+        "detail": {
+            "authsvc": _phase(facts["authsvc"], facts["authsvc_idle"]),
+            "floor": _phase(facts["floor"], facts["floor_idle"]),
+            "qr": facts["qr"],
+            "plan": plan,
+            "machine": {
+                **facts["machine"],
+                "load_avg_before": [round(x, 2) for x in facts["load_avg_before"]],
+                "nofile": facts["nofile"],
+            },
+            "purged_keys": facts["purged_keys"],
+        },
+    }
+    return out
+
+
+def out_value(ours: dict[str, Any], facts: dict[str, Any], name: str) -> float | None:
+    return facts["qr"]["qr_ms_per_ticket"] if name == "qr_ms_per_ticket" else ours[name]

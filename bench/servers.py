@@ -1,0 +1,185 @@
+"""The processes under test: one authsvc (`python -m authsvc serve`, RedisStore) and the floor,
+each on a free 127.0.0.1 port, a fresh Redis key prefix, logs in the run's temp folder."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import psutil
+from redis.asyncio import Redis
+
+from tests.support.servers import free_port, write_clients
+
+# Limits that would throttle one load generator on one IP are lifted; everything else is as
+# `authsvc serve` runs by default. Pending tickets live 10 minutes so idle sockets stay idle.
+AUTHSVC_BENCH_ENV = {
+    "AUTHSVC_TICKETS_PER_IP_PER_MINUTE": "1000000000",
+    "AUTHSVC_SCANS_PER_DEVICE_PER_MINUTE": "1000000000",
+    "AUTHSVC_TICKET_TTL": "600",
+}
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def psutil(self) -> psutil.Process:
+        return psutil.Process(self.process.pid)
+
+    def cpu_split(self) -> tuple[float, float]:
+        """CPU seconds (user, system) used by the process and its children so far."""
+        proc = self.psutil
+        user = system = 0.0
+        for p in [proc, *proc.children(recursive=True)]:
+            times = p.cpu_times()
+            user, system = user + times.user, system + times.system
+        return user, system
+
+    def cpu_s(self) -> float:
+        return sum(self.cpu_split())
+
+    def rss(self) -> int:
+        return int(self.psutil.memory_info().rss)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def tail(self, lines: int = 20) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _spawn(name: str, args: list[str], env: dict[str, str], folder: Path, port: int) -> Server:
+    log = folder / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # our own modules, fixed arguments
+            [sys.executable, *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+    return Server(name=name, url=f"http://127.0.0.1:{port}", process=process, log=log)
+
+
+def start_authsvc(folder: Path, redis_url: str, prefix: str) -> Server:
+    port = free_port()
+    env = {
+        **os.environ,
+        **AUTHSVC_BENCH_ENV,
+        "AUTHSVC_HOST": "127.0.0.1",
+        "AUTHSVC_PORT": str(port),
+        "AUTHSVC_ISSUER": f"http://127.0.0.1:{port}",
+        "REDIS_URL": redis_url,
+        "AUTHSVC_REDIS_PREFIX": prefix,
+        "AUTHSVC_KEYS_DIR": str(folder / "keys"),
+        "AUTHSVC_CLIENTS": str(write_clients(folder)),
+        "AUTHSVC_AUDIT_LOG": str(folder / "audit.jsonl"),
+    }
+    return _spawn("authsvc", ["-m", "authsvc", "serve"], env, folder, port)
+
+
+def start_floor(folder: Path, redis_url: str, prefix: str) -> Server:
+    port = free_port()
+    args = ["-m", "bench.floor", "--port", str(port), "--redis-url", redis_url, "--prefix", prefix]
+    return _spawn("floor", args, dict(os.environ), folder, port)
+
+
+async def wait_ready(server: Server, timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with aiohttp.ClientSession() as http:
+        while True:
+            if server.process.poll() is not None:
+                raise RuntimeError(
+                    f"{server.name} exited with {server.process.returncode}:\n{server.tail()}"
+                )
+            try:
+                async with http.get(server.url + "/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{server.name} not ready after {timeout} s:\n{server.tail()}")
+            await asyncio.sleep(0.1)
+
+
+async def redis_cpu_s(redis_url: str) -> float:
+    """CPU seconds the Redis server has used (INFO cpu; shared with whoever else uses it)."""
+    client = Redis.from_url(redis_url, decode_responses=True, protocol=2)
+    try:
+        info = await client.info("cpu")
+    finally:
+        await client.aclose()
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+async def purge(redis_url: str, prefix: str) -> int:
+    """Delete every key under `prefix` (SCAN + UNLINK); returns how many."""
+    client = Redis.from_url(redis_url, decode_responses=True, protocol=2)
+    deleted = 0
+    try:
+        batch: list[str] = []
+        async for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                deleted += await client.unlink(*batch)
+                batch.clear()
+        if batch:
+            deleted += await client.unlink(*batch)
+    finally:
+        await client.aclose()
+    return deleted
+
+
+class Profiler:
+    """py-spy sampling one process into a collapsed-stack file (`python -m bench.profile` reads it).
+
+    It stops the target briefly at each sample: figures measured while it runs are inflated."""
+
+    def __init__(self, pid: int, output: Path, rate: int = 200) -> None:
+        exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        self.output = output
+        self.process = subprocess.Popen(  # fixed arguments
+            [
+                exe,
+                "record",
+                "--pid",
+                str(pid),
+                "--format",
+                "raw",
+                "--rate",
+                str(rate),
+                "--output",
+                str(output),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
