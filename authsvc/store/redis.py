@@ -29,7 +29,7 @@ from importlib import resources
 from typing import Any, cast
 
 from redis import exceptions as rx
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -81,16 +81,21 @@ class RedisStore:
         prefix: str = "qrauth:",
         socket_timeout: float = 2.0,
         connect_timeout: float = 2.0,
+        max_connections: int = 1024,
     ) -> None:
         """No I/O here: `connect()` is the way in; a bare instance has no event reader."""
-        self._redis: Redis = Redis.from_url(
+        # redis-py's default pool refuses the 101st concurrent command ("Too many connections");
+        # a broker under a burst of reconnecting browsers needs more room than that.
+        pool = ConnectionPool.from_url(
             url,
+            max_connections=max_connections,
             socket_timeout=socket_timeout,
             socket_connect_timeout=connect_timeout,
             retry=Retry(NoBackoff(), 0),
             decode_responses=True,
             protocol=2,
         )
+        self._redis: Redis = Redis.from_pool(pool)  # owns the pool: aclose() disconnects it
         self._prefix = prefix
         self._channel = f"{prefix}events"
         self._fanout = Fanout()
