@@ -58,28 +58,40 @@ class Broker:
         await self.store.create_ticket(ticket, ttl=self.ttl_for(ticket))
         await self.record(ticket, "created", context)
 
-    async def apply(self, ticket_id: str, step: Step, context: dict[str, Any]) -> Ticket:
-        """Run a core transition and write it with compare-and-set; on a lost race, re-read and
-        run the step again (which then usually refuses: the first scan wins)."""
+    async def apply(
+        self, ticket_id: str, step: Step, context: dict[str, Any], *, stored: Ticket | None = None
+    ) -> Ticket:
+        """Run a core transition and commit it (compare-and-set, event and audit in one go); on
+        a lost race, re-read and run the step again (which then usually refuses: the first scan
+        wins). `stored` saves the first read when the caller has just read the ticket."""
         for _ in range(8):
-            stored = await self.load_stored(ticket_id)
-            new = step(stored)
-            if new is stored:
-                return stored
-            if await self.store.replace_ticket(
-                new, expected_version=stored.version, ttl=self.ttl_for(new)
-            ):
-                await self.publish(new)
-                await self.record(new, str(new.state), context)
+            current = stored or await self.load_stored(ticket_id)
+            stored = None
+            new = step(current)
+            if new is current:
+                return current
+            committed = await self.store.commit_transition(
+                new,
+                expected_version=current.version,
+                ttl=self.ttl_for(new),
+                event=self.event(new),
+                audit=self.audit_entry(new, str(new.state), context),
+            )
+            if committed:
+                self.metrics.transitions.labels(state=str(new.state)).inc()
                 return new
         raise errors.TicketStateConflict("too much contention")
 
-    async def publish(self, ticket: Ticket) -> None:
-        await self.store.publish(ticket.id, {**core.event(ticket), "published_at": self.now()})
+    def event(self, ticket: Ticket) -> dict[str, Any]:
+        return {**core.event(ticket), "published_at": self.now()}
 
     async def record(self, ticket: Ticket, outcome: str, context: dict[str, Any]) -> None:
         self.metrics.transitions.labels(state=str(ticket.state)).inc()
-        entry = {
+        await self.store.audit(self.audit_entry(ticket, outcome, context))
+
+    def audit_entry(self, ticket: Ticket, outcome: str, context: dict[str, Any]) -> dict[str, Any]:
+        audit_log.info("%s ticket=%s state=%s", outcome, ticket.id[:8], ticket.state)
+        return {
             "time": self.now(),
             "event": "ticket",
             "outcome": outcome,
@@ -90,5 +102,3 @@ class Broker:
             "browser_ip": ticket.browser_ip,
             **context,
         }
-        audit_log.info("%s ticket=%s state=%s", outcome, ticket.id[:8], ticket.state)
-        await self.store.audit(entry)

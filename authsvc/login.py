@@ -56,7 +56,7 @@ async def scan(broker: Broker, claims: qr.QrClaims, card: Card) -> Ticket:
         raise errors.QrInvalid("QR claims do not match the ticket")
     lifetimes = broker.settings.lifetimes
     context = _context(card)
-    await broker.apply(
+    scanned = await broker.apply(
         claims.ticket_id,
         lambda t: core.scan(
             t,
@@ -66,6 +66,7 @@ async def scan(broker: Broker, claims: qr.QrClaims, card: Card) -> Ticket:
             lifetimes=lifetimes,
         ),
         context,
+        stored=stored,
     )
     client = broker.clients.get(stored.client_id)
     try:
@@ -92,6 +93,7 @@ async def scan(broker: Broker, claims: qr.QrClaims, card: Card) -> Ticket:
             t, device_id=card.device_id, accounts=accounts, now=broker.now()
         ),
         context,
+        stored=scanned,
     )
 
 
@@ -159,6 +161,7 @@ async def confirm(broker: Broker, ticket_id: str, card: Card) -> Ticket:
                 lifetimes=lifetimes,
             ),
             _context(card),
+            stored=stored,
         )
     except errors.QrAuthError:
         await broker.store.delete_value(code_key(code))

@@ -40,6 +40,13 @@ class Store(Protocol):
         """Write `new` only if the stored ticket still has `expected_version`."""
         ...
 
+    async def commit_transition(
+        self, new: Ticket, *, expected_version: int, ttl: float, event: Event, audit: dict[str, Any]
+    ) -> bool:
+        """`replace_ticket`, then `publish(new.id, event)` and `audit(audit)` — all or nothing,
+        in one round trip where the backend allows."""
+        ...
+
     async def put_value(self, key: str, value: dict[str, Any], *, ttl: float) -> None: ...
 
     async def get_value(self, key: str) -> dict[str, Any] | None: ...

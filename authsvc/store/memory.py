@@ -81,6 +81,15 @@ class MemoryStore:
         self._tickets.set(new.id, new, ttl)
         return True
 
+    async def commit_transition(
+        self, new: Ticket, *, expected_version: int, ttl: float, event: Event, audit: dict[str, Any]
+    ) -> bool:
+        if not await self.replace_ticket(new, expected_version=expected_version, ttl=ttl):
+            return False
+        await self.publish(new.id, event)
+        await self.audit(audit)
+        return True
+
     async def put_value(self, key: str, value: dict[str, Any], *, ttl: float) -> None:
         self._values.set(key, dict(value), ttl)
 

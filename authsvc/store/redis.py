@@ -100,6 +100,7 @@ class RedisStore:
         self._channel = f"{prefix}events"
         self._fanout = Fanout()
         self._replace = self._redis.register_script(_lua("replace_ticket.lua"))
+        self._commit = self._redis.register_script(_lua("commit_transition.lua"))
         self._hit = self._redis.register_script(_lua("hit.lua"))
         self._conn: AbstractConnection | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -153,6 +154,26 @@ class RedisStore:
         with _guard("replace_ticket"):
             replaced = await self._replace(keys=[self._key("t", new.id)], args=args)
         return bool(replaced)
+
+    async def commit_transition(
+        self, new: Ticket, *, expected_version: int, ttl: float, event: Event, audit: dict[str, Any]
+    ) -> bool:
+        if " " in new.id:
+            raise ValueError(f"ticket id with a space: {new.id!r}")
+        args: list[str | int] = [
+            str(expected_version),
+            _ms(ttl),
+            self._channel,
+            f"{new.id} {_dumps(event)}",
+            _dumps(audit),
+            _AUDIT_MAXLEN,
+        ]
+        for field, value in codec.to_fields(new).items():
+            args += [field, value]
+        keys = [self._key("t", new.id), f"{self._prefix}audit"]
+        with _guard("commit_transition"):
+            committed = await self._commit(keys=keys, args=args)
+        return bool(committed)
 
     # Values
 

@@ -392,3 +392,42 @@ async def test_unreachable_redis_is_unavailable() -> None:
         await store.close()
     with pytest.raises(errors.Unavailable):
         await RedisStore.connect("redis://127.0.0.1:1", prefix=new_prefix())
+
+
+async def test_commit_transition_writes_publishes_and_audits_together(store: AnyStore) -> None:
+    """A committed transition is stored, published to the ticket's subscribers and audited."""
+    first = pending()
+    await store.create_ticket(first, ttl=60)
+    sub = store.subscribe(first.id)
+    new = scanned(first)
+    event = {"ticket": first.id, "state": "scanned", "version": new.version}
+    assert await store.commit_transition(
+        new,
+        expected_version=first.version,
+        ttl=60,
+        event=event,
+        audit={"outcome": "scanned", "t": first.id},
+    )
+    assert await store.get_ticket(first.id) == new
+    assert await sub.get(timeout=WAIT) == event
+    assert (await store.audit_records(1))[-1] == {"outcome": "scanned", "t": first.id}
+    sub.close()
+
+
+async def test_stale_commit_transition_publishes_and_audits_nothing(store: AnyStore) -> None:
+    """A transition that lost the race leaves no ticket change, no event, no audit record."""
+    first = pending()
+    await store.create_ticket(first, ttl=60)
+    sub = store.subscribe(first.id)
+    before = await store.audit_records(1000)
+    assert not await store.commit_transition(
+        scanned(first),
+        expected_version=first.version + 1,
+        ttl=60,
+        event={"x": 1},
+        audit={"outcome": "lost"},
+    )
+    assert await store.get_ticket(first.id) == first
+    assert await sub.get(timeout=0.3) is None
+    assert await store.audit_records(1000) == before
+    sub.close()
