@@ -70,6 +70,8 @@ class Keyring:
         self.records = records
         self._private = private
         self._mtime = self._index_mtime()
+        self._keysets: dict[tuple[Purpose, tuple[str, ...]], KeySet] = {}
+        self._jose_private: dict[str, Any] = {}
 
     # --- loading -------------------------------------------------------------------------
     @classmethod
@@ -224,15 +226,18 @@ class Keyring:
     def jose_signing_key(self, purpose: Purpose) -> tuple[KeyRecord, Any]:
         """The current key as a joserfc key, for JWTs."""
         record, key = self.current(purpose)
-        return record, _jose_key(key, record)
+        if record.kid not in self._jose_private:
+            self._jose_private[record.kid] = _jose_key(key, record)
+        return record, self._jose_private[record.kid]
 
     def jose_keyset(self, purpose: Purpose, *, now: float) -> KeySet:
         """The keys that may verify a JWT of this purpose right now."""
-        keys = [
-            _jose_key(self._private[r.kid].public_key(), r)
-            for r in self.published(purpose, now=now)
-        ]
-        return KeySet(keys)
+        published = self.published(purpose, now=now)
+        cache_key = (purpose, tuple(r.kid for r in published))
+        if cache_key not in self._keysets:
+            keys = [_jose_key(self._private[r.kid].public_key(), r) for r in published]
+            self._keysets[cache_key] = KeySet(keys)
+        return self._keysets[cache_key]
 
 
 def _jose_key(key: PrivateKey | PublicKey, record: KeyRecord) -> Any:

@@ -61,9 +61,15 @@ class SignedRequest:
 
 
 def verify_request(
-    request: SignedRequest, device_jwk: Mapping[str, Any], *, now: float, max_skew: float
+    request: SignedRequest,
+    device_jwk: Mapping[str, Any],
+    *,
+    now: float,
+    max_skew: float,
+    device_id: str = "",
 ) -> str:
-    """Check the signature against `device_jwk`; returns the device id (its thumbprint).
+    """Check the signature against `device_jwk`; returns the device id (its thumbprint, which
+    the caller may pass in when it already has it).
 
     Replay of the nonce is the caller's job (it needs a store)."""
     headers = request.headers
@@ -73,7 +79,7 @@ def verify_request(
         nonce = headers[HEADER_NONCE]
         signature = b64u_decode(headers[HEADER_SIGNATURE])
         key: PublicKey = public_key_from_jwk(dict(device_jwk))
-        expected_id = thumbprint(dict(device_jwk))
+        expected_id = device_id or thumbprint(dict(device_jwk))
         if not (key_id.isascii() and timestamp.isascii() and nonce.isascii()):
             raise ValueError("non-ASCII device header")
         moment = int(timestamp)

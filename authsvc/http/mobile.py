@@ -25,12 +25,18 @@ from authsvc.keyring import Purpose
 routes = web.RouteTableDef()
 
 
-async def _verified(request: web.Request, device_jwk: dict[str, Any], body: bytes) -> str:
+async def _verified(
+    request: web.Request, device_jwk: dict[str, Any], body: bytes, device_id: str = ""
+) -> str:
     """Check the device signature and spend its nonce; returns the device id."""
     b = broker(request)
     signed = device.SignedRequest(request.method, request.path, request.headers, body)
     device_id = device.verify_request(
-        signed, device_jwk, now=b.now(), max_skew=b.settings.limits.device_clock_skew
+        signed,
+        device_jwk,
+        now=b.now(),
+        max_skew=b.settings.limits.device_clock_skew,
+        device_id=device_id,
     )
     nonce = request.headers[device.HEADER_NONCE]
     if not await b.store.add_once(
@@ -48,7 +54,7 @@ async def _phone(
         raise errors.EcardInvalid("no e-card header")
     card = await ecards.active_card(broker(request), token, require_active=require_active)
     body = await read_body(request)
-    await _verified(request, card.device_jwk, body)
+    await _verified(request, card.device_jwk, body, card.device_id)
     return card, parse_json(body)
 
 
