@@ -90,7 +90,7 @@ class Broker:
         await self.store.audit(self.audit_entry(ticket, outcome, context))
 
     def audit_entry(self, ticket: Ticket, outcome: str, context: dict[str, Any]) -> dict[str, Any]:
-        audit_log.info("%s ticket=%s state=%s", outcome, ticket.id[:8], ticket.state)
+        audit_log.debug("%s ticket=%s state=%s", outcome, ticket.id[:8], ticket.state)
         return {
             "time": self.now(),
             "event": "ticket",
