@@ -25,7 +25,7 @@ test: $(STAMP) system-deps
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) -m bench
+	@$(PY) -m bench
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check authsvc portal mobile_sim tests bench tools

@@ -194,3 +194,86 @@ async def test_person_without_company_cannot_reach_the_counter(
     await login(hall, browser, await person(phones, hall, CHEN), "personal", "personal")
     async with browser.get(f"{hall.portal_url}/counter?q={C1}") as response:
         assert response.status == 403
+
+
+WU = ("230106197802031895", "吴海涛", "13945100002")
+C4 = "91230102MA1DT6W200"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+async def test_registered_company_logs_in_by_scanning(
+    hall: Hall, browser: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """单位注册, then 吴海涛 scans as legal representative of the new company; before
+    registering, the seeds' 未找到当前法人账号信息."""
+    wu = await person(phones, hall, WU)
+    with pytest.raises(PhoneError) as refused:
+        await login(hall, browser, wu, "legal_rep", "legal_rep", C4)
+    assert refused.value.zh == "未找到当前法人账号信息，请先注册法人账号！"
+    token = await csrf(browser, f"{hall.portal_url}/register")
+    form = {
+        "_csrf": token,
+        "agree": "on",
+        "id_type": "居民身份证",
+        "credit_code": C4,
+        "company_name": "哈尔滨冰城数码科技有限公司",
+        "id_number": WU[0],
+        "legal_rep_name": WU[1],
+    }
+    async with browser.post(f"{hall.portal_url}/register", data=form) as response:
+        assert response.status == 200 and "注册成功" in await response.text()
+    landed = await login(hall, browser, wu, "legal_rep", "legal_rep", C4)
+    assert landed.url.path == f"/uc/{C4}"
+
+
+async def test_counter_authorization_with_an_upload_lets_the_agent_log_in(
+    hall: Hall, browser: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """窗口授权: staff upload the signed form and add 陈静 as agent of C1; she can then scan in."""
+    await login(hall, browser, await person(phones, hall, SUN), "personal", "staff")
+    token = await csrf(browser, f"{hall.portal_url}/counter/{C1}")
+    upload = aiohttp.FormData()
+    upload.add_field("_csrf", token)
+    upload.add_field("file", PNG, filename="授权书.png", content_type="image/png")
+    async with browser.post(f"{hall.portal_url}/counter/{C1}/upload", data=upload) as response:
+        assert response.status == 200
+    agent = {"_csrf": token, "id_number": CHEN[0], "name": CHEN[1], "phone": CHEN[2]}
+    async with browser.post(f"{hall.portal_url}/counter/{C1}/agents", data=agent) as response:
+        assert response.status == 200
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as other:
+        landed = await login(hall, other, await person(phones, hall, CHEN), "agent", "agent", C1)
+    assert landed.url.path == f"/uc/{C1}"
+
+
+async def test_eleventh_agent_and_forged_forms_are_refused(
+    hall: Hall, browser: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """At most ten agents per company; a form without the CSRF token changes nothing."""
+    from portal.rules.idcard import check_digit
+
+    await login(hall, browser, await person(phones, hall, WANG), "legal_rep", "legal_rep", C1)
+    token = await csrf(browser, f"{hall.portal_url}/uc/{C1}/agents")
+    statuses = []
+    for n in range(9):
+        first17 = f"23010219900{n + 1}0{n + 1}12{n}"
+        form = {
+            "_csrf": token,
+            "id_number": first17 + check_digit(first17),
+            "name": "测试员",
+            "phone": "13900000001",
+        }
+        async with browser.post(f"{hall.portal_url}/uc/{C1}/agents", data=form) as response:
+            statuses.append(response.status)
+    assert statuses[:8] == [200] * 8 and statuses[8] == 409
+    async with hall.portal[DB]() as db:
+        company = await db.scalar(select(Company).where(Company.credit_code == C1))
+        count = len(list(await db.scalars(select(Agent).where(Agent.company_id == company.id))))
+    forged = {"id_number": CHEN[0], "name": CHEN[1], "phone": CHEN[2]}
+    async with browser.post(f"{hall.portal_url}/uc/{C1}/agents", data=forged) as response:
+        assert response.status == 403
+    async with hall.portal[DB]() as db:
+        assert (
+            len(list(await db.scalars(select(Agent).where(Agent.company_id == company.id))))
+            == count
+            == 10
+        )
