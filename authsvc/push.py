@@ -1,17 +1,18 @@
 """WebSocket push to the browser: authenticate, subscribe, send the current state, then stream.
 
 Subscribing before reading the ticket means no change can fall between the two; events older
-than the snapshot are dropped by version. Each socket has its own bounded queue: a slow socket
-is cut off, never awaited by the others."""
+than the snapshot are dropped by version. An idle socket costs no task and no queue: events are
+handed to a callback that starts a short-lived sender; a socket that falls behind has its
+backlog replaced by one fresh read of the ticket, so it never holds up the others."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import weakref
+from collections import deque
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -21,7 +22,6 @@ from authsvc.broker import Broker
 from authsvc.core import ticket as core
 from authsvc.http.browser import _authorized_ticket
 from authsvc.http.common import broker
-from authsvc.store.base import Subscription
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -60,86 +60,128 @@ async def ticket_socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _authenticate(b: Broker, ws: web.WebSocketResponse, ticket_id: str) -> bool:
+async def _hello(b: Broker, ws: web.WebSocketResponse) -> str | None:
+    """The browser secret from the first message, or None (and the socket closed)."""
     try:
         message = await ws.receive(timeout=b.settings.limits.ws_auth_timeout)
         hello = json.loads(message.data) if message.type is WSMsgType.TEXT else {}
-        secret = (
-            hello.get("secret", "")
-            if isinstance(hello, dict) and hello.get("type") == "auth"
-            else ""
-        )
-        await _authorized_ticket(b, ticket_id, str(secret)[:128])
     except (TimeoutError, ValueError, TypeError, RecursionError):
-        await ws.close(code=CLOSE_UNAUTHORIZED, message=b"auth required")
-        return False
-    except errors.QrAuthError as exc:
-        await _send(ws, {"type": "error", **exc.body()})
-        await ws.close(code=CLOSE_FORBIDDEN, message=exc.code.encode())
-        return False
-    return True
+        hello = {}
+    if isinstance(hello, dict) and hello.get("type") == "auth":
+        return str(hello.get("secret", ""))[:128]
+    await ws.close(code=CLOSE_UNAUTHORIZED, message=b"auth required")
+    return None
 
 
 async def _serve(b: Broker, ws: web.WebSocketResponse, ticket_id: str) -> None:
-    if not await _authenticate(b, ws, ticket_id):
+    secret = await _hello(b, ws)
+    if secret is None:
         return
-    sub = b.store.subscribe(ticket_id, maxsize=b.settings.limits.ws_queue_size)
-    reader = asyncio.create_task(_drain_incoming(ws, sub))
+    stream = TicketStream(b, ws, ticket_id)
+    listener = b.store.listen(ticket_id, stream.on_event)  # subscribe first, then read
     try:
-        await _stream(b, ws, ticket_id, sub)
-    finally:
-        sub.close()
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
-        await ws.close()
-
-
-async def _stream(b: Broker, ws: web.WebSocketResponse, ticket_id: str, sub: Subscription) -> None:
-    ticket = await b.load(ticket_id)
-    await _send(ws, {"type": "state", **core.event(ticket)})
-    version = ticket.version
-    while ticket.state not in core.TERMINAL:
-        wait = max(ticket.expires_at - b.now(), 0.0) + 0.05
-        event = await sub.get(timeout=wait)
-        if event is None or event.get("resync"):
-            if event is None and sub.closed:
-                return
-            ticket = await b.load(ticket_id)
-            if ticket.version == version and ticket.state not in core.TERMINAL:
-                continue
-            event = core.event(ticket)
-        elif event["version"] <= version:
-            continue
-        else:
-            ticket = _apply_event(ticket, event)
-        version = event["version"]
-        await _send(
-            ws, {"type": "state", **{k: v for k, v in event.items() if k != "published_at"}}
-        )
-        if "published_at" in event:
-            b.metrics.push_latency.observe(max(b.now() - event["published_at"], 0.0))
-
-
-def _apply_event(ticket: core.Ticket, event: dict[str, Any]) -> core.Ticket:
-    """Enough of the event to know the new state and expiry without reading the store."""
-    return dataclasses.replace(
-        ticket,
-        state=core.State(event["state"]),
-        version=event["version"],
-        expires_at=event["expires_at"],
-    )
-
-
-async def _drain_incoming(ws: web.WebSocketResponse, sub: Subscription) -> None:
-    """Read (and ignore) client messages so close frames and pongs are processed; when the
-    browser goes away, closing the subscription ends the stream."""
+        ticket = await _authorized_ticket(b, ticket_id, secret)
+    except errors.QrAuthError as exc:
+        listener.close()
+        await _send(ws, {"type": "error", **exc.body()})
+        await ws.close(code=CLOSE_FORBIDDEN, message=exc.code.encode())
+        return
     try:
-        async for message in ws:
+        stream.start(ticket)
+        async for message in ws:  # pongs and close frames; the browser sends nothing else
             if message.type is WSMsgType.ERROR:
                 break
     finally:
-        sub.close()
+        listener.close()
+        stream.stop()
+        await ws.close()
+
+
+class TicketStream:
+    """One socket's view of one ticket: ordered sends, expiry, resync, close when terminal."""
+
+    MAX_BACKLOG = 16
+
+    def __init__(self, b: Broker, ws: web.WebSocketResponse, ticket_id: str) -> None:
+        self.b, self.ws, self.ticket_id = b, ws, ticket_id
+        self.version = -1
+        self.expires_at = 0.0
+        self.backlog: deque[dict[str, Any]] = deque()
+        self.early: list[dict[str, Any]] = []
+        self.started = False
+        self.sender: asyncio.Task[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, ticket: core.Ticket) -> None:
+        self.started = True
+        self._queue(core.event(ticket), ticket.expires_at)
+        for event in self.early:  # arrived between subscribing and reading
+            self.on_event(event)
+        self.early.clear()
+
+    def stop(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        for task in [self.sender, *self.tasks]:
+            if task is not None:
+                task.cancel()
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        if not self.started:
+            self.early.append(event)
+        elif event.get("resync") or len(self.backlog) >= self.MAX_BACKLOG:
+            self.backlog.clear()
+            self._spawn(self._reload())
+        elif event.get("version", -1) > self.version:
+            self._queue(event, event["expires_at"])
+
+    def _queue(self, event: dict[str, Any], expires_at: float) -> None:
+        self.version, self.expires_at = event["version"], expires_at
+        self.backlog.append(event)
+        if self.timer is not None:
+            self.timer.cancel()
+        if event["state"] not in core.TERMINAL:
+            delay = max(expires_at - self.b.now(), 0.0) + 0.05
+            self.timer = asyncio.get_running_loop().call_later(delay, self._expire)
+        if self.sender is None:
+            self.sender = asyncio.create_task(self._pump())
+
+    def _expire(self) -> None:
+        self.timer = None
+        self._spawn(self._reload())
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)  # keep a reference until it is done
+        task.add_done_callback(self.tasks.discard)
+
+    async def _reload(self) -> None:
+        """Read the ticket again (after a resync, a backlog or its expiry) and send if it moved."""
+        try:
+            ticket = await self.b.load(self.ticket_id)
+        except errors.QrAuthError:
+            await self.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"reload failed")
+            return
+        if ticket.version != self.version or ticket.state in core.TERMINAL:
+            self._queue(core.event(ticket), ticket.expires_at)
+
+    async def _pump(self) -> None:
+        try:
+            while self.backlog:
+                event = self.backlog.popleft()
+                published = event.get("published_at")
+                await _send(
+                    self.ws,
+                    {"type": "state", **{k: v for k, v in event.items() if k != "published_at"}},
+                )
+                if published is not None:
+                    self.b.metrics.push_latency.observe(max(self.b.now() - published, 0.0))
+                if event["state"] in core.TERMINAL:
+                    await self.ws.close()
+                    return
+        finally:
+            self.sender = None
 
 
 async def _send(ws: web.WebSocketResponse, body: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ so callers subscribe first and read the ticket second.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from authsvc.core.ticket import Ticket
@@ -26,6 +26,10 @@ class Subscription(Protocol):
 
     async def get(self, timeout: float) -> Event | None: ...  # noqa: ASYNC109
 
+    def close(self) -> None: ...
+
+
+class Closable(Protocol):
     def close(self) -> None: ...
 
 
@@ -68,6 +72,11 @@ class Store(Protocol):
     async def publish(self, ticket_id: str, event: Event) -> None: ...
 
     def subscribe(self, ticket_id: str, *, maxsize: int = 16) -> Subscription: ...
+
+    def listen(self, ticket_id: str, callback: Callable[[Event], None]) -> Closable:
+        """Like `subscribe`, but events are handed to `callback` as they arrive (it must not
+        block); `{"resync": True}` means some may be lost. For long-lived idle listeners."""
+        ...
 
     async def audit(self, record: dict[str, Any]) -> None: ...
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 Event = dict[str, Any]
@@ -65,16 +65,44 @@ class LocalSubscription:
                 self.queue.put_nowait(_CLOSED)
 
 
+class Listener:
+    """A subscriber that is called back instead of queued: no task or queue per idle socket.
+    The callback must not block; it gets events in order, and RESYNC when some may be lost."""
+
+    def __init__(self, fanout: Fanout, ticket_id: str, callback: Callable[[Event], None]) -> None:
+        self._fanout = fanout
+        self.ticket_id = ticket_id
+        self._callback = callback
+        self.closed = False
+
+    def offer(self, event: Event) -> None:
+        if not self.closed:
+            self._callback(event)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._fanout.remove(self)
+
+
+Subscriber = LocalSubscription | Listener
+
+
 class Fanout:
     def __init__(self) -> None:
-        self._subscribers: dict[str, set[LocalSubscription]] = defaultdict(set)
+        self._subscribers: dict[str, set[Subscriber]] = defaultdict(set)
 
     def subscribe(self, ticket_id: str, maxsize: int) -> LocalSubscription:
         sub = LocalSubscription(self, ticket_id, maxsize)
         self._subscribers[ticket_id].add(sub)
         return sub
 
-    def remove(self, sub: LocalSubscription) -> None:
+    def listen(self, ticket_id: str, callback: Callable[[Event], None]) -> Listener:
+        listener = Listener(self, ticket_id, callback)
+        self._subscribers[ticket_id].add(listener)
+        return listener
+
+    def remove(self, sub: Subscriber) -> None:
         subs = self._subscribers.get(sub.ticket_id)
         if subs is not None:
             subs.discard(sub)

@@ -6,11 +6,12 @@ import asyncio
 import json
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from authsvc.core.ticket import Ticket
-from authsvc.store.fanout import Event, Fanout, LocalSubscription
+from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
 
 
 class _Expiring:
@@ -117,6 +118,9 @@ class MemoryStore:
 
     def subscribe(self, ticket_id: str, *, maxsize: int = 16) -> LocalSubscription:
         return self._fanout.subscribe(ticket_id, maxsize)
+
+    def listen(self, ticket_id: str, callback: Callable[[Event], None]) -> Listener:
+        return self._fanout.listen(ticket_id, callback)
 
     def subscriber_count(self) -> int:
         return self._fanout.count()

@@ -24,7 +24,7 @@ import json
 import logging
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any, cast
 
@@ -37,7 +37,7 @@ from redis.backoff import NoBackoff
 from authsvc import errors
 from authsvc.core.ticket import Ticket
 from authsvc.store import codec
-from authsvc.store.fanout import Event, Fanout, LocalSubscription
+from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +215,9 @@ class RedisStore:
 
     def subscribe(self, ticket_id: str, *, maxsize: int = 16) -> LocalSubscription:
         return self._fanout.subscribe(ticket_id, maxsize)
+
+    def listen(self, ticket_id: str, callback: Callable[[Event], None]) -> Listener:
+        return self._fanout.listen(ticket_id, callback)
 
     def subscriber_count(self) -> int:
         return self._fanout.count()

@@ -1,0 +1,84 @@
+"""TicketStream (authsvc/push.py): a slow socket never makes the fan-out wait."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from authsvc.core import ticket as core
+from authsvc.core.ticket import Identity, Lifetimes
+from authsvc.metrics import Metrics
+from authsvc.push import TicketStream
+
+NOW = 1_800_000_000.0
+
+
+class StuckSocket:
+    """A browser that stopped reading: every send waits until released."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.sent: list[str] = []
+        self.release = asyncio.Event()
+
+    async def send_str(self, text: str) -> None:
+        await self.release.wait()
+        self.sent.append(text)
+
+    async def close(self, **_: Any) -> None:
+        self.closed = True
+
+
+class FakeBroker:
+    def __init__(self, ticket: core.Ticket) -> None:
+        self.ticket = ticket
+        self.loads = 0
+        self.metrics = Metrics()
+
+    def now(self) -> float:
+        return NOW
+
+    async def load(self, ticket_id: str) -> core.Ticket:
+        self.loads += 1
+        return self.ticket
+
+
+def a_ticket() -> core.Ticket:
+    return core.create(
+        client_id="hall",
+        identity=Identity.PERSONAL,
+        browser_ip="127.0.0.1",
+        browser_ua="x",
+        browser_secret="s",
+        now=NOW,
+        lifetimes=Lifetimes(),
+    )
+
+
+async def test_backlog_is_bounded_and_replaced_by_one_read() -> None:
+    """Events for a stuck socket are taken without waiting; past the bound they become a reload."""
+    ticket = a_ticket()
+    broker, ws = FakeBroker(ticket), StuckSocket()
+    stream = TicketStream(broker, ws, ticket.id)  # type: ignore[arg-type]
+    stream.start(ticket)
+    for version in range(2, 60):
+        stream.on_event({**core.event(ticket), "version": version})  # returns at once
+        assert len(stream.backlog) <= TicketStream.MAX_BACKLOG
+    await asyncio.sleep(0)
+    assert broker.loads >= 1
+    stream.stop()
+
+
+async def test_events_arriving_before_the_snapshot_are_not_lost() -> None:
+    """An event between subscribing and reading the ticket is delivered after the snapshot."""
+    ticket = a_ticket()
+    broker, ws = FakeBroker(ticket), StuckSocket()
+    stream = TicketStream(broker, ws, ticket.id)  # type: ignore[arg-type]
+    later = {**core.event(ticket), "state": "scanned", "version": ticket.version + 1}
+    stream.on_event(later)
+    stream.start(ticket)
+    ws.release.set()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert ['"pending"' in ws.sent[0], '"scanned"' in ws.sent[1]] == [True, True]
+    stream.stop()
