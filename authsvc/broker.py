@@ -13,6 +13,7 @@ from authsvc.clients import ClientRegistry
 from authsvc.config import Settings
 from authsvc.core import ticket as core
 from authsvc.core.clock import Clock
+from authsvc.core.ecard import VerifiedCards
 from authsvc.core.ticket import Ticket
 from authsvc.keyring import Keyring
 from authsvc.metrics import Metrics
@@ -34,6 +35,7 @@ class Broker:
     clock: Clock
     accounts: AccountsProvider
     metrics: Metrics = field(default_factory=Metrics)
+    cards: VerifiedCards = field(default_factory=VerifiedCards)
 
     def now(self) -> float:
         return self.clock.now()

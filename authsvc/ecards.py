@@ -86,12 +86,11 @@ async def active_card(broker: Broker, token: str, *, require_active: bool = True
     """The card in an `X-Ecard` header: signed by our issuer key, still this device's, and
     (unless only its status is being read) active."""
     now = broker.now()
-    card = ecard.read(
-        token,
-        broker.keyring.jose_keyset(Purpose.ECARD, now=now),
-        issuer=broker.settings.issuer,
-        now=now,
-    )
+    keys = broker.keyring.jose_keyset(Purpose.ECARD, now=now)
+    card = broker.cards.get(token, keys, now)
+    if card is None:
+        card = ecard.read(token, keys, issuer=broker.settings.issuer, now=now)
+        broker.cards.put(token, keys, card)
     record = await broker.store.get_value(_card_key(card.card_no))
     if record is None:
         raise errors.EcardInvalid("no record")

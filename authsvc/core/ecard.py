@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -116,6 +117,28 @@ class Card:
     phone: str
     device_jwk: dict[str, Any]
     device_id: str
+    expires_at: int = 0
+
+
+class VerifiedCards:
+    """Credentials already verified against a given key set: a phone presents the same card on
+    every request, and its signature cannot change. Status is never cached (挂失 acts at once)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._cards: OrderedDict[tuple[str, int], Card] = OrderedDict()
+
+    def get(self, token: str, keys: KeySet, now: float) -> Card | None:
+        card = self._cards.get((token, id(keys)))
+        if card is None or now >= card.expires_at:
+            return None
+        self._cards.move_to_end((token, id(keys)))
+        return card
+
+    def put(self, token: str, keys: KeySet, card: Card) -> None:
+        self._cards[(token, id(keys))] = card
+        if len(self._cards) > self._size:
+            self._cards.popitem(last=False)
 
 
 def read(token: str, keys: KeySet, *, issuer: str, now: float) -> Card:
@@ -142,6 +165,7 @@ def read(token: str, keys: KeySet, *, issuer: str, now: float) -> Card:
             phone=str(claims["phone"]),
             device_jwk=jwk,
             device_id=thumbprint(jwk),
+            expires_at=claims["exp"],
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise errors.EcardInvalid("claims incomplete") from exc
