@@ -270,4 +270,3 @@ async def test_health_readiness_and_metrics(authsvc: Broker, http: aiohttp.Clien
     assert 'qrauth_ticket_transitions_total{state="pending"} 1.0' in text
     assert "qrauth_websockets_active 1.0" in text
     await ws.close()
-
