@@ -277,3 +277,36 @@ async def test_eleventh_agent_and_forged_forms_are_refused(
             == count
             == 10
         )
+
+
+async def test_logout_ends_both_sessions(
+    hall: Hall, browser: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """退出 clears the portal session and ends the login at authsvc, back on the portal's home."""
+    await login(hall, browser, await person(phones, hall, WANG), "legal_rep", "legal_rep", C1)
+    token = await csrf(browser, f"{hall.portal_url}/uc/{C1}")
+    records_before = len(await hall.authsvc.store.audit_records(1000))
+    async with browser.post(f"{hall.portal_url}/auth/logout", data={"_csrf": token}) as response:
+        assert response.status == 200 and str(response.url) == f"{hall.portal_url}/"
+        hops = [str(r.url) for r in response.history]
+    assert any(hop.startswith(f"{hall.authsvc.url}/end-session") for hop in hops)
+    ended = (await hall.authsvc.store.audit_records(1000))[records_before:]
+    assert any(r["event"] == "logout" and r["client"] == "portal" for r in ended)
+    async with browser.get(f"{hall.portal_url}/uc/{C1}", allow_redirects=False) as response:
+        assert response.status in (302, 303, 401)
+
+
+async def test_back_channel_logout_ends_the_portal_session(
+    hall: Hall, browser: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """Ending the login at authsvc (another tab, an admin) logs the portal session out too."""
+    await login(hall, browser, await person(phones, hall, WANG), "legal_rep", "legal_rep", C1)
+    from authsvc.login import session_id
+    from authsvc.logout import end_session
+
+    audit = await hall.authsvc.store.audit_records(1000)
+    ticket_id = next(r["ticket"] for r in reversed(audit) if r.get("event") == "token")
+    client = hall.authsvc.broker.clients.get("portal")
+    await end_session(hall.authsvc.broker, {"sid": session_id(ticket_id), "sub": "x"}, client)
+    async with browser.get(f"{hall.portal_url}/uc/{C1}", allow_redirects=False) as response:
+        assert response.status in (302, 303, 401)
