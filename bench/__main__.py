@@ -20,7 +20,8 @@ from typing import Any
 
 import aiohttp
 
-from bench import micro
+from authsvc.core.crypto import Algorithm
+from bench import micro, signatures
 from bench.harness import REDIS_URL, T0, Quiet, Remote, log, measured, measured_one
 from bench.load import raise_nofile
 from bench.report import compose
@@ -36,12 +37,16 @@ from bench.servers import (
 # authsvc's RedisStore has redis-py's default asyncio pool: 100 connections, and the 101st
 # concurrent command fails at once ("Too many connections" → 503). Stay well below it.
 IDLE_OPEN_CONCURRENCY = 64
+BENCH_CLIENT = "hall"  # tests.support.browser.BrowserLogin's default client
+OIDC_WARMUP = 20  # OIDC logins before the measured ones: the token endpoint's first calls
 
 
 @dataclass(frozen=True)
 class Plan:
     logins: int
     main_seconds: float
+    oidc_logins: int
+    oidc_seconds: float
     idle_sockets: int
     phones: int
     levels: tuple[int, ...]
@@ -60,6 +65,8 @@ class Plan:
         return cls(
             logins=args.logins or (200 if quick else 1000),
             main_seconds=args.max_seconds or (20.0 if quick else 60.0),
+            oidc_logins=args.oidc_logins or args.logins or (200 if quick else 1000),
+            oidc_seconds=args.oidc_max_seconds or (5.0 if quick else 25.0),
             idle_sockets=args.idle_sockets or (500 if quick else 10_000),
             phones=args.phones or (4 if quick else 20),
             levels=tuple(
@@ -145,6 +152,34 @@ async def drive(remote: Remote, server: Server, plan: Plan, quiet: Quiet) -> dic
     return {"ramp": ramp, "best_concurrency": best, "main": main, "half": half}
 
 
+async def drive_oidc(
+    remote: Remote, server: Server, plan: Plan, quiet: Quiet, concurrency: int
+) -> dict[str, Any]:
+    """Complete OIDC logins (the broker login, the code redeemed at /token, the ID token
+    verified), closed loop at the broker logins' best concurrency."""
+    warm = await remote.call(
+        60, op="closed", target="oidc", concurrency=concurrency, count=OIDC_WARMUP, seconds=10
+    )
+    gate = await quiet.wait()
+    main = await measured_one(
+        remote,
+        server,
+        plan.oidc_seconds + 60,
+        op="closed",
+        target="oidc",
+        concurrency=concurrency,
+        count=plan.oidc_logins,
+        seconds=plan.oidc_seconds,
+    )
+    main |= {"requested": plan.oidc_logins, "quiet_gate": gate, "warmup_errors": warm["errors"]}
+    log(
+        f"oidc: {main['done']} logins with verified ID tokens at concurrency {concurrency}: "
+        f"{main['logins_per_s']}/s, server CPU {main['cpu_s']['server']} s, token p50 "
+        f"{main.get('token_ms', {}).get('p50')} ms, errors {main['errors']}"
+    )
+    return main
+
+
 async def idle(
     remotes: dict[str, Remote], servers: list[Server], count: int, via: str, quiet: Quiet
 ) -> dict:
@@ -211,9 +246,18 @@ async def run(plan: Plan) -> dict[str, Any]:
             )
             facts["qr"] = micro.qr_cost(folder / "keys", authsvc.url, plan.micro_samples)
             facts["sign_verify_us"] = micro.sign_verify(plan.micro_samples * 2)
+            facts["jose_us"] = micro.jose_us(
+                folder / "keys", authsvc.url, Algorithm(plan.algorithm), plan.micro_samples
+            )
+            facts["signatures"] = signatures.per_login(
+                facts["sign_verify_us"],
+                micro.key_algorithms(folder / "keys") | {"device": plan.algorithm},
+                signatures.has_accounts_endpoint(authsvc.clients_file, BENCH_CLIENT),
+                facts["jose_us"],
+            )
             log(
                 f"QR {facts['qr']['qr_ms_per_ticket']} ms/ticket; "
-                f"sign/verify µs {facts['sign_verify_us']}"
+                f"sign/verify µs {facts['sign_verify_us']}; JOSE µs {facts['jose_us']}"
             )
             setup = {
                 "op": "setup", "authsvc": authsvc.url, "floor": floor.url,
@@ -226,6 +270,8 @@ async def run(plan: Plan) -> dict[str, Any]:
             log(f"{answer['phones']} phones with e-cards in {answer['seconds']} s")
             quiet.pids += [authsvc.process.pid, floor.process.pid, remotes[0].pid]
             facts["authsvc"] = await drive(remotes[0], authsvc, plan, quiet)
+            best = facts["authsvc"]["best_concurrency"]
+            facts["oidc"] = await drive_oidc(remotes[0], authsvc, plan, quiet, best)
             facts["floor"] = await drive(remotes[0], floor, plan, quiet)
             remotes.append(await Remote.start())  # the floor's idle sockets: see idle()
             quiet.pids.append(remotes[1].pid)
@@ -301,6 +347,18 @@ def main() -> None:
         type=float,
         default=0,
         help="time cap on the measured run (60; quick 20): it stops at N logins or then",
+    )
+    parser.add_argument(
+        "--oidc-logins",
+        type=int,
+        default=0,
+        help="complete OIDC logins (with /token and the ID token verified); default --logins",
+    )
+    parser.add_argument(
+        "--oidc-max-seconds",
+        type=float,
+        default=0,
+        help="time cap on the OIDC logins (25; quick 5)",
     )
     parser.add_argument(
         "--quiet-wait",

@@ -5,7 +5,7 @@ bounded by a count and by a deadline, and every login by a timeout.
 
   {"op": "setup", "authsvc": URL, "floor": URL, "home": DIR, "phones": N, "algorithm": "ES256",
    "redis_url": URL, "prefixes": {"authsvc": P, "floor": P}}
-  {"op": "closed", "target": "authsvc"|"floor", "concurrency": C, "count": N, "seconds": S}
+  {"op": "closed", "target": "authsvc"|"oidc"|"floor", "concurrency": C, "count": N, "seconds": S}
   {"op": "open", "target": …, "rate": R, "count": N, "seconds": S, "max_in_flight": M}
   {"op": "tickets", "targets": {"authsvc": N, "floor": N}, "via": "redis"|"http"}
   {"op": "idle_open", "targets": ["authsvc", "floor"], "concurrency": C, "seconds": S}
@@ -82,8 +82,14 @@ class Generator:
         self.redis: tuple[str, dict[str, str]] = ("", {})
 
     def _flow(self, target: str) -> Callable[[], Awaitable[Sample]]:
+        """authsvc: the broker login; oidc: it and the code redeemed, the ID token verified."""
         assert self.logins is not None
-        return self.logins.authsvc_login if target == "authsvc" else self.logins.floor_login
+        flows = {
+            "authsvc": self.logins.authsvc_login,
+            "oidc": self.logins.oidc_login,
+            "floor": self.logins.floor_login,
+        }
+        return flows[target]
 
     async def setup(self, cmd: dict[str, Any]) -> dict[str, Any]:
         self.redis = cmd["redis_url"], cmd["prefixes"]
@@ -114,6 +120,7 @@ class Generator:
         self, samples: list[Sample], errors: Counter[str], elapsed: float, cpu: float
     ) -> dict[str, Any]:
         done = len(samples)
+        token = [s.token_s for s in samples if not math.isnan(s.token_s)]
         return {
             "done": done,
             "errors": dict(errors),
@@ -123,7 +130,7 @@ class Generator:
             "after_response_ms": summary_ms([s.after_response_s for s in samples]),
             "login_ms": summary_ms([s.login_s for s in samples]),
             "generator_cpu_s": round(cpu, 3),
-        }
+        } | ({"token_ms": summary_ms(token)} if token else {})
 
     async def closed(self, cmd: dict[str, Any]) -> dict[str, Any]:
         """Closed loop: `concurrency` users, each starting its next login when one ends."""

@@ -5,6 +5,10 @@ authsvc: POST /api/tickets → WebSocket (auth, `pending`) → phone scan → ac
 mobile_sim's PhoneApp (it verifies the QR offline and signs every call with its device key,
 a fresh nonce each time); the browser is tests.support.browser.BrowserLogin.
 
+oidc: the authsvc login, then the relying party's side: the redirect's `iss`, `state` and `code`
+are read, the code is redeemed at POST /token (client_secret_basic, the PKCE verifier), and the
+ID token is verified (ES256 against /jwks.json, fetched once at setup; iss, aud, nonce, exp).
+
 floor: the same requests and pushes on bench.floor, which checks nothing (see its docstring).
 """
 
@@ -15,12 +19,17 @@ import contextlib
 import datetime as dt
 import itertools
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 
 from authsvc.core.crypto import Algorithm
 from authsvc.core.idnumber import check_character
@@ -35,15 +44,27 @@ USER_AGENT = (
 FLOOR_STEPS = ("scan", "account", "face")
 
 
+CLIENT_SECRET = "hall-secret"  # the test client `hall` of tests.support.servers.write_clients
+
+
 class LoginFailed(Exception):
     """A login that ended otherwise than with the browser's `confirmed` event."""
+
+
+class TokenRefused(LoginFailed):
+    """POST /token answered otherwise than 200 with an ID token."""
+
+
+class IdTokenInvalid(LoginFailed):
+    """The ID token (or the redirect carrying the code) did not verify at the relying party."""
 
 
 @dataclass(frozen=True, slots=True)
 class Sample:
     push_s: float  # confirm request about to be sent → browser has the `confirmed` event
     after_response_s: float  # confirm response received → browser has it (< 0: push came first)
-    login_s: float  # ticket request sent → browser has the `confirmed` event
+    login_s: float  # ticket request sent → browser has `confirmed` (oidc: ID token verified)
+    token_s: float = math.nan  # oidc: POST /token sent → its JSON answer parsed
 
 
 def session(limit: int = 0) -> aiohttp.ClientSession:
@@ -98,14 +119,30 @@ class Logins:
     ) -> None:
         self.http, self.authsvc, self.floor, self.timeout = http, authsvc, floor, timeout
         self.request_id = ""
+        self.browser: BrowserLogin | None = None
         self._phones: itertools.cycle[PhoneState] | None = None
+        self._jwks: KeySet | None = None
+        self._claims: jwt.JWTClaimsRegistry | None = None
 
     async def setup(self, home: Path, phones: int, algorithm: Algorithm) -> None:
         browser = BrowserLogin(self.authsvc, self.http)
         await browser.open_page("personal")
         # One authorization request (valid 30 min) serves every ticket, as when the QR page
-        # refreshes an expired code; GET /authorize is not part of a measured login.
-        self.request_id = browser.request_id
+        # refreshes an expired code; GET /authorize is not part of a measured login. Its PKCE
+        # verifier, state and nonce are what the relying party checks in an oidc login.
+        self.request_id, self.browser = browser.request_id, browser
+        async with self.http.get(self.authsvc + "/jwks.json") as response:
+            response.raise_for_status()
+            self._jwks = KeySet.import_key_set(await response.json())
+        self._claims = jwt.JWTClaimsRegistry(
+            leeway=5,
+            iss={"essential": True, "value": self.authsvc},
+            aud={"essential": True, "value": browser.client_id},
+            nonce={"essential": True, "value": browser.nonce},
+            sub={"essential": True},
+            exp={"essential": True},
+            iat={"essential": True},
+        )
         self._phones = itertools.cycle(
             await provision(self.authsvc, self.http, home, phones, algorithm)
         )
@@ -141,8 +178,11 @@ class Logins:
         return ws
 
     async def authsvc_login(self) -> Sample:
+        return (await self._authsvc_login(time.perf_counter()))[0]
+
+    async def _authsvc_login(self, start: float) -> tuple[Sample, str]:
+        """The broker login; returns its sample and the redirect the browser was pushed."""
         assert self._phones is not None, "setup first"
-        start = time.perf_counter()
         ws_url, secret, qr_text = await self.authsvc_ticket()
         ws = await self.open_socket(self.authsvc, ws_url, secret)
         watcher = None
@@ -156,11 +196,45 @@ class Logins:
             await phone.confirm()
             answered = time.perf_counter()
             pushed, event = await watcher
-            if "code=" not in event.get("redirect", ""):
+            redirect = str(event.get("redirect", ""))
+            if "code=" not in redirect:
                 raise LoginFailed("confirmed without a code")
         finally:
             await _finish(ws, watcher)
-        return Sample(pushed - sent, pushed - answered, pushed - start)
+        return Sample(pushed - sent, pushed - answered, pushed - start), redirect
+
+    async def oidc_login(self) -> Sample:
+        """The broker login, then the relying party redeems the code and verifies the ID token."""
+        start = time.perf_counter()
+        login, redirect = await self._authsvc_login(start)
+        browser = self.browser
+        assert browser is not None and self._jwks is not None and self._claims is not None
+        query = parse_qs(urlsplit(redirect).query)
+        if query.get("iss") != [self.authsvc] or query.get("state") != [browser.state]:
+            raise IdTokenInvalid("redirect iss or state")
+        form = {
+            "grant_type": "authorization_code",
+            "code": query["code"][0],
+            "redirect_uri": browser.redirect_uri,
+            "code_verifier": browser.verifier,
+        }
+        auth = {"Authorization": aiohttp.encode_basic_auth(browser.client_id, CLIENT_SECRET)}
+        sent = time.perf_counter()
+        async with self.http.post(self.authsvc + "/token", data=form, headers=auth) as response:
+            body = await response.json(content_type=None)
+            status = response.status
+        answered = time.perf_counter()
+        if status != 200 or not isinstance(body, dict) or "id_token" not in body:
+            error = body.get("error", "?") if isinstance(body, dict) else "?"
+            raise TokenRefused(f"{status} {error}")
+        try:
+            token = jwt.decode(str(body["id_token"]), self._jwks, algorithms=["ES256"])
+            self._claims.validate(token.claims)
+        except (JoseError, ValueError) as exc:
+            raise IdTokenInvalid(f"{type(exc).__name__}: {exc}") from exc
+        return Sample(
+            login.push_s, login.after_response_s, time.perf_counter() - start, answered - sent
+        )
 
     async def floor_login(self) -> Sample:
         start = time.perf_counter()

@@ -1,4 +1,5 @@
-"""In-process CPU figures: one ticket's QR, and device signatures (sign and verify)."""
+"""In-process CPU figures: one ticket's QR, device signatures (sign and verify), and the two
+JOSE calls of a login (e-card read, ID token sign) as authsvc makes them."""
 
 from __future__ import annotations
 
@@ -6,14 +7,18 @@ import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
-from authsvc import qrimage
-from authsvc.core import qr
-from authsvc.core.crypto import Algorithm, generate, sign, verify
+from authsvc import qrimage, tokens
+from authsvc.broker import Broker
+from authsvc.core import ecard, qr
+from authsvc.core.crypto import Algorithm, generate, public_jwk, sign, verify
 from authsvc.core.device import canonical
+from authsvc.core.oidc import claims as oidc_claims
 from authsvc.core.ticket import Identity
 from authsvc.keyring import Keyring, Purpose
+from authsvc.login import ACR, AMR
 
 
 def _cpu_per_call(work: Callable[[], object], count: int) -> float:
@@ -87,3 +92,46 @@ def _sign_verify_one(alg: Algorithm, message: bytes, count: int) -> dict[str, fl
     sign_s = _cpu_per_call(lambda: sign(key, message), count)
     verify_s = _cpu_per_call(lambda: verify(public, alg, message, signature), count)
     return {"sign": round(sign_s * 1e6, 1), "verify": round(verify_s * 1e6, 1)}
+
+
+def key_algorithms(keys_dir: Path) -> dict[str, str]:
+    """The algorithm of the server's current key for each purpose (qr, ecard, token)."""
+    keyring = Keyring.load_or_create(keys_dir, now=time.time())
+    return {str(p): str(keyring.current_record(p).alg) for p in Purpose}
+
+
+def jose_us(keys_dir: Path, issuer: str, device_alg: Algorithm, count: int) -> dict[str, float]:
+    """µs of CPU per whole JOSE call with the server's keys: `ecard.read` of a card as
+    ecards.active_card reads it on every phone request, and `tokens.sign_jwt` of an ID token as
+    tokens.redeem signs it (JSON, base64url, key lookup and the signature)."""
+    keyring = Keyring.load_or_create(keys_dir, now=time.time())
+    now = time.time()
+    person = ("张三", "11010519491231002X", "13800000000")
+    device_jwk = public_jwk(generate(device_alg).public_key())
+    application = ecard.Application(*person, device_jwk=device_jwk)
+    card_no = ecard.new_card_number()
+    _, ecard_key = keyring.jose_signing_key(Purpose.ECARD)
+    card = ecard.issue(
+        ecard.card_claims(application, card_no=card_no, issuer=issuer, now=now), ecard_key
+    )
+    keys = keyring.jose_keyset(Purpose.ECARD, now=now)
+    ecard.read(card, keys, issuer=issuer, now=now)
+    grant = {
+        "client_id": "hall",
+        "request": {
+            "nonce": secrets.token_urlsafe(8),
+            "scope": ["openid", "profile", "account", "id_number"],
+        },
+        "subject": {"name": person[0], "id_number": person[1], "phone": person[2]},
+        "account": {"key": "personal:", "role": "personal", "name": person[0]},
+        "auth_time": int(now),
+        "acr": ACR,
+        "amr": list(AMR),
+        "sid": secrets.token_hex(16),
+    }
+    sub = secrets.token_urlsafe(24)
+    claims = oidc_claims.id_token_claims(grant, issuer=issuer, sub=sub, now=now, ttl=600)
+    broker = cast(Broker, SimpleNamespace(keyring=keyring))  # sign_jwt reads only the keyring
+    read_s = _cpu_per_call(lambda: ecard.read(card, keys, issuer=issuer, now=now), count)
+    sign_s = _cpu_per_call(lambda: tokens.sign_jwt(broker, claims), count)
+    return {"ecard_read": round(read_s * 1e6, 1), "id_token_sign_jwt": round(sign_s * 1e6, 1)}

@@ -92,9 +92,49 @@ def _idle(idle: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _oidc(facts: dict[str, Any], broker_cpu_ms: float | None) -> tuple[dict, dict]:
+    """(headline figures, detail) of the complete OIDC logins."""
+    run = facts["oidc"]
+    done = run["done"]
+    cpu_ms = _per_login_ms(run["cpu_s"]["server"], done)
+    token = run.get("token_ms", {})
+    figures = {
+        "oidc_logins_per_s": run["logins_per_s"],
+        "oidc_server_cpu_ms_per_login": cpu_ms,
+        "token_ms_p50": token.get("p50"),
+        "token_ms_p99": token.get("p99"),
+        "oidc_errors": run["errors"],
+    }
+    detail = {
+        "concurrency": facts["authsvc"]["best_concurrency"],
+        "measured_logins": done,
+        "measured_logins_requested": run["requested"],
+        "measured_elapsed_s": run["elapsed_s"],
+        "errors": run["errors"],
+        "warmup_errors": run["warmup_errors"],
+        "server_cpu_ms_more_than_broker_login": _r(cpu_ms - broker_cpu_ms)
+        if cpu_ms is not None and broker_cpu_ms is not None
+        else None,
+        "cpu_ms_per_login": {
+            k: _per_login_ms(run["cpu_s"][k], done) for k in ("server", "generator", "redis")
+        },
+        "cpu_cores_busy": {k: _r(v / run["elapsed_s"], 2) for k, v in run["cpu_s"].items()},
+        "quiet_gate": run["quiet_gate"],
+        "token_ms": token,
+        "login_ms": run["login_ms"],
+        "push_ms": run["push_ms"],
+    }
+    return figures, detail
+
+
+def _share(us: float, cpu_ms: float | None) -> float | None:
+    return _r(us / (cpu_ms * 1e3), 3) if cpu_ms else None
+
+
 def _others(facts: dict[str, Any]) -> float:
     """The most CPU (in cores) that processes other than ours used during a measured phase."""
     phases = [facts[t][p] for t in ("authsvc", "floor") for p in ("main", "half")]
+    phases.append(facts["oidc"])
     busy = [p["cpu_s"]["others"] / p["elapsed_s"] for p in phases if p["elapsed_s"]]
     opened = facts["authsvc_idle"]["open"]
     busy.append(opened["cpu_s"]["others"] / opened["window_s"])
@@ -108,11 +148,21 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 def compose(plan: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
     ours = _side(facts["authsvc"], facts["authsvc_idle"])
     floor = _side(facts["floor"], facts["floor_idle"])
+    oidc, oidc_detail = _oidc(facts, ours["server_cpu_ms_per_login"])
+    per_login, signature_detail = facts["signatures"]
     out: dict[str, Any] = {
         **ours,
         "qr_ms_per_ticket": facts["qr"]["qr_ms_per_ticket"],
+        **oidc,
         **{f"floor_{k}": v for k, v in floor.items()},
         "sign_verify_us": facts["sign_verify_us"],
+        "signature_us_per_login": per_login,
+        "signature_share_of_server_cpu": {
+            "oidc_login": _share(per_login["total"], oidc["oidc_server_cpu_ms_per_login"]),
+            "broker_login": _share(
+                signature_detail["broker_login_total_us"], ours["server_cpu_ms_per_login"]
+            ),
+        },
         "others_cores_busy_max": (others := _others(facts)),
         "contended": others > CONTENDED,
         "ratios_authsvc_to_floor": {
@@ -130,6 +180,8 @@ def compose(plan: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
         },
         "detail": {
             "authsvc": _phase(facts["authsvc"], facts["authsvc_idle"]),
+            "oidc": oidc_detail,
+            "signatures": signature_detail,
             "floor": _phase(facts["floor"], facts["floor_idle"]),
             "qr": facts["qr"],
             "plan": plan,

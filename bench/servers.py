@@ -33,6 +33,7 @@ class Server:
     url: str
     process: subprocess.Popen[bytes]
     log: Path
+    clients_file: Path | None = None  # authsvc's AUTHSVC_CLIENTS
 
     @property
     def psutil(self) -> psutil.Process:
@@ -82,6 +83,7 @@ def _spawn(name: str, args: list[str], env: dict[str, str], folder: Path, port: 
 
 def start_authsvc(folder: Path, redis_url: str, prefix: str) -> Server:
     port = free_port()
+    clients = write_clients(folder)
     env = {
         **os.environ,
         **AUTHSVC_BENCH_ENV,
@@ -91,10 +93,12 @@ def start_authsvc(folder: Path, redis_url: str, prefix: str) -> Server:
         "REDIS_URL": redis_url,
         "AUTHSVC_REDIS_PREFIX": prefix,
         "AUTHSVC_KEYS_DIR": str(folder / "keys"),
-        "AUTHSVC_CLIENTS": str(write_clients(folder)),
+        "AUTHSVC_CLIENTS": str(clients),
         "AUTHSVC_AUDIT_LOG": str(folder / "audit.jsonl"),
     }
-    return _spawn("authsvc", ["-m", "authsvc", "serve"], env, folder, port)
+    server = _spawn("authsvc", ["-m", "authsvc", "serve"], env, folder, port)
+    server.clients_file = clients
+    return server
 
 
 def start_floor(folder: Path, redis_url: str, prefix: str) -> Server:
