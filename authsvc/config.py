@@ -29,12 +29,9 @@ class Limits:
     max_body_bytes: int = 16 * 1024
     tickets_per_ip_per_minute: int = 60
     scans_per_device_per_minute: int = 20
-    scans_per_ip_per_minute: int = 120
     ws_max_message_bytes: int = 4096
     ws_auth_timeout: float = 5.0
     ws_heartbeat: float = 15.0
-    ws_idle_timeout: float = 300.0
-    ws_queue_size: int = 16
     long_poll_timeout: float = 25.0
     face_max_failures: int = 3
     device_clock_skew: float = 300.0

@@ -20,7 +20,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from authsvc import errors
 from authsvc.broker import Broker
 from authsvc.core import ticket as core
-from authsvc.http.browser import _authorized_ticket
+from authsvc.http.browser import authorized_ticket
 from authsvc.http.common import broker
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ async def _serve(b: Broker, ws: web.WebSocketResponse, ticket_id: str) -> None:
     stream = TicketStream(b, ws, ticket_id)
     listener = b.store.listen(ticket_id, stream.on_event)  # subscribe first, then read
     try:
-        ticket = await _authorized_ticket(b, ticket_id, secret)
+        ticket = await authorized_ticket(b, ticket_id, secret)
     except errors.QrAuthError as exc:
         listener.close()
         await _send(ws, {"type": "error", **exc.body()})

@@ -40,7 +40,6 @@ def _env() -> dict[str, str]:
         "AUTHSVC_ADMIN_TOKEN": admin,
         "PORTAL_PORT": str(PORTS["portal"]),
         "PORTAL_PUBLIC_URL": PORTAL,
-        "AUTHSVC_ISSUER_FOR_PORTAL": AUTHSVC,
         "MOBILE_SIM_BROKER": AUTHSVC,
     }
 
@@ -129,7 +128,7 @@ async def _main() -> None:
     env = _env()
     processes = {
         "authsvc": _start("authsvc", ["-m", "authsvc", "serve"], env),
-        "portal": _start("portal", ["-m", "portal", "serve"], {**env, "AUTHSVC_ISSUER": AUTHSVC}),
+        "portal": _start("portal", ["-m", "portal", "serve"], env),
     }
     try:
         await _wait(AUTHSVC + "/readyz", processes["authsvc"], "authsvc")

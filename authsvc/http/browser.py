@@ -183,7 +183,7 @@ async def long_poll(request: web.Request) -> web.Response:
     ticket_id = request.match_info["ticket_id"]
     sub = b.store.subscribe(ticket_id, maxsize=4)
     try:
-        ticket = await _authorized_ticket(b, ticket_id, secret)
+        ticket = await authorized_ticket(b, ticket_id, secret)
         if ticket.version == version and ticket.state not in core.TERMINAL:
             wait = min(
                 b.settings.limits.long_poll_timeout, max(ticket.expires_at - b.now(), 0) + 0.5
@@ -195,7 +195,7 @@ async def long_poll(request: web.Request) -> web.Response:
         sub.close()
 
 
-async def _authorized_ticket(b: Broker, ticket_id: str, secret: str) -> Ticket:
+async def authorized_ticket(b: Broker, ticket_id: str, secret: str) -> Ticket:
     """Nobody without the browser secret learns anything, not even whether the ticket exists."""
     stored = await b.store.get_ticket(ticket_id) if len(ticket_id) <= 64 else None
     if stored is None or not core.secret_matches(stored, secret):
