@@ -15,7 +15,7 @@ from joserfc import jwt
 from authsvc import errors
 from authsvc.clients import Client
 from authsvc.core.ecard import Card
-from authsvc.core.ticket import Identity
+from authsvc.core.tickets import Identity
 from authsvc.keyring import Keyring, Purpose
 
 log = logging.getLogger(__name__)

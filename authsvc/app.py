@@ -9,17 +9,16 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from authsvc import push
 from authsvc.accounts import AccountsProvider
-from authsvc.broker import Broker
 from authsvc.clients import ClientRegistry
 from authsvc.config import Settings
 from authsvc.core.clock import Clock, SystemClock
-from authsvc.http import browser, mobile, oidc, ops
-from authsvc.http.common import BROKER
+from authsvc.http import admin, browser, mobile, oidc, ops, ws
+from authsvc.http.appkeys import BROKER, JINJA, SOCKETS
 from authsvc.http.middleware import error_middleware
-from authsvc.http.pages import JINJA, STATIC, environment
+from authsvc.http.pages import STATIC, environment
 from authsvc.keyring import Keyring
+from authsvc.services.broker import Broker
 from authsvc.store import Store, open_store
 
 KEY_RELOAD_SECONDS = 5.0
@@ -58,9 +57,9 @@ def create_app(
             await opened.close()
 
     app.cleanup_ctx.append(lifecycle)
-    app[push.SOCKETS] = weakref.WeakSet()
-    app.on_shutdown.append(push.close_all)
-    for table in (browser.routes, mobile.routes, ops.routes, push.routes, oidc.routes):
+    app[SOCKETS] = weakref.WeakSet()
+    app.on_shutdown.append(ws.close_all)
+    for table in (browser.routes, mobile.routes, ops.routes, ws.routes, oidc.routes, admin.routes):
         app.router.add_routes(table)
     app.router.add_static("/static", STATIC)
     return app

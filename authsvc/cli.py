@@ -44,10 +44,10 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _card_action(settings: Settings, card_no: str, action: str) -> dict[str, object]:
-    from authsvc import ecards
     from authsvc.accounts import AccountsProvider
-    from authsvc.broker import Broker
     from authsvc.core.clock import SystemClock
+    from authsvc.services import ecards
+    from authsvc.services.broker import Broker
     from authsvc.store import open_store
 
     store = await open_store(

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from authsvc import errors
-from authsvc.core.ticket import Identity
+from authsvc.core.tickets import Identity
 
 
 @dataclass(frozen=True, slots=True)

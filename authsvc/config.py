@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from authsvc.core.ticket import Lifetimes
+from authsvc.core.tickets import Lifetimes
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CLIENTS = PACKAGE_DIR / "demo_clients.toml"

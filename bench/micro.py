@@ -10,15 +10,16 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
-from authsvc import qrimage, tokens
-from authsvc.broker import Broker
+from authsvc import qrimage
 from authsvc.core import ecard, qr
 from authsvc.core.crypto import Algorithm, generate, public_jwk, sign, verify
 from authsvc.core.device import canonical
 from authsvc.core.oidc import claims as oidc_claims
-from authsvc.core.ticket import Identity
+from authsvc.core.tickets import Identity
 from authsvc.keyring import Keyring, Purpose
-from authsvc.login import ACR, AMR
+from authsvc.services import tokens
+from authsvc.services.broker import Broker
+from authsvc.services.login import ACR, AMR
 
 
 def _cpu_per_call(work: Callable[[], object], count: int) -> float:

@@ -3,7 +3,7 @@
 Making 10,000 tickets over HTTP would cost authsvc ~10,000 QR images and most of the run's time
 budget before the measurement even starts, and nothing of it stays in the server's memory (the
 tickets live in Redis). So the generator writes them itself, with authsvc's own code:
-`core.ticket.create` and `RedisStore.create_ticket`, the very record POST /api/tickets stores
+`tickets.ticket.create` and `RedisStore.create_ticket`, the very record POST /api/tickets stores
 (same client, identity, user agent and authorization request). The floor's tickets are its
 `SET t:{id} sha256(secret)`. `--idle-tickets http` makes them over HTTP instead.
 """
@@ -17,8 +17,8 @@ import time
 
 from redis.asyncio import Redis
 
-from authsvc.core import ticket as core
-from authsvc.core.ticket import Identity, Lifetimes
+from authsvc.core import tickets
+from authsvc.core.tickets import Identity, Lifetimes
 from authsvc.store.redis import RedisStore
 from bench.floor import TICKET_TTL_MS
 
@@ -39,8 +39,8 @@ async def authsvc_tickets(
         request = {**auth, "identity": str(Identity.PERSONAL)}
 
         async def one() -> None:
-            secret = core.new_browser_secret()
-            ticket = core.create(
+            secret = tickets.new_browser_secret()
+            ticket = tickets.create(
                 client_id=auth["client_id"],
                 identity=Identity.PERSONAL,
                 browser_ip="127.0.0.1",

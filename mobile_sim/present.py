@@ -11,7 +11,7 @@ from typing import Any
 
 from authsvc.core.crypto import b64u_decode
 from authsvc.core.idnumber import mask
-from authsvc.core.ticket import mask_name
+from authsvc.core.tickets import mask_name
 
 ROLES: dict[str, tuple[str, str]] = {
     "personal": ("个人", "Personal"),

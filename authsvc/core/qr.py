@@ -28,7 +28,7 @@ from authsvc.core.crypto import (
     sign,
     verify,
 )
-from authsvc.core.ticket import Identity
+from authsvc.core.tickets import Identity
 
 FORMAT_VERSION = 1
 DOMAIN = b"qrauth/qr/v1\x00"

@@ -11,14 +11,13 @@ from typing import Any
 from aiohttp import web
 
 from authsvc import errors, qrimage
-from authsvc.broker import Broker
-from authsvc.core import qr
-from authsvc.core import ticket as core
+from authsvc.core import qr, tickets
 from authsvc.core.oidc.authorize import AuthorizeRedirectError, validate
-from authsvc.core.ticket import Identity, Ticket
+from authsvc.core.tickets import Identity, Ticket
 from authsvc.http.common import broker, client_ip, field, json_response, lang, rate_limit, read_json
 from authsvc.http.pages import render
 from authsvc.keyring import Purpose
+from authsvc.services.broker import Broker
 
 routes = web.RouteTableDef()
 AUTH_REQUEST_TTL = 1800.0
@@ -92,8 +91,8 @@ async def create_ticket(request: web.Request) -> web.Response:
             en="The login request expired; start again",
         )
     identity = _requested_identity(b, auth, body.get("identity"))
-    secret = core.new_browser_secret()
-    ticket = core.create(
+    secret = tickets.new_browser_secret()
+    ticket = tickets.create(
         client_id=auth["client_id"],
         identity=identity,
         browser_ip=ip,
@@ -152,7 +151,7 @@ def _ticket_view(b: Broker, ticket: Ticket, secret: str, text: str) -> dict[str,
 async def _pending_qr(request: web.Request) -> str:
     b = broker(request)
     ticket = await b.load(request.match_info["ticket_id"])
-    if ticket.state is not core.State.PENDING:
+    if ticket.state is not tickets.State.PENDING:
         raise errors.TicketNotFound(f"state {ticket.state}")
     return qr_text(b, ticket)
 
@@ -184,13 +183,13 @@ async def long_poll(request: web.Request) -> web.Response:
     sub = b.store.subscribe(ticket_id, maxsize=4)
     try:
         ticket = await authorized_ticket(b, ticket_id, secret)
-        if ticket.version == version and ticket.state not in core.TERMINAL:
+        if ticket.version == version and ticket.state not in tickets.TERMINAL:
             wait = min(
                 b.settings.limits.long_poll_timeout, max(ticket.expires_at - b.now(), 0) + 0.5
             )
             await sub.get(timeout=wait)
             ticket = await b.load(ticket_id)
-        return json_response({"type": "state", **core.event(ticket)})
+        return json_response({"type": "state", **tickets.event(ticket)})
     finally:
         sub.close()
 
@@ -198,6 +197,6 @@ async def long_poll(request: web.Request) -> web.Response:
 async def authorized_ticket(b: Broker, ticket_id: str, secret: str) -> Ticket:
     """Nobody without the browser secret learns anything, not even whether the ticket exists."""
     stored = await b.store.get_ticket(ticket_id) if len(ticket_id) <= 64 else None
-    if stored is None or not core.secret_matches(stored, secret):
+    if stored is None or not tickets.secret_matches(stored, secret):
         raise errors.BrowserSecretInvalid()
-    return core.effective(stored, b.now())
+    return tickets.effective(stored, b.now())

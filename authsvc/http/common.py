@@ -8,9 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from authsvc import errors
-from authsvc.broker import Broker
-
-BROKER = web.AppKey("broker", Broker)
+from authsvc.http.appkeys import BROKER
+from authsvc.services.broker import Broker
 
 
 def broker(request: web.Request) -> Broker:

@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from authsvc import errors
-from authsvc.http.common import BROKER, json_response, lang
+from authsvc.http.appkeys import BROKER
+from authsvc.http.common import json_response, lang
 from authsvc.http.pages import render
 
 log = logging.getLogger(__name__)

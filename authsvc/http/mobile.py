@@ -6,9 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from authsvc import ecards, errors, login
-from authsvc.core import device, ecard, qr
-from authsvc.core import ticket as core
+from authsvc import errors
+from authsvc.core import device, ecard, qr, tickets
 from authsvc.core.ecard import Card
 from authsvc.core.useragent import browser_and_os, rough_place
 from authsvc.http.common import (
@@ -21,6 +20,7 @@ from authsvc.http.common import (
     read_body,
 )
 from authsvc.keyring import Purpose
+from authsvc.services import ecards, login
 
 routes = web.RouteTableDef()
 
@@ -107,7 +107,7 @@ async def scan(request: web.Request) -> web.Response:
     return json_response(_scan_view(b, ticket))
 
 
-def _scan_view(b: Any, ticket: core.Ticket) -> dict[str, Any]:
+def _scan_view(b: Any, ticket: tickets.Ticket) -> dict[str, Any]:
     client = b.clients.get(ticket.client_id)
     browser_name, system = browser_and_os(ticket.browser_ua)
     return {
@@ -148,7 +148,7 @@ async def face_check(request: web.Request) -> web.Response:
     passed = login.face_passed(body, b.settings.face_threshold)
     ticket = await login.face(b, request.match_info["ticket_id"], card, passed)
     left = max(b.settings.limits.face_max_failures - ticket.face_failures, 0)
-    if ticket.state is core.State.REJECTED:
+    if ticket.state is tickets.State.REJECTED:
         raise errors.FaceCheckExhausted()
     if not passed:
         raise errors.FaceCheckFailed(f"{left} left")

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import hmac
-from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
-from authsvc import ecards, errors, logout, tokens
-from authsvc.client_auth import authenticate
 from authsvc.core.oidc.claims import SCOPES
 from authsvc.core.oidc.token import TokenError
 from authsvc.http.common import broker, json_response
 from authsvc.http.pages import render
 from authsvc.keyring import Purpose
-from authsvc.login import ACR
+from authsvc.services import logout, tokens
+from authsvc.services.client_auth import authenticate
+from authsvc.services.login import ACR
 
 routes = web.RouteTableDef()
 CLAIMS = [
@@ -159,47 +157,3 @@ async def end_session(request: web.Request) -> web.StreamResponse:
             + (("&" if "?" in target else "?") + urlencode({"state": state}) if state else "")
         )
     return render(request, "logged_out.html", {})
-
-
-def _require_admin(request: web.Request) -> None:
-    expected = broker(request).settings.admin_token
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ")
-    if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
-        raise errors.AdminTokenInvalid()
-
-
-@routes.get("/api/admin/ecards/{card_no}")
-async def admin_card(request: web.Request) -> web.Response:
-    _require_admin(request)
-    return json_response(await ecards.record_of(broker(request), request.match_info["card_no"]))
-
-
-@routes.post("/api/admin/ecards/{card_no}/{action}")
-async def admin_card_action(request: web.Request) -> web.Response:
-    _require_admin(request)
-    record = await ecards.apply_action(
-        broker(request), request.match_info["card_no"], request.match_info["action"]
-    )
-    return json_response(record)
-
-
-@routes.get("/api/admin/audit")
-async def admin_audit(request: web.Request) -> web.Response:
-    _require_admin(request)
-    limit = (
-        int(request.query.get("limit", "100"))
-        if request.query.get("limit", "100").isdigit()
-        else 100
-    )
-    records: list[dict[str, Any]] = await broker(request).store.audit_records(min(limit, 1000))
-    return json_response({"records": records})
-
-
-@routes.post("/api/admin/tickets/{ticket_id}/revoke")
-async def admin_revoke(request: web.Request) -> web.Response:
-    """Remedy: revoke every token issued from one ticket at once."""
-    _require_admin(request)
-    count = await tokens.revoke_ticket(
-        broker(request), request.match_info["ticket_id"], reason="admin"
-    )
-    return json_response({"revoked": count})

@@ -8,9 +8,10 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from authsvc.http.appkeys import JINJA
+
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
-JINJA = web.AppKey("jinja", jinja2.Environment)
 
 
 def environment() -> jinja2.Environment:

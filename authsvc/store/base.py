@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-from authsvc.core.ticket import Ticket
+from authsvc.core.tickets import Ticket
 
 Event = dict[str, Any]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from authsvc.core.ticket import Identity, State, Ticket
+from authsvc.core.tickets import Identity, State, Ticket
 
 _JSON_FIELDS = ("request", "subject", "account")
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from authsvc.core.ticket import Ticket
+from authsvc.core.tickets import Ticket
 from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
 
 

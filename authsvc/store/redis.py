@@ -35,7 +35,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from authsvc import errors
-from authsvc.core.ticket import Ticket
+from authsvc.core.tickets import Ticket
 from authsvc.store import codec
 from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
 

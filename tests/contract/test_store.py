@@ -11,8 +11,8 @@ import pytest
 from redis.asyncio import Redis
 
 from authsvc import errors
-from authsvc.core import ticket as tk
-from authsvc.core.ticket import Identity, Lifetimes, Ticket
+from authsvc.core import tickets as tk
+from authsvc.core.tickets import Identity, Lifetimes, Ticket
 from authsvc.store.fanout import RESYNC
 from authsvc.store.redis import RedisStore
 

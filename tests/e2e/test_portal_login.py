@@ -11,7 +11,7 @@ import zxingcpp
 from PIL import Image
 from playwright.async_api import Browser, FrameLocator, Page, expect
 
-from authsvc.core.ticket import Lifetimes
+from authsvc.core.tickets import Lifetimes
 from mobile_sim import PhoneApp
 from tests.conftest import PhoneFactory
 from tests.support.hall import C3, LIU, running_hall

@@ -13,7 +13,7 @@ from aiohttp import web
 from PIL import Image
 from playwright.async_api import Browser, Page, expect
 
-from authsvc.core.ticket import Lifetimes
+from authsvc.core.tickets import Lifetimes
 from tests.conftest import PhoneFactory
 from tests.support.browser import pkce_pair
 from tests.support.servers import Broker, free_socket, running_authsvc
@@ -120,7 +120,7 @@ async def test_identity_switch_renews_the_qr(
 
 
 def phones_claims(broker: Broker, text: str) -> object:
-    from authsvc.login import verify_qr
+    from authsvc.services.login import verify_qr
 
     return verify_qr(broker.broker, text)
 

@@ -301,8 +301,8 @@ async def test_back_channel_logout_ends_the_portal_session(
 ) -> None:
     """Ending the login at authsvc (another tab, an admin) logs the portal session out too."""
     await login(hall, browser, await person(phones, hall, WANG), "legal_rep", "legal_rep", C1)
-    from authsvc.login import session_id
-    from authsvc.logout import end_session
+    from authsvc.services.login import session_id
+    from authsvc.services.logout import end_session
 
     audit = await hall.authsvc.store.audit_records(1000)
     ticket_id = next(r["ticket"] for r in reversed(audit) if r.get("event") == "token")

@@ -14,7 +14,7 @@ from PIL import Image
 
 from authsvc.core import qr
 from authsvc.core.crypto import Algorithm, generate, public_jwk
-from authsvc.core.ticket import Identity
+from authsvc.core.tickets import Identity
 from mobile_sim import PhoneApp, PhoneError
 from mobile_sim.source import decode_image, read_source
 

@@ -14,8 +14,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from authsvc.core import device
-from authsvc.core import ticket as core
+from authsvc.core import device, tickets
 from mobile_sim import PhoneApp, PhoneError
 from tests.conftest import PhoneFactory
 from tests.support.browser import BrowserLogin
@@ -45,7 +44,7 @@ async def phone_refused(call: Awaitable[object], status: int, code: str) -> Phon
 
 
 @asynccontextmanager
-async def unchanged(server: Broker, ticket_id: str) -> AsyncIterator[core.Ticket]:
+async def unchanged(server: Broker, ticket_id: str) -> AsyncIterator[tickets.Ticket]:
     """(d) the stored ticket is exactly the same after the refusal."""
     before = await server.store.get_ticket(ticket_id)
     assert before is not None

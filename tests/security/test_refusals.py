@@ -15,11 +15,10 @@ from joserfc import jwt
 from joserfc.jwk import import_key
 
 from authsvc.config import Limits
-from authsvc.core import device, qr
-from authsvc.core import ticket as core
+from authsvc.core import device, qr, tickets
 from authsvc.core.clock import FrozenClock
 from authsvc.core.crypto import Algorithm, b64u, b64u_decode, generate
-from authsvc.core.ticket import Identity, Lifetimes
+from authsvc.core.tickets import Identity, Lifetimes
 from authsvc.keyring import Purpose
 from mobile_sim import PhoneApp
 from tests.conftest import PhoneFactory
@@ -123,8 +122,8 @@ async def test_consumed_ticket_is_refused(
     browser, phone, tid = await begin(authsvc, http, phones, scan=False)
     await phone.login(browser.ticket["qr_text"])
     confirmed = await authsvc.store.get_ticket(tid)
-    assert confirmed is not None and confirmed.state is core.State.CONFIRMED
-    consumed = core.consume(confirmed, now=time.time())  # what redeeming the code does
+    assert confirmed is not None and confirmed.state is tickets.State.CONFIRMED
+    consumed = tickets.consume(confirmed, now=time.time())  # what redeeming the code does
     assert await authsvc.store.replace_ticket(consumed, expected_version=confirmed.version, ttl=300)
     other = await phones(authsvc.url, **LISI)
     async with unchanged(authsvc, tid):

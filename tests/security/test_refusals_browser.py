@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from authsvc.config import Limits
-from authsvc.core import ticket as core
+from authsvc.core import tickets
 from authsvc.core.crypto import b64u
 from tests.conftest import PhoneFactory
 from tests.security.helpers import StartServer, begin, phone_refused, post, refused, unchanged
@@ -83,7 +83,7 @@ async def test_scans_are_rate_limited_per_device(
     third = await browser.new_ticket()
     async with unchanged(svc, third["ticket_id"]) as before:
         await phone_refused(phone.scan(third["qr_text"]), 429, "rate_limited")
-    assert before.state is core.State.PENDING
+    assert before.state is tickets.State.PENDING
 
 
 async def test_websocket_from_a_foreign_origin_is_refused(

@@ -22,8 +22,8 @@ from authsvc.app import create_app
 from authsvc.clients import ClientRegistry
 from authsvc.config import Limits, Settings
 from authsvc.core.clock import Clock
-from authsvc.core.ticket import Lifetimes
-from authsvc.http.common import BROKER
+from authsvc.core.tickets import Lifetimes
+from authsvc.http.appkeys import BROKER
 from authsvc.store import MemoryStore
 from authsvc.store.base import Store
 from tests.support.redis import REDIS_URL, connect_redis

@@ -9,7 +9,7 @@ import pytest
 from authsvc import errors
 from authsvc.clients import Client, ClientRegistry
 from authsvc.core.oidc.authorize import AuthorizeRedirectError, validate
-from authsvc.core.ticket import Identity
+from authsvc.core.tickets import Identity
 
 ISSUER = "http://127.0.0.1:8700"
 CALLBACK = "https://hall.example/cb"

@@ -11,7 +11,7 @@ import pytest
 from authsvc import errors
 from authsvc.core import qr
 from authsvc.core.crypto import Algorithm, sign, verify
-from authsvc.core.ticket import Identity, new_ticket_id
+from authsvc.core.tickets import Identity, new_ticket_id
 from authsvc.keyring import DEFAULT_ALGORITHMS, Keyring, KeyStatus, Purpose
 
 NOW = 1_800_000_000.0

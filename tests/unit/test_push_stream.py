@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from authsvc.core import ticket as core
-from authsvc.core.ticket import Identity, Lifetimes
+from authsvc.core import tickets
+from authsvc.core.tickets import Identity, Lifetimes
+from authsvc.http.ws import TicketStream
 from authsvc.metrics import Metrics
-from authsvc.push import TicketStream
 
 NOW = 1_800_000_000.0
 
@@ -30,7 +30,7 @@ class StuckSocket:
 
 
 class FakeBroker:
-    def __init__(self, ticket: core.Ticket) -> None:
+    def __init__(self, ticket: tickets.Ticket) -> None:
         self.ticket = ticket
         self.loads = 0
         self.metrics = Metrics()
@@ -38,13 +38,13 @@ class FakeBroker:
     def now(self) -> float:
         return NOW
 
-    async def load(self, ticket_id: str) -> core.Ticket:
+    async def load(self, ticket_id: str) -> tickets.Ticket:
         self.loads += 1
         return self.ticket
 
 
-def a_ticket() -> core.Ticket:
-    return core.create(
+def a_ticket() -> tickets.Ticket:
+    return tickets.create(
         client_id="hall",
         identity=Identity.PERSONAL,
         browser_ip="127.0.0.1",
@@ -62,7 +62,7 @@ async def test_backlog_is_bounded_and_replaced_by_one_read() -> None:
     stream = TicketStream(broker, ws, ticket.id)  # type: ignore[arg-type]
     stream.start(ticket)
     for version in range(2, 60):
-        stream.on_event({**core.event(ticket), "version": version})  # returns at once
+        stream.on_event({**tickets.event(ticket), "version": version})  # returns at once
         assert len(stream.backlog) <= TicketStream.MAX_BACKLOG
     await asyncio.sleep(0)
     assert broker.loads >= 1
@@ -74,7 +74,7 @@ async def test_events_arriving_before_the_snapshot_are_not_lost() -> None:
     ticket = a_ticket()
     broker, ws = FakeBroker(ticket), StuckSocket()
     stream = TicketStream(broker, ws, ticket.id)  # type: ignore[arg-type]
-    later = {**core.event(ticket), "state": "scanned", "version": ticket.version + 1}
+    later = {**tickets.event(ticket), "state": "scanned", "version": ticket.version + 1}
     stream.on_event(later)
     stream.start(ticket)
     ws.release.set()

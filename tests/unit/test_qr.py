@@ -23,7 +23,7 @@ from authsvc.core.crypto import (
     generate,
     sign,
 )
-from authsvc.core.ticket import Identity, new_ticket_id
+from authsvc.core.tickets import Identity, new_ticket_id
 
 ISSUER = "http://127.0.0.1:8700"
 KID = "0123456789abcdef"

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from authsvc import errors
-from authsvc.core import ticket as core
-from authsvc.core.ticket import Identity, Lifetimes, State, Ticket
+from authsvc.core import tickets
+from authsvc.core.tickets import Identity, Lifetimes, State, Ticket
 
 NOW = 1_800_000_000.0
 LIFE = Lifetimes(pending=120.0, scanned=180.0, confirmed=60.0)
@@ -34,7 +34,7 @@ FUZZ = settings(max_examples=200, deadline=None, database=None)
 
 
 def pending() -> Ticket:
-    return core.create(
+    return tickets.create(
         client_id="hall",
         identity=Identity.PERSONAL,
         browser_ip="127.0.0.1",
@@ -47,42 +47,46 @@ def pending() -> Ticket:
 
 def scanned(t: Ticket | None = None) -> Ticket:
     """Scanned by PHONE, accounts offered, the personal account chosen, the face check passed."""
-    t = core.scan(t or pending(), device_id=PHONE, subject=SUBJECT, now=NOW + 1, lifetimes=LIFE)
-    t = core.offer_accounts(t, device_id=PHONE, accounts=ACCOUNTS, now=NOW + 2)
-    t = core.choose_account(t, device_id=PHONE, key="personal:", now=NOW + 3)
-    return core.record_face_check(t, device_id=PHONE, passed=True, now=NOW + 4, max_failures=3)
+    t = tickets.scan(t or pending(), device_id=PHONE, subject=SUBJECT, now=NOW + 1, lifetimes=LIFE)
+    t = tickets.offer_accounts(t, device_id=PHONE, accounts=ACCOUNTS, now=NOW + 2)
+    t = tickets.choose_account(t, device_id=PHONE, key="personal:", now=NOW + 3)
+    return tickets.record_face_check(t, device_id=PHONE, passed=True, now=NOW + 4, max_failures=3)
 
 
 def confirmed() -> Ticket:
-    return core.confirm(scanned(), device_id=PHONE, redirect=REDIRECT, now=NOW + 5, lifetimes=LIFE)
+    return tickets.confirm(
+        scanned(), device_id=PHONE, redirect=REDIRECT, now=NOW + 5, lifetimes=LIFE
+    )
 
 
 STATES: dict[State, Callable[[], Ticket]] = {
     State.PENDING: pending,
     State.SCANNED: scanned,
     State.CONFIRMED: confirmed,
-    State.CONSUMED: lambda: core.consume(confirmed(), now=NOW + 6),
-    State.REJECTED: lambda: core.reject(scanned(), device_id=PHONE, now=NOW + 5),
-    State.EXPIRED: lambda: core.effective(scanned(), NOW + 10_000),
+    State.CONSUMED: lambda: tickets.consume(confirmed(), now=NOW + 6),
+    State.REJECTED: lambda: tickets.reject(scanned(), device_id=PHONE, now=NOW + 5),
+    State.EXPIRED: lambda: tickets.effective(scanned(), NOW + 10_000),
 }
 
 T = NOW + 10  # every ticket above is live at T, but the expired one
 OPERATIONS: dict[str, Callable[[Ticket, str, float], Ticket]] = {
-    "scan": lambda t, d, now: core.scan(t, device_id=d, subject=SUBJECT, now=now, lifetimes=LIFE),
-    "release": lambda t, d, now: core.release(t, now=now, lifetimes=LIFE),
-    "offer": lambda t, d, now: core.offer_accounts(t, device_id=d, accounts=ACCOUNTS, now=now),
-    "choose": lambda t, d, now: core.choose_account(t, device_id=d, key="personal:", now=now),
-    "face_pass": lambda t, d, now: core.record_face_check(
+    "scan": lambda t, d, now: tickets.scan(
+        t, device_id=d, subject=SUBJECT, now=now, lifetimes=LIFE
+    ),
+    "release": lambda t, d, now: tickets.release(t, now=now, lifetimes=LIFE),
+    "offer": lambda t, d, now: tickets.offer_accounts(t, device_id=d, accounts=ACCOUNTS, now=now),
+    "choose": lambda t, d, now: tickets.choose_account(t, device_id=d, key="personal:", now=now),
+    "face_pass": lambda t, d, now: tickets.record_face_check(
         t, device_id=d, passed=True, now=now, max_failures=MAX_FAILURES
     ),
-    "face_fail": lambda t, d, now: core.record_face_check(
+    "face_fail": lambda t, d, now: tickets.record_face_check(
         t, device_id=d, passed=False, now=now, max_failures=MAX_FAILURES
     ),
-    "confirm": lambda t, d, now: core.confirm(
+    "confirm": lambda t, d, now: tickets.confirm(
         t, device_id=d, redirect=REDIRECT, now=now, lifetimes=LIFE
     ),
-    "reject": lambda t, d, now: core.reject(t, device_id=d, now=now),
-    "consume": lambda t, d, now: core.consume(t, now=now),
+    "reject": lambda t, d, now: tickets.reject(t, device_id=d, now=now),
+    "consume": lambda t, d, now: tickets.consume(t, now=now),
 }
 DEVICE_OPS = ("offer", "choose", "face_pass", "face_fail", "confirm", "reject")
 CONFLICT, SCANNED_ALREADY = "ticket_state_conflict", "ticket_already_scanned"
@@ -160,11 +164,11 @@ def test_transition_table(state: State, op: str, want: State | str) -> None:
 
 
 def test_state_changes_follow_allowed() -> None:
-    """Every state change the table allows is listed in core.ALLOWED; terminal states have none."""
+    """Every state change the table allows is in tickets.ALLOWED; terminal states have none."""
     for state, op, want in CELLS:
         if isinstance(want, State) and want is not state:
-            assert want in core.ALLOWED[state], (state, op)
-    assert not any(s in core.ALLOWED for s in core.TERMINAL)
+            assert want in tickets.ALLOWED[state], (state, op)
+    assert not any(s in tickets.ALLOWED for s in tickets.TERMINAL)
 
 
 @pytest.mark.parametrize("state", [State.PENDING, State.SCANNED, State.CONFIRMED])
@@ -179,24 +183,24 @@ def test_live_ticket_past_expiry_is_refused_as_expired(state: State, op: str) ->
 def test_effective_expires_by_now(state: State) -> None:
     """effective() is the identity before expiry and reads expired (version+1) from expires_at."""
     ticket = STATES[state]()
-    assert core.effective(ticket, ticket.expires_at - 0.001) is ticket
-    expired = core.effective(ticket, ticket.expires_at)
+    assert tickets.effective(ticket, ticket.expires_at - 0.001) is ticket
+    expired = tickets.effective(ticket, ticket.expires_at)
     assert expired.state is State.EXPIRED and expired.version == ticket.version + 1
     assert expired.expires_at == ticket.expires_at
 
 
-@pytest.mark.parametrize("state", sorted(core.TERMINAL))
+@pytest.mark.parametrize("state", sorted(tickets.TERMINAL))
 def test_effective_leaves_terminal_tickets_alone(state: State) -> None:
     """A consumed, rejected or expired ticket never changes with time."""
     ticket = STATES[state]()
-    assert core.effective(ticket, NOW + 10**9) is ticket
+    assert tickets.effective(ticket, NOW + 10**9) is ticket
 
 
 def test_lifetimes_set_expiry_per_state() -> None:
     """Each state gets its own lifetime, counted from the move into it."""
     assert pending().expires_at == NOW + LIFE.pending
     assert (
-        core.scan(
+        tickets.scan(
             pending(), device_id=PHONE, subject=SUBJECT, now=NOW + 7, lifetimes=LIFE
         ).expires_at
         == NOW + 7 + LIFE.scanned
@@ -216,11 +220,11 @@ def test_first_scan_locks_the_device(op: str) -> None:
 def test_only_an_offered_account_can_be_chosen() -> None:
     """Choosing a key the portal did not offer is account_not_offered."""
     ticket = scanned()
-    chosen = core.choose_account(ticket, device_id=PHONE, key="agent:91230100MA1234567X", now=T)
+    chosen = tickets.choose_account(ticket, device_id=PHONE, key="agent:91230100MA1234567X", now=T)
     assert chosen.account["role"] == "agent" and chosen.version == ticket.version + 1
     assert (
         code_of(
-            lambda: core.choose_account(
+            lambda: tickets.choose_account(
                 ticket, device_id=PHONE, key="legal_rep:91230100MA1234567X", now=T
             )
         )
@@ -230,19 +234,21 @@ def test_only_an_offered_account_can_be_chosen() -> None:
 
 def test_confirm_needs_an_account_then_a_face_check() -> None:
     """Confirm refuses with account_required first, then face_check_required."""
-    bare = core.scan(pending(), device_id=PHONE, subject=SUBJECT, now=NOW + 1, lifetimes=LIFE)
-    bare = core.offer_accounts(bare, device_id=PHONE, accounts=ACCOUNTS, now=NOW + 2)
-    faced = core.record_face_check(bare, device_id=PHONE, passed=True, now=T, max_failures=3)
-    chosen = core.choose_account(bare, device_id=PHONE, key="personal:", now=T)
+    bare = tickets.scan(pending(), device_id=PHONE, subject=SUBJECT, now=NOW + 1, lifetimes=LIFE)
+    bare = tickets.offer_accounts(bare, device_id=PHONE, accounts=ACCOUNTS, now=NOW + 2)
+    faced = tickets.record_face_check(bare, device_id=PHONE, passed=True, now=T, max_failures=3)
+    chosen = tickets.choose_account(bare, device_id=PHONE, key="personal:", now=T)
     for ticket, want in (
         (bare, "account_required"),
         (faced, "account_required"),
         (chosen, "face_check_required"),
     ):
-        assert code_of(lambda t=ticket: core.check_confirmable(t, device_id=PHONE, now=T)) == want
+        assert (
+            code_of(lambda t=ticket: tickets.check_confirmable(t, device_id=PHONE, now=T)) == want
+        )
         assert (
             code_of(
-                lambda t=ticket: core.confirm(
+                lambda t=ticket: tickets.confirm(
                     t, device_id=PHONE, redirect=REDIRECT, now=T, lifetimes=LIFE
                 )
             )
@@ -255,13 +261,13 @@ def test_face_failures_are_bounded(max_failures: int) -> None:
     """max_failures-1 failures may be retried; the max_failures-th rejects the ticket."""
     ticket = scanned()
     for n in range(1, max_failures):
-        ticket = core.record_face_check(
+        ticket = tickets.record_face_check(
             ticket, device_id=PHONE, passed=False, now=T, max_failures=max_failures
         )
         assert (
             ticket.state is State.SCANNED and ticket.face_failures == n and not ticket.face_passed
         )
-    last = core.record_face_check(
+    last = tickets.record_face_check(
         ticket, device_id=PHONE, passed=False, now=T, max_failures=max_failures
     )
     assert last.state is State.REJECTED and last.reason == "face_check_exhausted"
@@ -270,17 +276,21 @@ def test_face_failures_are_bounded(max_failures: int) -> None:
 
 def test_a_pass_after_failures_keeps_the_count() -> None:
     """A later pass sets face_passed but keeps the failure count; a later fail un-passes."""
-    ticket = core.record_face_check(scanned(), device_id=PHONE, passed=False, now=T, max_failures=3)
-    passed = core.record_face_check(ticket, device_id=PHONE, passed=True, now=T, max_failures=3)
+    ticket = tickets.record_face_check(
+        scanned(), device_id=PHONE, passed=False, now=T, max_failures=3
+    )
+    passed = tickets.record_face_check(ticket, device_id=PHONE, passed=True, now=T, max_failures=3)
     assert passed.face_passed and passed.face_failures == 1
-    again = core.record_face_check(passed, device_id=PHONE, passed=False, now=T, max_failures=3)
+    again = tickets.record_face_check(passed, device_id=PHONE, passed=False, now=T, max_failures=3)
     assert not again.face_passed and again.face_failures == 2
 
 
 def test_release_goes_back_to_pending_and_forgets_the_phone() -> None:
     """release() undoes the scan entirely, so any phone can scan again."""
-    ticket = core.record_face_check(scanned(), device_id=PHONE, passed=False, now=T, max_failures=3)
-    released = core.release(ticket, now=T, lifetimes=LIFE)
+    ticket = tickets.record_face_check(
+        scanned(), device_id=PHONE, passed=False, now=T, max_failures=3
+    )
+    released = tickets.release(ticket, now=T, lifetimes=LIFE)
     assert released.state is State.PENDING and released.version == ticket.version + 1
     assert (
         released.device_id,
@@ -291,7 +301,7 @@ def test_release_goes_back_to_pending_and_forgets_the_phone() -> None:
         released.face_failures,
     ) == ("", {}, (), {}, False, 0)
     assert released.expires_at == max(ticket.expires_at, T + 30.0)
-    again = core.scan(released, device_id=OTHER, subject=SUBJECT, now=T + 1, lifetimes=LIFE)
+    again = tickets.scan(released, device_id=OTHER, subject=SUBJECT, now=T + 1, lifetimes=LIFE)
     assert again.state is State.SCANNED and again.device_id == OTHER
 
 
@@ -299,7 +309,7 @@ def test_release_goes_back_to_pending_and_forgets_the_phone() -> None:
 def test_event_never_reveals_identity_or_secret(state: State) -> None:
     """The browser's event carries a masked name at most: no full name, ID number or secret."""
     ticket = STATES[state]()
-    text = json.dumps(core.event(ticket), ensure_ascii=False)
+    text = json.dumps(tickets.event(ticket), ensure_ascii=False)
     for secret in (
         SUBJECT["name"],
         SUBJECT["id_number"],
@@ -309,7 +319,7 @@ def test_event_never_reveals_identity_or_secret(state: State) -> None:
         ticket.device_id or PHONE,
     ):
         assert secret not in text
-    body = core.event(ticket)
+    body = tickets.event(ticket)
     assert {"ticket", "state", "version", "expires_at"} <= set(body) and body["state"] == state
     assert body.get("name") == ("欧***" if state in (State.SCANNED, State.CONFIRMED) else None)
 
@@ -318,8 +328,8 @@ def test_event_never_reveals_identity_or_secret(state: State) -> None:
 def test_event_has_redirect_only_when_confirmed(state: State) -> None:
     """Even with a redirect on the ticket, only a confirmed ticket's event carries it."""
     ticket = dataclasses.replace(STATES[state](), redirect=REDIRECT)
-    assert ("redirect" in core.event(ticket)) is (state is State.CONFIRMED)
-    assert core.event(confirmed())["redirect"] == REDIRECT
+    assert ("redirect" in tickets.event(ticket)) is (state is State.CONFIRMED)
+    assert tickets.event(confirmed())["redirect"] == REDIRECT
 
 
 def test_consume_clears_the_redirect() -> None:
@@ -334,19 +344,19 @@ def test_consume_clears_the_redirect() -> None:
         ("", False),
         (SECRET[:-1], False),
         (SECRET + "x", False),
-        (core.hash_secret(SECRET), False),
+        (tickets.hash_secret(SECRET), False),
         ("秘密", False),
     ],
 )
 def test_secret_matches(given_secret: str, ok: bool) -> None:
     """Only the exact browser secret matches; its hash, prefixes and others do not."""
-    assert core.secret_matches(pending(), given_secret) is ok
+    assert tickets.secret_matches(pending(), given_secret) is ok
 
 
 def test_ticket_keeps_only_the_secret_hash() -> None:
     """The stored ticket holds a hash of the browser secret, never the secret."""
     ticket = pending()
-    assert SECRET not in repr(ticket) and ticket.browser_secret_hash == core.hash_secret(SECRET)
+    assert SECRET not in repr(ticket) and ticket.browser_secret_hash == tickets.hash_secret(SECRET)
 
 
 @pytest.mark.parametrize(
@@ -360,20 +370,20 @@ def test_ticket_keeps_only_the_secret_hash() -> None:
 )
 def test_mask_name(name: str, masked: str) -> None:
     """Names are masked to their first character and one star per other character."""
-    assert core.mask_name(name) == masked
+    assert tickets.mask_name(name) == masked
 
 
 @FUZZ
 @given(st.text(min_size=2, max_size=30))
 def test_mask_name_never_returns_the_name(name: str) -> None:
     """Any name of two or more characters is masked, keeping only its first character and length."""
-    masked = core.mask_name(name)
+    masked = tickets.mask_name(name)
     assert masked != name or set(name[1:]) == {"*"}
     assert len(masked) == len(name) and masked[0] == name[0]
 
 
 def test_ids_and_secrets_are_unguessable() -> None:
     """Ticket ids carry 128 random bits and browser secrets 256 (URL-safe text)."""
-    ids = {core.new_ticket_id() for _ in range(100)}
+    ids = {tickets.new_ticket_id() for _ in range(100)}
     assert len(ids) == 100 and all(len(i) == 22 for i in ids)
-    assert len(core.new_browser_secret()) == 43
+    assert len(tickets.new_browser_secret()) == 43

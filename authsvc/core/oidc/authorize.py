@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from authsvc import errors
 from authsvc.clients import Client, ClientRegistry
-from authsvc.core.ticket import Identity
+from authsvc.core.tickets import Identity
 
 _PKCE_CHALLENGE_LEN = range(43, 129)
 DISPLAYS = {"page", "popup", "embedded"}

@@ -11,12 +11,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from authsvc import errors
-from authsvc.broker import Broker
-from authsvc.core import qr
-from authsvc.core import ticket as core
+from authsvc.core import qr, tickets
 from authsvc.core.ecard import Card
-from authsvc.core.ticket import Ticket
+from authsvc.core.tickets import Ticket
 from authsvc.keyring import Purpose
+from authsvc.services.broker import Broker
 
 ACR = "urn:qrauth:acr:ecard-qr-face"
 AMR = ("qr", "ecard", "face")
@@ -58,7 +57,7 @@ async def scan(broker: Broker, claims: qr.QrClaims, card: Card) -> Ticket:
     context = _context(card)
     scanned = await broker.apply(
         claims.ticket_id,
-        lambda t: core.scan(
+        lambda t: tickets.scan(
             t,
             device_id=card.device_id,
             subject=_subject(card),
@@ -74,7 +73,7 @@ async def scan(broker: Broker, claims: qr.QrClaims, card: Card) -> Ticket:
     except errors.NoAccount as exc:
         await broker.apply(
             claims.ticket_id,
-            lambda t: core.reject(
+            lambda t: tickets.reject(
                 t, device_id=card.device_id, now=broker.now(), reason="no_account"
             ),
             _context(card, detail=exc.code),
@@ -83,13 +82,13 @@ async def scan(broker: Broker, claims: qr.QrClaims, card: Card) -> Ticket:
     except errors.AccountsUnavailable:
         await broker.apply(
             claims.ticket_id,
-            lambda t: core.release(t, now=broker.now(), lifetimes=lifetimes),
+            lambda t: tickets.release(t, now=broker.now(), lifetimes=lifetimes),
             context,
         )
         raise
     return await broker.apply(
         claims.ticket_id,
-        lambda t: core.offer_accounts(
+        lambda t: tickets.offer_accounts(
             t, device_id=card.device_id, accounts=accounts, now=broker.now()
         ),
         context,
@@ -100,7 +99,7 @@ async def scan(broker: Broker, claims: qr.QrClaims, card: Card) -> Ticket:
 async def choose(broker: Broker, ticket_id: str, card: Card, key: str) -> Ticket:
     return await broker.apply(
         ticket_id,
-        lambda t: core.choose_account(t, device_id=card.device_id, key=key, now=broker.now()),
+        lambda t: tickets.choose_account(t, device_id=card.device_id, key=key, now=broker.now()),
         _context(card, account=key),
     )
 
@@ -132,7 +131,7 @@ async def face(broker: Broker, ticket_id: str, card: Card, passed: bool) -> Tick
     limit = broker.settings.limits.face_max_failures
     return await broker.apply(
         ticket_id,
-        lambda t: core.record_face_check(
+        lambda t: tickets.record_face_check(
             t, device_id=card.device_id, passed=passed, now=broker.now(), max_failures=limit
         ),
         _context(card, face="pass" if passed else "fail"),
@@ -143,7 +142,7 @@ async def confirm(broker: Broker, ticket_id: str, card: Card) -> Ticket:
     """Mint the single-use code, then confirm once; the redirect goes only to the browser
     holding the secret."""
     stored = await broker.load_stored(ticket_id)
-    core.check_confirmable(stored, device_id=card.device_id, now=broker.now())
+    tickets.check_confirmable(stored, device_id=card.device_id, now=broker.now())
     code = secrets.token_urlsafe(32)
     redirect = _redirect_with_code(broker, stored, code)
     await broker.store.put_value(
@@ -153,7 +152,7 @@ async def confirm(broker: Broker, ticket_id: str, card: Card) -> Ticket:
     try:
         ticket = await broker.apply(
             ticket_id,
-            lambda t: core.confirm(
+            lambda t: tickets.confirm(
                 t,
                 device_id=card.device_id,
                 redirect=redirect,
@@ -213,6 +212,6 @@ def session_id(ticket_id: str) -> str:
 async def reject(broker: Broker, ticket_id: str, card: Card) -> Ticket:
     return await broker.apply(
         ticket_id,
-        lambda t: core.reject(t, device_id=card.device_id, now=broker.now()),
+        lambda t: tickets.reject(t, device_id=card.device_id, now=broker.now()),
         _context(card),
     )

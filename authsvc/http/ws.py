@@ -11,23 +11,22 @@ import asyncio
 import contextlib
 import json
 import logging
-import weakref
 from collections import deque
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from authsvc import errors
-from authsvc.broker import Broker
-from authsvc.core import ticket as core
+from authsvc.core import tickets
+from authsvc.http.appkeys import SOCKETS
 from authsvc.http.browser import authorized_ticket
 from authsvc.http.common import broker
+from authsvc.services.broker import Broker
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
-SOCKETS = web.AppKey("sockets", weakref.WeakSet)
 
 
 async def close_all(app: web.Application) -> None:
@@ -113,9 +112,9 @@ class TicketStream:
         self.timer: asyncio.TimerHandle | None = None
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def start(self, ticket: core.Ticket) -> None:
+    def start(self, ticket: tickets.Ticket) -> None:
         self.started = True
-        self._queue(core.event(ticket), ticket.expires_at)
+        self._queue(tickets.event(ticket), ticket.expires_at)
         for event in self.early:  # arrived between subscribing and reading
             self.on_event(event)
         self.early.clear()
@@ -141,7 +140,7 @@ class TicketStream:
         self.backlog.append(event)
         if self.timer is not None:
             self.timer.cancel()
-        if event["state"] not in core.TERMINAL:
+        if event["state"] not in tickets.TERMINAL:
             delay = max(expires_at - self.b.now(), 0.0) + 0.05
             self.timer = asyncio.get_running_loop().call_later(delay, self._expire)
         if self.sender is None:
@@ -163,8 +162,8 @@ class TicketStream:
         except errors.QrAuthError:
             await self.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"reload failed")
             return
-        if ticket.version != self.version or ticket.state in core.TERMINAL:
-            self._queue(core.event(ticket), ticket.expires_at)
+        if ticket.version != self.version or ticket.state in tickets.TERMINAL:
+            self._queue(tickets.event(ticket), ticket.expires_at)
 
     async def _pump(self) -> None:
         try:
@@ -177,7 +176,7 @@ class TicketStream:
                 )
                 if published is not None:
                     self.b.metrics.push_latency.observe(max(self.b.now() - published, 0.0))
-                if event["state"] in core.TERMINAL:
+                if event["state"] in tickets.TERMINAL:
                     await self.ws.close()
                     return
         finally:

@@ -11,10 +11,10 @@ from authsvc import errors
 from authsvc.accounts import AccountsProvider
 from authsvc.clients import ClientRegistry
 from authsvc.config import Settings
-from authsvc.core import ticket as core
+from authsvc.core import tickets
 from authsvc.core.clock import Clock
 from authsvc.core.ecard import VerifiedCards
-from authsvc.core.ticket import Ticket
+from authsvc.core.tickets import Ticket
 from authsvc.keyring import Keyring
 from authsvc.metrics import Metrics
 from authsvc.store.base import Store
@@ -54,7 +54,7 @@ class Broker:
 
     async def load(self, ticket_id: str) -> Ticket:
         """The ticket as it is now (a pending ticket past its expiry reads as expired)."""
-        return core.effective(await self.load_stored(ticket_id), self.now())
+        return tickets.effective(await self.load_stored(ticket_id), self.now())
 
     async def create(self, ticket: Ticket, context: dict[str, Any]) -> None:
         await self.store.create_ticket(ticket, ttl=self.ttl_for(ticket))
@@ -85,7 +85,7 @@ class Broker:
         raise errors.TicketStateConflict("too much contention")
 
     def event(self, ticket: Ticket) -> dict[str, Any]:
-        return {**core.event(ticket), "published_at": self.now()}
+        return {**tickets.event(ticket), "published_at": self.now()}
 
     async def record(self, ticket: Ticket, outcome: str, context: dict[str, Any]) -> None:
         self.metrics.transitions.labels(state=str(ticket.state)).inc()

@@ -11,10 +11,10 @@ import aiohttp
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from authsvc.broker import Broker
 from authsvc.clients import Client
 from authsvc.keyring import Purpose
-from authsvc.tokens import revoke_issued, sign_jwt
+from authsvc.services.broker import Broker
+from authsvc.services.tokens import revoke_issued, sign_jwt
 
 log = logging.getLogger(__name__)
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"

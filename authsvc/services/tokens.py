@@ -10,13 +10,13 @@ from typing import Any
 
 from joserfc import jwt
 
-from authsvc.broker import Broker
 from authsvc.clients import Client
-from authsvc.core import ticket as core
+from authsvc.core import tickets
 from authsvc.core.oidc import claims as oidc_claims
 from authsvc.core.oidc.token import TokenError, check_grant
 from authsvc.keyring import Purpose
-from authsvc.login import code_key
+from authsvc.services.broker import Broker
+from authsvc.services.login import code_key
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ async def redeem(
 async def _consume_ticket(broker: Broker, ticket_id: str) -> None:
     try:
         await broker.apply(
-            ticket_id, lambda t: core.consume(t, now=broker.now()), {"step": "token"}
+            ticket_id, lambda t: tickets.consume(t, now=broker.now()), {"step": "token"}
         )
     except Exception:  # the ticket may be gone (TTL); the tokens are valid regardless
         log.info("ticket %s could not be marked consumed", ticket_id[:8])

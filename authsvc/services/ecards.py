@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from authsvc import errors
-from authsvc.broker import Broker
 from authsvc.core import ecard
 from authsvc.core.ecard import Application, Card, CardStatus
 from authsvc.core.idnumber import mask, mask_phone
 from authsvc.keyring import Purpose
+from authsvc.services.broker import Broker
 
 CARD_RECORD_TTL = 10 * 365 * 24 * 3600.0
 

@@ -1,0 +1,14 @@
+"""Everything that lives on the aiohttp application, typed (aiohttp's `AppKey`)."""
+
+from __future__ import annotations
+
+import weakref
+
+import jinja2
+from aiohttp import web
+
+from authsvc.services.broker import Broker
+
+BROKER = web.AppKey("broker", Broker)
+JINJA = web.AppKey("jinja", jinja2.Environment)
+SOCKETS = web.AppKey("sockets", weakref.WeakSet)
