@@ -43,6 +43,7 @@ def portal_client(portal_url: str) -> dict[str, object]:
         "accounts_endpoint": f"{portal_url}/api/accounts",
         "backchannel_logout_uri": f"{portal_url}/auth/backchannel-logout",
         "identities": ["personal", "legal_rep", "agent"],
+        "scopes": ["openid", "profile", "id_number", "phone", "account"],
     }
 
 
