@@ -15,6 +15,7 @@ from authsvc.config import Settings
 from authsvc.core.clock import Clock, SystemClock
 from authsvc.http import admin, browser, mobile, oidc, ops, ws
 from authsvc.http.appkeys import BROKER, JINJA, SOCKETS
+from authsvc.http.cors import cors_middleware
 from authsvc.http.middleware import error_middleware
 from authsvc.http.pages import STATIC, environment
 from authsvc.keyring import Keyring
@@ -34,7 +35,8 @@ def create_app(
 ) -> web.Application:
     """Build the app; a store not given is opened at startup from the settings."""
     app = web.Application(
-        middlewares=[error_middleware], client_max_size=settings.limits.max_body_bytes
+        middlewares=[cors_middleware, error_middleware],
+        client_max_size=settings.limits.max_body_bytes,
     )
     app[JINJA] = environment()
     clock = clock or SystemClock()

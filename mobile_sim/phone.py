@@ -47,6 +47,8 @@ class ScanResult:
     place_warning: bool = False
     phone_place: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    #: The claims the broker will give this portal if the login is confirmed (name, id_number…).
+    claims: list[str] = field(default_factory=list)
 
     def matching(self, role: str, credit_code: str = "") -> list[dict[str, Any]]:
         return [
@@ -79,6 +81,7 @@ def _scan_result(answer: dict[str, Any], phone_place: str) -> ScanResult:
             place_warning=bool(phone_place and place != phone_place),
             phone_place=phone_place,
             raw=answer,
+            claims=_claims(answer),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PhoneError(
@@ -87,6 +90,13 @@ def _scan_result(answer: dict[str, Any], phone_place: str) -> ScanResult:
             "The broker's answer is malformed",
             detail=repr(exc)[:120],
         ) from exc
+
+
+def _claims(answer: dict[str, Any]) -> list[str]:
+    claims = answer.get("claims", [])
+    if not isinstance(claims, list) or not all(isinstance(c, str) for c in claims):
+        raise TypeError("claims is not a list of names")
+    return list(claims)
 
 
 class PhoneApp:
