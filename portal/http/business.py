@@ -74,6 +74,9 @@ async def apply_entry(request: web.Request) -> web.Response:
     actor = actor_of(request)
     if not is_company_role(actor.role):
         raise ItemForbidden(f"{actor.role}")
+    async with request.app[DB]() as db:
+        company = await _company(db, actor.credit_code)
+        (await access_service.access_for(db, actor, company)).check(item.code, item_only=True)
     if item.kind == "print":
         return redirect(f"/uc/{actor.credit_code}/certificate")
     return redirect(f"/uc/{actor.credit_code}/apply/{item.code}")
