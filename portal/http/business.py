@@ -41,6 +41,7 @@ def common(request: web.Request) -> dict[str, Any]:
         "bj": queries.bj,
         "state_label": lambda s: STATE_LABELS[State(s)][1 if lang_of(request) == "en" else 0],
         "item_of": items.get,
+        "field_label": lambda name: _label(name, lang_of(request)),
         "window": request.app[WINDOW],
         "window_open": request.app[WINDOW].is_open(request.app[BUSINESS_CLOCK]()),
     }
@@ -89,6 +90,11 @@ async def _company(db: Any, code: str) -> Any:
     if company is None:
         raise ItemForbidden("no company")
     return company
+
+
+def _label(name: str, lang: str) -> str:
+    field = fields.FIELDS.get(name)
+    return name if field is None else field.en if lang == "en" else field.zh
 
 
 def _item(request: web.Request) -> items.BusinessItem:
