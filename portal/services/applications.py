@@ -184,6 +184,9 @@ def _new(
     )
 
 
+#: The name this check had before the service was split (the documents branch calls it).
+_relationship = relationship_for
+
 __all__ = [
     "Filing",
     "Origin",
@@ -192,11 +195,13 @@ __all__ = [
     "add_event",
     "apply_status",
     "attachment_path",
+    "check_persons",
     "commit",
     "file",
     "get_for_company",
     "login_ref",
     "record",
+    "relationship_for",
     "rows_of",
     "status_of",
     "submit",
