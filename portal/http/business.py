@@ -6,8 +6,10 @@ import datetime as dt
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.clock import china_today
+from portal.db.models import Company
 from portal.errors import ItemForbidden, NotFound, PortalError
 from portal.http.guards import actor_of, company_for
 from portal.http.i18n import lang_of
@@ -20,7 +22,7 @@ from portal.rules.applications import STATE_LABELS, State
 from portal.rules.roles import Module, Role, is_company_role
 from portal.services import access as access_service
 from portal.services import application_queries as queries
-from portal.services import applications
+from portal.services import applications, companies
 from portal.services.applications import Filing, Origin, Storage, Upload
 
 routes = web.RouteTableDef()
@@ -50,7 +52,7 @@ def common(request: web.Request) -> dict[str, Any]:
 @routes.get("/banshi")
 async def centre(request: web.Request) -> web.Response:
     """The catalogue; an agent sees only the items granted to them."""
-    shown = [i for i in items.ITEMS]
+    shown = list(items.ITEMS)
     account = request[SESSION].account
     if account and account["role"] == Role.AGENT:
         async with request.app[DB]() as db:
@@ -83,9 +85,7 @@ async def apply_entry(request: web.Request) -> web.Response:
     return redirect(f"/uc/{actor.credit_code}/apply/{item.code}")
 
 
-async def _company(db: Any, code: str) -> Any:
-    from portal.services import companies
-
+async def _company(db: AsyncSession, code: str) -> Company:
     company = await companies.by_code(db, code)
     if company is None:
         raise ItemForbidden("no company")
@@ -149,7 +149,9 @@ async def _form_page(
     )
 
 
-async def _prefill(request: web.Request, db: Any, company: Any, access: Access) -> dict[str, str]:
+async def _prefill(
+    request: web.Request, db: AsyncSession, company: Company, access: Access
+) -> dict[str, str]:
     """重新申报: a new application prefilled from a returned or withdrawn one."""
     source = request.query.get("from", "")
     if not source.isdigit():
