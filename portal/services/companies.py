@@ -10,6 +10,7 @@ from portal.clock import utcnow
 from portal.db.models import Company, InsuranceRelationship, LegalRep, Person
 from portal.errors import CompanyNotFound, LegalRepAccountExists
 from portal.registries import Registries
+from portal.rules import agency as agencies
 from portal.rules import registration
 from portal.rules.roles import Role
 from portal.services import audit
@@ -27,8 +28,17 @@ async def require(db: AsyncSession, credit_code: str) -> Company:
     return company
 
 
-async def search(db: AsyncSession, query: str) -> Company:
-    """Seed 000 §3.1.2: find a company by its credit code or one of its unit numbers."""
+async def served_by(db: AsyncSession, credit_code: str, agency: str) -> Company:
+    """The company, if the staff member's agency serves it; else the same 404 as unknown."""
+    company = await by_code(db, credit_code)
+    if company is None or not agencies.serves(agency, company.relationships):
+        raise CompanyNotFound(credit_code[:4])
+    return company
+
+
+async def search(db: AsyncSession, query: str, agency: str) -> Company:
+    """Seed 000 §3.1.2: find a company by its credit code or one of its unit numbers, among
+    the companies `agency` serves (issue 8: only the staff member's own agency's)."""
     value = query.strip().upper()
     company = await by_code(db, value)
     if company is None:
@@ -38,7 +48,7 @@ async def search(db: AsyncSession, query: str) -> Company:
             .where(InsuranceRelationship.unit_no == value)
             .limit(1)
         )
-    if company is None:
+    if company is None or not agencies.serves(agency, company.relationships):
         raise CompanyNotFound(value[:4])
     return company
 

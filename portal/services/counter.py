@@ -74,7 +74,10 @@ def _write(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-async def delete_upload(db: AsyncSession, staff: Actor, company: Company, upload_id: int) -> None:
+async def delete_upload(
+    db: AsyncSession, staff: Actor, company: Company, upload_id: int, *, upload_dir: Path
+) -> None:
+    """删除: this staff member's pending upload goes, its row and its file on disk."""
     for upload in await pending_uploads(db, company, staff):
         if upload.id == upload_id:
             await db.delete(upload)
@@ -86,7 +89,12 @@ async def delete_upload(db: AsyncSession, staff: Actor, company: Company, upload
                 target=f"upload:{upload_id}",
             )
             await db.commit()
+            await asyncio.to_thread(_remove, upload_dir / Path(upload.stored_name).name)
             return
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
 
 
 async def submit(

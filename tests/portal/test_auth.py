@@ -37,7 +37,7 @@ async def test_login_lands_in_user_centre_with_new_session(
     client: TestClient, provider: FakeProvider
 ) -> None:
     """After the callback the session id is new (no fixation) and the user centre opens."""
-    await client.get("/register")
+    await client.get("/auth/login?identity=legal_rep", allow_redirects=False)  # a pending login
     before = client.session.cookie_jar.filter_cookies(client.make_url("/"))["portal_session"].value
     resp = await login(client, provider, WANG, "legal_rep", C1)
     assert resp.status == 303 and resp.headers["Location"] == "/usercenter"
@@ -52,7 +52,7 @@ async def test_old_session_id_is_dead_after_login(
     client: TestClient, provider: FakeProvider
 ) -> None:
     """A cookie planted before login (fixation) is not logged in afterwards."""
-    await client.get("/register")
+    await client.get("/auth/login?identity=legal_rep", allow_redirects=False)
     planted = client.session.cookie_jar.filter_cookies(client.make_url("/"))["portal_session"].value
     await login(client, provider, WANG, "legal_rep", C1)
     assert (await client.get("/usercenter")).status == 200

@@ -154,8 +154,8 @@ def _app(**over: str) -> Application:
     ("application", "records", "registered", "error"),
     [
         (_app(), [], False, errors.RegistryVerificationFailed),
-        (_app(company_name="乙公司"), [REC], False, errors.CompanyNameMismatch),
-        (_app(legal_rep_name="王建"), [REC], False, errors.LegalRepMismatch),
+        (_app(company_name="乙公司"), [REC], False, errors.RegistryVerificationFailed),
+        (_app(legal_rep_name="王建"), [REC], False, errors.RegistryVerificationFailed),
         (_app(), [REC], True, errors.LegalRepAccountExists),
     ],
 )
