@@ -1,4 +1,8 @@
-"""Fixtures: a real portal server on SQLite AND PostgreSQL, a stand-in OIDC provider, logins.
+"""Fixtures: a real portal server on SQLite AND PostgreSQL, the provider double, logins.
+
+The provider here is tests/portal/op_double.py, a test double kept for what the real authsvc
+cannot be made to produce (see its docstring); the same portal against the real authsvc and
+phones is tested in tests/integration/test_portal_*.py and tests/security/test_portal_*.py.
 
 PostgreSQL (127.0.0.1:5432, trust auth, user postgres) gets a fresh database per test,
 dropped afterwards. A missing PostgreSQL fails the test; it never skips.
@@ -22,7 +26,7 @@ from portal.demo import load_demo
 from portal.http.keys import DB, REGISTRIES
 from tests.support.databases import KINDS, fresh_database
 
-from .fake_op import CLIENT_ID, CLIENT_SECRET, FakeProvider
+from .op_double import CLIENT_ID, CLIENT_SECRET, OpDouble
 
 CSRF_RE = re.compile(r'name="_csrf" value="([^"]+)"')
 
@@ -50,15 +54,15 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 
 @pytest.fixture
-async def provider(aiohttp_server: Any) -> FakeProvider:
-    op = FakeProvider()
+async def provider(aiohttp_server: Any) -> OpDouble:
+    op = OpDouble()
     server = await aiohttp_server(op.app())
     op.issuer = str(server.make_url("")).rstrip("/")
     return op
 
 
 @pytest.fixture
-def settings(database_url: str, provider: FakeProvider, tmp_path: Path) -> Settings:
+def settings(database_url: str, provider: OpDouble, tmp_path: Path) -> Settings:
     return Settings(
         database_url=database_url,
         authsvc_issuer=provider.issuer,
@@ -89,7 +93,7 @@ async def csrf_of(client: TestClient, path: str) -> str:
 
 async def login(
     client: TestClient,
-    provider: FakeProvider,
+    provider: OpDouble,
     who: tuple[str, str],
     role: str,
     credit_code: str = "",
@@ -107,7 +111,8 @@ async def login(
         account["company"] = {"credit_code": credit_code}
     code = provider.authorize(params, account)
     return await client.get(
-        f"/auth/callback?code={code}&state={params['state']}", allow_redirects=False
+        f"/auth/callback?code={code}&state={params['state']}&iss={provider.issuer}",
+        allow_redirects=False,
     )
 
 
