@@ -63,20 +63,25 @@ async def register(
         registries.lookup(application.credit_code),
         already_registered=existing is not None,
     )
-    company = _create(db, verified)
-    await db.flush()
-    await ensure_person(db, verified.legal_rep_id_number, verified.legal_rep_name)
     actor = Actor(
         role=Role.LEGAL_REP,
         id_number=verified.legal_rep_id_number,
         name=verified.legal_rep_name,
         credit_code=verified.credit_code,
     )
-    audit.record(db, actor, "company.register", company_id=company.id, target=company.credit_code)
     try:
+        company = _create(db, verified)
+        await db.flush()
+        await ensure_person(db, verified.legal_rep_id_number, verified.legal_rep_name)
+        audit.record(
+            db, actor, "company.register", company_id=company.id, target=company.credit_code
+        )
         await db.commit()
     except IntegrityError:
+        # A concurrent registration of the same credit code won the unique constraint.
         await db.rollback()
+        if await by_code(db, application.credit_code) is None:
+            raise
         raise LegalRepAccountExists("concurrent registration") from None
     await db.refresh(company)
     return company
