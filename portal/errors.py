@@ -101,6 +101,12 @@ InvalidCreditCode = _error(
 )
 InvalidPhone = _error("invalid_phone", 400, "联系电话格式不正确", "The phone number is not valid")
 InvalidName = _error("invalid_name", 400, "姓名不能为空", "The name is required")
+InvalidText = _error(
+    "invalid_text",
+    400,
+    "输入内容过长或包含不支持的字符，请核对后重新输入",
+    "The text is too long or contains characters that are not allowed",
+)
 AgreementRequired = _error(
     "agreement_required",
     400,

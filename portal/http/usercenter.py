@@ -9,7 +9,7 @@ from portal.http.forms import form, int_list, int_param, person_input
 from portal.http.guards import actor_of, company_for, current_actor
 from portal.http.keys import DB
 from portal.http.render import redirect, render
-from portal.rules import items, phone
+from portal.rules import items, phone, text
 from portal.rules.roles import Module, Role, is_company_role
 from portal.services import agents, audit, companies
 
@@ -240,8 +240,8 @@ async def _profile_page(
 @routes.post("/uc/{code}/profile")
 async def profile_save(request: web.Request) -> web.Response:
     values = await form(request)
-    address = " ".join(values.get("address", "").split())[:256]
     try:
+        address = text.clean_text(values.get("address", ""), max_len=256)
         phone_no = phone.validate(values.get("legal_rep_phone", ""))
         async with request.app[DB]() as db:
             actor, company = await company_for(request, db, Module.EDIT_PROFILE)

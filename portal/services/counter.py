@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.clock import utcnow
 from portal.db.models import Agent, Company, CounterUpload
 from portal.errors import UploadRequired
-from portal.rules import uploads
+from portal.rules import text, uploads
 from portal.services import agents, audit
 from portal.services.actor import Actor
 
@@ -48,7 +48,7 @@ async def save_upload(
     upload = CounterUpload(
         company_id=company.id,
         staff_id_number=staff.id_number,
-        original_name=Path(filename).name[:200] or "upload",
+        original_name=text.printable_only(Path(filename).name, max_len=200) or "upload",
         content_type=content_type,
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
