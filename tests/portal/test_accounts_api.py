@@ -1,4 +1,4 @@
-"""POST /api/accounts (docs/api.md) against a stand-in provider's JWKS, both databases."""
+"""POST /api/accounts (docs/api.md) against the provider double's JWKS (op_double.py), both databases."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from aiohttp.test_utils import TestClient
 from .conftest import C1, C2, C3, CHEN, LI, LIU, SUN, WANG, ZHANG, ZHAO
 from .op_double import OpDouble
 
+OP_DOUBLE = True  # tokens and accounts the real authsvc cannot be made to produce
+
 JWT = {"Content-Type": "application/jwt"}
 
 
@@ -16,9 +18,7 @@ async def _ask(client: TestClient, token: str):
     return resp.status, await resp.json()
 
 
-async def test_legal_rep_gets_legal_rep_accounts(
-    client: TestClient, provider: OpDouble
-) -> None:
+async def test_legal_rep_gets_legal_rep_accounts(client: TestClient, provider: OpDouble) -> None:
     """A legal rep of two companies gets two legal_rep accounts with their relationships."""
     status, body = await _ask(client, provider.accounts_request(*WANG, "legal_rep"))
     assert status == 200

@@ -18,6 +18,8 @@ from portal.oidc import pkce
 from .conftest import C1, C3, CHEN, LIU, SUN, WANG, ZHANG, csrf_of, login
 from .op_double import OpDouble
 
+OP_DOUBLE = True  # tokens and accounts the real authsvc cannot be made to produce
+
 
 async def test_login_redirect_carries_pkce_state_nonce(client: TestClient) -> None:
     """The authorization request: code flow, S256 challenge, state, nonce, login_hint."""

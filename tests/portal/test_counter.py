@@ -9,8 +9,7 @@ from sqlalchemy import select
 from portal.db.models import Agent, CounterUpload, InsuranceRelationship
 from portal.http.keys import DB
 
-from .conftest import C1, C3, SUN, WANG, ZHANG, csrf_of, error_code, login
-from .op_double import OpDouble
+from .conftest import C1, C3, SUN, WANG, ZHANG, Provider, csrf_of, error_code, login
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
 PDF = b"%PDF-1.4\n" + b"0" * 200
@@ -23,7 +22,7 @@ async def _upload(client: TestClient, token: str, content: bytes, name: str):
     return await client.post(f"/counter/{C1}/upload", data=form, allow_redirects=False)
 
 
-async def test_search_by_code_and_unit_number(client: TestClient, provider: OpDouble) -> None:
+async def test_search_by_code_and_unit_number(client: TestClient, provider: Provider) -> None:
     """Staff find the company by credit code or unit number and see its details, with the
     phone masked and only the relationships kept at their own agency."""
     await login(client, provider, SUN, "staff")
@@ -40,9 +39,7 @@ async def test_search_by_code_and_unit_number(client: TestClient, provider: OpDo
     assert resp.status == 404 and error_code(await resp.text()) == "company_not_found"
 
 
-async def test_another_agencys_company_is_not_found(
-    client: TestClient, provider: OpDouble
-) -> None:
+async def test_another_agencys_company_is_not_found(client: TestClient, provider: Provider) -> None:
     """C3 is served only by 黑龙江省社会保险事业中心: to 孙丽 (哈尔滨市…中心) it is the same 404 as
     an unknown company, on search, the details page and every counter action."""
     await login(client, provider, SUN, "staff")
@@ -58,12 +55,12 @@ async def test_another_agencys_company_is_not_found(
         assert await db.scalar(select(Agent).where(Agent.id_number == person["id_number"])) is None
 
 
-async def test_non_staff_refused(client: TestClient, provider: OpDouble) -> None:
+async def test_non_staff_refused(client: TestClient, provider: Provider) -> None:
     await login(client, provider, WANG, "legal_rep", C1)
     assert (await client.get(f"/counter/{C1}")).status == 403
 
 
-async def test_uploads(client: TestClient, provider: OpDouble, tmp_path) -> None:
+async def test_uploads(client: TestClient, provider: Provider, tmp_path) -> None:
     """Good PNG/PDF stored; too large → 413; wrong type (by magic bytes) → 415; nothing stored."""
     await login(client, provider, SUN, "staff")
     token = await csrf_of(client, f"/counter/{C1}")
@@ -80,7 +77,7 @@ async def test_uploads(client: TestClient, provider: OpDouble, tmp_path) -> None
     assert len(list((tmp_path / "uploads").iterdir())) == 2
 
 
-async def test_counter_grant_marks_and_submits(client: TestClient, provider: OpDouble) -> None:
+async def test_counter_grant_marks_and_submits(client: TestClient, provider: Provider) -> None:
     """Held relationships are marked yellow; submit needs the signed form and only adds."""
     await login(client, provider, SUN, "staff")
     async with client.app[DB]() as db:
@@ -129,7 +126,7 @@ async def test_counter_grant_marks_and_submits(client: TestClient, provider: OpD
     assert all(u.submitted_at is not None for u in uploads)
 
 
-async def test_counter_adds_agent(client: TestClient, provider: OpDouble) -> None:
+async def test_counter_adds_agent(client: TestClient, provider: Provider) -> None:
     await login(client, provider, SUN, "staff")
     token = await csrf_of(client, f"/counter/{C1}")
     resp = await client.post(
@@ -146,7 +143,7 @@ async def test_counter_adds_agent(client: TestClient, provider: OpDouble) -> Non
 
 
 async def test_deleting_an_upload_removes_its_file(
-    client: TestClient, provider: OpDouble, tmp_path
+    client: TestClient, provider: Provider, tmp_path
 ) -> None:
     """删除 a pending upload: the row and the signed form on disk both go."""
     await login(client, provider, SUN, "staff")

@@ -23,6 +23,8 @@ from tests.support.snapshot import snapshot
 from .conftest import C1, WANG, error_code
 from .op_double import OpDouble
 
+OP_DOUBLE = True  # tokens and accounts the real authsvc cannot be made to produce
+
 ACCOUNT = {
     "role": "legal_rep",
     "id_number": WANG[0],

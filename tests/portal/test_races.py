@@ -14,8 +14,7 @@ from portal.http.keys import DB
 from portal.rules.idcard import check_digit
 from portal.rules.roles import MAX_AGENTS_PER_COMPANY
 
-from .conftest import C1, C4, WANG, csrf_of, error_code, login
-from .op_double import OpDouble
+from .conftest import C1, C4, WANG, Provider, csrf_of, error_code, login
 
 
 def _id_number(n: int) -> str:
@@ -30,7 +29,7 @@ async def _agents_of_c1(client: TestClient) -> int:
 
 
 async def test_twenty_concurrent_adds_to_nine_agents_end_with_ten(
-    client: TestClient, provider: OpDouble
+    client: TestClient, provider: Provider
 ) -> None:
     """C1 has 9 agents; 20 browsers' 添加经办人 at once: one 303, nineteen 409
     agent_limit_reached, exactly ten agents and one agent.add audit entry more."""

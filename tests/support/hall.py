@@ -88,6 +88,37 @@ def new_browser() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
 
 
+async def scan(
+    browser: aiohttp.ClientSession,
+    portal_url: str,
+    authsvc_url: str,
+    phone: PhoneApp,
+    identity: str,
+    role: str,
+    credit_code: str = "",
+    *,
+    follow: bool = True,
+) -> aiohttp.ClientResponse:
+    """Portal 登录 → authsvc QR page → the phone confirms → pushed redirect → the portal's
+    callback (followed to the landing page unless `follow` is False)."""
+    async with browser.get(f"{portal_url}/auth/login?identity={identity}") as page:
+        request_id = json.loads(CONFIG.search(await page.text()).group(1))["request"]  # type: ignore[union-attr]
+    async with browser.post(
+        authsvc_url + "/api/tickets", json={"request": request_id, "identity": identity}
+    ) as response:
+        ticket = await response.json()
+    ws = await browser.ws_connect(authsvc_url + ticket["ws_url"])
+    await ws.send_json({"type": "auth", "secret": ticket["browser_secret"]})
+    try:
+        await phone.login(ticket["qr_text"], role=role, credit_code=credit_code)
+        redirect = (await wait_for_state(ws, "confirmed"))["redirect"]
+    finally:
+        await ws.close()
+    response = await browser.get(redirect, allow_redirects=follow)
+    await response.read()
+    return response
+
+
 async def scan_login(
     hall: Hall,
     browser: aiohttp.ClientSession,
@@ -96,23 +127,10 @@ async def scan_login(
     role: str,
     credit_code: str = "",
 ) -> aiohttp.ClientResponse:
-    """Portal 登录 → authsvc QR page → the phone confirms → pushed redirect → the portal."""
-    async with browser.get(f"{hall.portal_url}/auth/login?identity={identity}") as page:
-        request_id = json.loads(CONFIG.search(await page.text()).group(1))["request"]  # type: ignore[union-attr]
-    async with browser.post(
-        hall.authsvc.url + "/api/tickets", json={"request": request_id, "identity": identity}
-    ) as response:
-        ticket = await response.json()
-    ws = await browser.ws_connect(hall.authsvc.url + ticket["ws_url"])
-    await ws.send_json({"type": "auth", "secret": ticket["browser_secret"]})
-    try:
-        await phone.login(ticket["qr_text"], role=role, credit_code=credit_code)
-        redirect = (await wait_for_state(ws, "confirmed"))["redirect"]
-    finally:
-        await ws.close()
-    response = await browser.get(redirect)
-    await response.read()
-    return response
+    """Log `phone`'s person in at the hall's portal by scanning; the landing page."""
+    return await scan(
+        browser, hall.portal_url, hall.authsvc.url, phone, identity, role, credit_code
+    )
 
 
 async def csrf(browser: aiohttp.ClientSession, url: str) -> str:
