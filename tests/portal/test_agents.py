@@ -232,3 +232,28 @@ async def test_profile_edit(client: TestClient, provider: Provider) -> None:
     assert "哈尔滨市松北区1号" in html
     await login(client, provider, ZHANG, "agent", C1)
     assert (await client.get(f"/uc/{C1}/profile")).status == 403
+
+
+async def test_agent_pages_show_masked_id_numbers_and_phones(
+    client: TestClient, provider: Provider
+) -> None:
+    """Issue 8: 2301**********1235 and 138****0003 on the list, the edit form and the admin
+    card; the edit form keeps the stored values when its masked fields are left empty."""
+    await login(client, provider, WANG, "legal_rep", C1)
+    async with client.app[DB]() as db:
+        zhang = await db.scalar(select(Agent).where(Agent.id_number == ZHANG[0]))
+    for path in (f"/uc/{C1}/agents", f"/uc/{C1}/agents/{zhang.id}"):
+        html = await (await client.get(path)).text()
+        assert "2301**********1235" in html and "138****0003" in html, path
+        assert ZHANG[0] not in html and "13804510003" not in html, path
+        assert LI[0] not in html and "13804510002" not in html, path
+    token = await csrf_of(client, f"/uc/{C1}/agents/{zhang.id}")
+    resp = await client.post(
+        f"/uc/{C1}/agents/{zhang.id}",
+        data={"_csrf": token, "id_number": "", "name": "张伟", "phone": "13900000077"},
+        allow_redirects=False,
+    )
+    assert resp.status == 303
+    async with client.app[DB]() as db:
+        zhang = await db.get(Agent, zhang.id, populate_existing=True)
+    assert (zhang.id_number, zhang.phone) == (ZHANG[0], "13900000077")
