@@ -122,31 +122,40 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         raise
     await _persist(request, session, response)
     _sticky_lang(request, response)
-    if session.cookie_csrf_new and session.cookie_csrf and not response.prepared:
-        response.set_cookie(
-            CSRF_COOKIE,
-            sign(settings.session_secret, session.cookie_csrf),
-            httponly=True,
-            samesite="Lax",
-            secure=settings.secure_cookies,
-            path="/",
-            max_age=ANONYMOUS_TTL_SECONDS,
-        )
+    if session.cookie_csrf_new and session.cookie_csrf:
+        token = sign(settings.session_secret, session.cookie_csrf)
+        _cookie(request, response, CSRF_COOKIE, token, max_age=ANONYMOUS_TTL_SECONDS)
     return response
+
+
+def _cookie(
+    request: web.Request,
+    response: web.StreamResponse,
+    name: str,
+    value: str,
+    *,
+    max_age: int,
+    httponly: bool = True,
+) -> None:
+    """Every cookie of the portal: path /, SameSite=Lax, Secure behind https."""
+    if response.prepared:
+        return
+    response.set_cookie(
+        name,
+        value,
+        httponly=httponly,
+        samesite="Lax",
+        secure=request.app[SETTINGS].secure_cookies,
+        path="/",
+        max_age=max_age,
+    )
 
 
 def _sticky_lang(request: web.Request, response: web.StreamResponse) -> None:
     """`?lang=` is remembered in its own cookie (not in a session row)."""
     lang = request.query.get("lang")
-    if lang in ("zh", "en") and request.cookies.get(LANG_COOKIE) != lang and not response.prepared:
-        response.set_cookie(
-            LANG_COOKIE,
-            lang,
-            samesite="Lax",
-            secure=request.app[SETTINGS].secure_cookies,
-            path="/",
-            max_age=365 * 24 * 3600,
-        )
+    if lang in ("zh", "en") and request.cookies.get(LANG_COOKIE) != lang:
+        _cookie(request, response, LANG_COOKIE, lang, max_age=365 * 24 * 3600, httponly=False)
 
 
 async def _persist(
@@ -171,14 +180,5 @@ async def _persist(
             now=clock(),
             ttl=dt.timedelta(seconds=ttl),
         )
-    if response is None:
-        return
-    response.set_cookie(
-        COOKIE,
-        sign(settings.session_secret, session.id),
-        httponly=True,
-        samesite="Lax",
-        secure=settings.secure_cookies,
-        path="/",
-        max_age=ttl,
-    )
+    if response is not None:
+        _cookie(request, response, COOKIE, sign(settings.session_secret, session.id), max_age=ttl)

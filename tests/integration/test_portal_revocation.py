@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -16,7 +15,6 @@ from mobile_sim import PhoneApp
 from portal.db.models import Agent, Company, InsuranceRelationship
 from portal.http.keys import DB
 from tests.conftest import PhoneFactory
-from tests.support.databases import KINDS, fresh_database
 from tests.support.hall import (
     C1,
     LI,
@@ -26,21 +24,11 @@ from tests.support.hall import (
     Hall,
     csrf,
     new_browser,
-    running_hall,
     scan_login,
 )
 from tests.support.snapshot import snapshot
 
 REVOKED = "当前账号已不存在或授权已取消"
-
-
-@pytest.fixture(params=KINDS)
-async def hall(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Hall]:
-    async with (
-        fresh_database(request.param, tmp_path) as url,
-        running_hall(tmp_path, database_url=url) as running,
-    ):
-        yield running
 
 
 @pytest.fixture
@@ -92,7 +80,7 @@ async def test_removed_administrator_is_refused_on_the_next_request(
     add_self = {"_csrf": li_token, "id_number": LI[0], "name": LI[1], "phone": LI[2]}
     async with li_browser.post(f"{hall.portal_url}/uc/{C1}/agents", data=add_self) as response:
         page = await response.text()
-        assert response.status == 403 and '<code>account_revoked</code>' in page and REVOKED in page
+        assert response.status == 403 and "<code>account_revoked</code>" in page and REVOKED in page
     assert await snapshot(hall.portal, leave_out=("web_sessions",)) == before
     assert await _session_rows(hall) == sessions_before - 1  # her session row is gone
     for path in (f"/uc/{C1}", f"/uc/{C1}/agents", f"/uc/{C1}/profile"):
@@ -121,7 +109,7 @@ async def test_deleted_agent_is_refused_on_the_next_request(
     before = await snapshot(hall.portal, leave_out=("web_sessions",))
     async with zhang_browser.get(f"{hall.portal_url}/uc/{C1}") as response:
         page = await response.text()
-        assert response.status == 403 and '<code>account_revoked</code>' in page
+        assert response.status == 403 and "<code>account_revoked</code>" in page
         assert "23010010001" not in page
     async with zhang_browser.get(f"{hall.portal_url}/uc/{C1}/business") as response:
         assert response.status == 401

@@ -14,7 +14,6 @@ from mobile_sim import PhoneApp, PhoneError
 from portal.db.models import Agent, Company, InsuranceRelationship
 from portal.http.keys import DB
 from tests.conftest import PhoneFactory
-from tests.support.databases import KINDS, fresh_database
 from tests.support.hall import (
     C1,
     C2,
@@ -26,19 +25,8 @@ from tests.support.hall import (
     Hall,
     csrf,
     new_browser,
-    running_hall,
     scan_login,
 )
-
-
-@pytest.fixture(params=KINDS)
-async def hall(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Hall]:
-    """authsvc + the portal on SQLite and on PostgreSQL."""
-    async with (
-        fresh_database(request.param, tmp_path) as url,
-        running_hall(tmp_path, database_url=url) as running,
-    ):
-        yield running
 
 
 @pytest.fixture

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 import aiohttp
-import pytest
 from aiohttp import web
 from sqlalchemy import select
 
@@ -31,7 +30,6 @@ from portal.rules.roles import Role
 from portal.services import companies, counter
 from portal.services.actor import Actor
 from tests.conftest import PhoneFactory
-from tests.support.databases import KINDS, fresh_database
 from tests.support.hall import (
     C1,
     C3,
@@ -41,7 +39,6 @@ from tests.support.hall import (
     Hall,
     csrf,
     new_browser,
-    running_hall,
     scan_login,
 )
 from tests.support.snapshot import snapshot
@@ -129,15 +126,6 @@ class Attacker:
     token: str
     own_code: str  # the company the attacker acts for ("" when none)
     kinds: frozenset[Kind]  # the kinds of route this actor must be refused on
-
-
-@pytest.fixture(params=KINDS)
-async def hall(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Hall]:
-    async with (
-        fresh_database(request.param, tmp_path) as url,
-        running_hall(tmp_path, database_url=url) as running,
-    ):
-        yield running
 
 
 def _template(route: web.AbstractRoute) -> str:

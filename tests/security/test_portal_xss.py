@@ -47,21 +47,12 @@ async def stored(
     """The legal rep of C1 and counter staff, logged in, after trying every payload in every
     field they can type into; which payloads each field stored."""
     async with new_browser() as wang, new_browser() as sun:
-        await scan_login(
-            hall,
-            wang,
-            await phones(hall.authsvc.url, id_number=WANG[0], name=WANG[1], phone=WANG[2]),
-            "legal_rep",
-            "legal_rep",
-            C1,
-        )
-        await scan_login(
-            hall,
-            sun,
-            await phones(hall.authsvc.url, id_number=SUN[0], name=SUN[1], phone=SUN[2]),
-            "personal",
-            "staff",
-        )
+        for browser, who, identity, role, code in (
+            (wang, WANG, "legal_rep", "legal_rep", C1),
+            (sun, SUN, "personal", "staff", ""),
+        ):
+            phone = await phones(hall.authsvc.url, id_number=who[0], name=who[1], phone=who[2])
+            await scan_login(hall, browser, phone, identity, role, code)
         kept: dict[str, list[str]] = {"agent name": [], "address": [], "upload name": []}
         for payload in PAYLOADS:
             kept["agent name"] += await _agent(hall, wang, payload)

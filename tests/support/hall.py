@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from mobile_sim import PhoneApp
@@ -20,6 +21,7 @@ from portal.config import Settings as PortalSettings
 from portal.demo import load_demo
 from portal.http.keys import DB, REGISTRIES
 from tests.support.browser import CONFIG, wait_for_state
+from tests.support.databases import KINDS, fresh_database
 from tests.support.servers import Broker, free_socket, running_authsvc
 
 WANG = ("230102197503121019", "王建国", "13804510001")  # legal rep of C1 and C2
@@ -81,6 +83,16 @@ async def running_hall(
             yield Hall(authsvc=broker, portal_url=portal_url, portal=app)
         finally:
             await runner.cleanup()
+
+
+@pytest.fixture(params=KINDS)
+async def hall(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Hall]:
+    """authsvc + the portal on SQLite and on PostgreSQL (import it into a test module)."""
+    async with (
+        fresh_database(request.param, tmp_path) as url,
+        running_hall(tmp_path, database_url=url) as running,
+    ):
+        yield running
 
 
 def new_browser() -> aiohttp.ClientSession:
