@@ -11,6 +11,7 @@ dropped afterwards. A missing PostgreSQL fails the test; it never skips.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import AsyncIterator
@@ -34,6 +35,10 @@ from tests.support.servers import Broker, free_port, running_authsvc
 
 from .op_double import CLIENT_ID, CLIENT_SECRET, OpDouble
 
+DEMO_PHONES = {
+    p["id_number"]: p["phone"]
+    for p in json.loads((Path(__file__).parents[2] / "portal/data/demo.json").read_text())["people"]
+}
 CSRF_RE = re.compile(r'name="_csrf" value="([^"]+)"')
 
 # Demo people (portal/data/demo.json)
@@ -74,8 +79,13 @@ class RealOp:
         return self.broker.url
 
     async def phone(self, who: tuple[str, str]) -> PhoneApp:
+        """The person's phone with their e-card, applied for with the phone number the demo
+        data gives them (the number reserved at their card)."""
         if who[0] not in self.made:
-            self.made[who[0]] = await self.phones(self.issuer, id_number=who[0], name=who[1])
+            number = DEMO_PHONES.get(who[0], "13800138000")
+            self.made[who[0]] = await self.phones(
+                self.issuer, id_number=who[0], name=who[1], phone=number
+            )
         return self.made[who[0]]
 
 
