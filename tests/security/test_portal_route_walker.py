@@ -87,7 +87,8 @@ ROUTES: dict[tuple[str, str], Kind] = {
     ("POST", "/counter/{code}/agents"): Kind.COUNTER,
     ("POST", "/counter/{code}/submit"): Kind.COUNTER,
 }
-WALKED = {Kind.COMPANY_VIEW, Kind.COMPANY_MANAGE, Kind.COUNTER}
+ID_ROUTES = {Kind.COMPANY_VIEW, Kind.COMPANY_MANAGE, Kind.COUNTER}
+WALKED = ID_ROUTES | {Kind.LOGGED_IN}  # LOGGED_IN: walked as anonymous only
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
@@ -182,7 +183,7 @@ async def _attackers(
     await scan_login(hall, zhao, await phone(ZHAO), "legal_rep", "legal_rep", C3)
     await scan_login(hall, zhang, await phone(ZHANG), "agent", "agent", C1)
     await scan_login(hall, sun, await phone(SUN), "personal", "staff")
-    every = frozenset(WALKED)
+    every = frozenset(ID_ROUTES)
     return [
         Attacker(
             "legal rep of C3",
@@ -202,7 +203,11 @@ async def _attackers(
             "staff of another agency", sun, await csrf(sun, f"{hall.portal_url}/counter"), "", every
         ),
         Attacker(
-            "anonymous", anonymous, await csrf(anonymous, f"{hall.portal_url}/register"), "", every
+            "anonymous",
+            anonymous,
+            await csrf(anonymous, f"{hall.portal_url}/register"),
+            "",
+            every | {Kind.LOGGED_IN},
         ),
     ]
 
