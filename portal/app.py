@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,7 +30,7 @@ from portal.http.middleware import csrf, errors, security_headers
 from portal.http.session import session_middleware
 from portal.oidc.provider import Provider
 from portal.rules import window
-from portal.services import sessions
+from portal.services import housekeeping
 
 HERE = Path(__file__).parent
 
@@ -81,9 +83,11 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await upgrade(engine)
     app[ENGINE] = engine
     app[DB] = make_sessionmaker(engine)
-    async with app[DB]() as db:
-        await sessions.purge_expired(db, app[CLOCK]())
+    purger = asyncio.create_task(housekeeping.run(app[DB], app[CLOCK]))
     yield
+    purger.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await purger
     await engine.dispose()
 
 

@@ -20,3 +20,8 @@ def china_today(now: dt.datetime) -> dt.date:
 def epoch(now: dt.datetime) -> int:
     """Unix seconds of a naive-UTC datetime (for JWT exp/iat checks)."""
     return int(now.replace(tzinfo=dt.UTC).timestamp())
+
+
+def from_epoch(seconds: int) -> dt.datetime:
+    """The naive-UTC datetime of Unix `seconds` (a JWT's exp as the database stores it)."""
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).replace(tzinfo=None)

@@ -22,6 +22,10 @@ class PortalError(Exception):
     def message(self, lang: str) -> str:
         return self.en if lang == "en" else self.zh
 
+    def headers(self) -> dict[str, str]:
+        """Extra response headers (Retry-After of a 429)."""
+        return {}
+
     def body(self, request_id: str = "") -> dict[str, object]:
         return {
             "error": self.code,
@@ -66,6 +70,25 @@ ModuleForbidden = _error(
     "module_forbidden", 403, "当前账号无权使用此功能", "This account cannot use this function"
 )
 
+
+class TooManyAttempts(PortalError):
+    """A bounded form was tried too often (rules.limits): 429 with Retry-After (RFC 6585 §4)."""
+
+    code = "too_many_attempts"
+    status = 429
+    zh = "操作过于频繁，请稍后再试"
+    en = "Too many attempts; please try again later"
+
+    def __init__(self, detail: str = "", *, retry_after: int = 60) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+REGISTRY[TooManyAttempts.code] = TooManyAttempts
+
 # Field validation
 InvalidIdNumber = _error(
     "invalid_id_number", 400, "证件号码格式不正确，请核对后重新输入", "The ID number is not valid"
@@ -78,6 +101,12 @@ InvalidCreditCode = _error(
 )
 InvalidPhone = _error("invalid_phone", 400, "联系电话格式不正确", "The phone number is not valid")
 InvalidName = _error("invalid_name", 400, "姓名不能为空", "The name is required")
+InvalidText = _error(
+    "invalid_text",
+    400,
+    "输入内容过长或包含不支持的字符，请核对后重新输入",
+    "The text is too long or contains characters that are not allowed",
+)
 AgreementRequired = _error(
     "agreement_required",
     400,
@@ -91,18 +120,6 @@ RegistryVerificationFailed = _error(
     400,
     "企业信息在组织机构相关信息库验证失败，无法注册！",
     "The company was not found in the organization registries; it cannot be registered",
-)
-CompanyNameMismatch = _error(
-    "company_name_mismatch",
-    400,
-    "单位名称与统一社会信用代码不一致，请核对后重新注册！",
-    "The company name does not match the unified social credit code",
-)
-LegalRepMismatch = _error(
-    "legal_rep_mismatch",
-    400,
-    "法定代表人姓名、证件号码与参保信息中的法人信息不一致，无法注册！",
-    "The legal representative does not match the registered company records",
 )
 LegalRepAccountExists = _error(
     "legal_rep_account_exists",

@@ -160,6 +160,25 @@ class CounterUpload(Base):
     submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class SeenToken(Base):
+    """A signed request already acted on (logout token, accounts request), kept until its `exp`
+    so that a replay is refused (Back-Channel Logout §2.6 step 8; docs/api.md)."""
+
+    __tablename__ = "seen_tokens"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of kind + jti
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
+class RateCounter(Base):
+    """A fixed-window counter of attempts (e.g. 单位注册 per client address), shared by every
+    portal process because it lives in the database."""
+
+    __tablename__ = "rate_counters"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the scope
+    count: Mapped[int] = mapped_column(Integer)
+    window_ends: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
 class AuditEntry(Base):
     """Who changed what, when. Actors are recorded masked (张*, 2301**********1236)."""
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from portal.clock import epoch
+from portal.clock import epoch, from_epoch
 from portal.errors import BodyTooLarge, InvalidAccountsRequest
 from portal.http.keys import CLOCK, DB, PROVIDER, SETTINGS
 from portal.oidc import tokens
 from portal.rules.roles import Identity
+from portal.services import replay
 from portal.services.accounts import accounts_for
 
 routes = web.RouteTableDef()
@@ -34,9 +35,12 @@ async def accounts(request: web.Request) -> web.Response:
     try:
         claims = await request.app[PROVIDER].verify(body.decode("ascii").strip(), expect)
         id_number, name, identity = tokens.check_accounts_request(claims)
+        jti, exp = tokens.replay_id(claims)
         wanted = Identity(identity)
     except (tokens.TokenInvalid, UnicodeError, ValueError) as exc:
         raise InvalidAccountsRequest(str(exc)) from None
     async with request.app[DB]() as db:
+        if not await replay.first_use(db, "accounts", jti, from_epoch(exp + tokens.LEEWAY_SECONDS)):
+            raise InvalidAccountsRequest("accounts request replayed")
         found = await accounts_for(db, id_number, name, wanted)
     return web.json_response({"accounts": [a.wire() for a in found]})

@@ -1,15 +1,19 @@
-"""zh-CN first, English on request: `?lang=en` (sticky in the session) or Accept-Language."""
+"""zh-CN first, English on request: `?lang=en` (sticky in a cookie) or Accept-Language."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from portal.http.session import SESSION
+from portal.http.session import LANG_COOKIE, SESSION
 
 
 def lang_of(request: web.Request) -> str:
     session = request.get(SESSION)
-    chosen = request.query.get("lang") or (session.get("lang") if session is not None else None)
+    chosen = (
+        request.query.get("lang")
+        or request.cookies.get(LANG_COOKIE)
+        or (session.get("lang") if session is not None else None)
+    )
     if chosen in ("zh", "en"):
         return str(chosen)
     return _from_accept_language(request.headers.get("Accept-Language", ""))

@@ -10,6 +10,7 @@ from aiohttp import web
 from portal.http.i18n import lang_of, translator
 from portal.http.keys import SETTINGS
 from portal.http.session import SESSION, Session
+from portal.rules import idcard, phone
 from portal.rules.roles import MODULES, ROLE_LABELS, Role, modules_for
 
 
@@ -32,6 +33,9 @@ def base_context(request: web.Request) -> dict[str, Any]:
         "path": request.path,
         "query": request.query,
         "request_path_qs": request.path_qs,
+        # Issue 8: pages show 2301**********1236 and 138****0001, not the full values.
+        "mask_id": idcard.mask,
+        "mask_phone": phone.mask,
     }
 
 

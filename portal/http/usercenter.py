@@ -6,13 +6,12 @@ from aiohttp import web
 
 from portal.errors import Forbidden, PortalError
 from portal.http.forms import form, int_list, int_param, person_input
-from portal.http.guards import actor_of, company_for
+from portal.http.guards import actor_of, company_for, current_actor
 from portal.http.keys import DB
 from portal.http.render import redirect, render
-from portal.rules import items, phone
+from portal.rules import items, phone, text
 from portal.rules.roles import Module, Role, is_company_role
 from portal.services import agents, audit, companies
-from portal.services.accounts import still_valid
 
 routes = web.RouteTableDef()
 ACTION_LABELS = {
@@ -39,9 +38,11 @@ ACTION_LABELS = {
 
 @routes.get("/usercenter")
 async def usercenter(request: web.Request) -> web.Response:
-    actor = actor_of(request)
-    if is_company_role(actor.role):
-        return redirect(f"/uc/{actor.credit_code}")
+    claimed = actor_of(request)
+    if is_company_role(claimed.role):
+        return redirect(f"/uc/{claimed.credit_code}")
+    async with request.app[DB]() as db:
+        actor = await current_actor(request, db)
     return render(request, "usercenter/personal.html", {"actor": actor})
 
 
@@ -51,13 +52,10 @@ async def company_home(request: web.Request) -> web.Response:
         actor, company = await company_for(request, db, Module.BASIC_INFO)
         relationships = list(company.relationships)
         granted_items: list[str] = []
-        if actor.role is Role.AGENT:
-            account = await still_valid(
-                db, actor.role, actor.id_number, actor.name, company.credit_code
-            )
-            granted = {(r.unit_no, r.insurance_type) for r in account.relationships}
+        if actor.role is Role.AGENT:  # what the tables grant now, not what the login said
+            granted = {(r.unit_no, r.insurance_type) for r in actor.relationships}
             relationships = [r for r in relationships if (r.unit_no, r.insurance_type) in granted]
-            granted_items = list(account.business_items)
+            granted_items = list(actor.business_items)
         admin = await agents.admin_of(db, company)
     return render(
         request,
@@ -160,7 +158,11 @@ async def agent_update(request: web.Request) -> web.Response:
         async with request.app[DB]() as db:
             actor, company = await company_for(request, db, Module.AUTHORIZE)
             agent = await agents.get(db, company, int_param(request, "agent_id"))
-            await agents.update(db, actor, company, agent, person_input(request, values))
+            # The form shows the ID number and phone masked: an empty field keeps the value.
+            kept = {"id_number": agent.id_number, "phone": agent.phone}
+            entered = {k: v for k, v in values.items() if v.strip() or k not in kept}
+            person = person_input(request, {**kept, **entered})
+            await agents.update(db, actor, company, agent, person)
     except PortalError as exc:
         if exc.status in (401, 403, 404) or exc.status >= 500:
             raise
@@ -238,8 +240,8 @@ async def _profile_page(
 @routes.post("/uc/{code}/profile")
 async def profile_save(request: web.Request) -> web.Response:
     values = await form(request)
-    address = " ".join(values.get("address", "").split())[:256]
     try:
+        address = text.clean_text(values.get("address", ""), max_len=256)
         phone_no = phone.validate(values.get("legal_rep_phone", ""))
         async with request.app[DB]() as db:
             actor, company = await company_for(request, db, Module.EDIT_PROFILE)

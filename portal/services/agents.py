@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import func, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.clock import utcnow
@@ -32,8 +33,10 @@ async def get(db: AsyncSession, company: Company, agent_id: int) -> Agent:
 
 
 async def _lock(db: AsyncSession, company: Company) -> None:
-    """Serialize limit checks per company (row lock on PostgreSQL; SQLite locks the file)."""
-    await db.execute(select(Company.id).where(Company.id == company.id).with_for_update())
+    """Serialize limit checks per company: a no-op UPDATE of the company row takes its row lock
+    on PostgreSQL and the database's write lock on SQLite (where SELECT … FOR UPDATE is
+    ignored and 20 concurrent adds used to make 16 agents), before the count is read."""
+    await db.execute(sql_update(Company).where(Company.id == company.id).values(id=Company.id))
 
 
 async def add(db: AsyncSession, actor: Actor, company: Company, person: PersonInput) -> Agent:

@@ -46,8 +46,8 @@ async def _companies(client: TestClient) -> int:
                 "legal_rep_name": "吴海涛",
             },
             400,
-            "company_name_mismatch",
-            "单位名称与统一社会信用代码不一致",
+            "registry_verification_failed",  # one answer for every registry failure (seed §5.1.1)
+            "企业信息在组织机构相关信息库验证失败，无法注册！",
         ),
         (
             {
@@ -57,8 +57,8 @@ async def _companies(client: TestClient) -> int:
                 "legal_rep_name": WANG[1],
             },
             400,
-            "legal_rep_mismatch",
-            "法人信息不一致",
+            "registry_verification_failed",
+            "企业信息在组织机构相关信息库验证失败，无法注册！",
         ),
         (
             {
@@ -68,8 +68,8 @@ async def _companies(client: TestClient) -> int:
                 "legal_rep_name": "吴海",
             },
             400,
-            "legal_rep_mismatch",
-            "法人信息不一致",
+            "registry_verification_failed",
+            "企业信息在组织机构相关信息库验证失败，无法注册！",
         ),
         (
             {

@@ -1,21 +1,28 @@
 """The whole system on 127.0.0.1: authsvc, the portal (demo data loaded) registered as its
-client, and phones — for the portal's integration and end-to-end tests."""
+client, and phones — for the portal's integration, security and end-to-end tests."""
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
+import pytest
 from aiohttp import web
 
+from mobile_sim import PhoneApp
 from portal.app import create_app as create_portal
 from portal.clock import Clock
 from portal.config import Settings as PortalSettings
 from portal.demo import load_demo
 from portal.http.keys import DB, REGISTRIES
+from tests.support.browser import CONFIG, wait_for_state
+from tests.support.databases import KINDS, fresh_database
 from tests.support.servers import Broker, free_socket, running_authsvc
 
 WANG = ("230102197503121019", "王建国", "13804510001")  # legal rep of C1 and C2
@@ -24,7 +31,9 @@ ZHANG = ("230104199001051235", "张伟", "13804510003")  # agent of C1
 LIU = ("23010219881130134X", "刘洋", "13804510004")  # agent of C1 and C3
 CHEN = ("230102199504021561", "陈静", "13804510006")  # no company
 SUN = ("230103198506141673", "孙丽", "13804510007")  # agency staff
+ZHAO = ("230108197009181452", "赵志强", "13613610004")  # legal rep of C3
 C1, C2, C3 = "91230100MA1BX2K306", "91230103MA1CQ7L509", "12230000MB0N4R8P09"
+CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
 
 
 @dataclass
@@ -80,3 +89,71 @@ async def running_hall(
             yield Hall(authsvc=broker, portal_url=portal_url, portal=app)
         finally:
             await runner.cleanup()
+
+
+@pytest.fixture(params=KINDS)
+async def hall(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Hall]:
+    """authsvc + the portal on SQLite and on PostgreSQL (import it into a test module)."""
+    async with (
+        fresh_database(request.param, tmp_path) as url,
+        running_hall(tmp_path, database_url=url) as running,
+    ):
+        yield running
+
+
+def new_browser() -> aiohttp.ClientSession:
+    """A browser profile: its own cookie jar (127.0.0.1 cookies included)."""
+    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+async def scan(
+    browser: aiohttp.ClientSession,
+    portal_url: str,
+    authsvc_url: str,
+    phone: PhoneApp,
+    identity: str,
+    role: str,
+    credit_code: str = "",
+    *,
+    follow: bool = True,
+) -> aiohttp.ClientResponse:
+    """Portal 登录 → authsvc QR page → the phone confirms → pushed redirect → the portal's
+    callback (followed to the landing page unless `follow` is False)."""
+    async with browser.get(f"{portal_url}/auth/login?identity={identity}") as page:
+        request_id = json.loads(CONFIG.search(await page.text()).group(1))["request"]  # type: ignore[union-attr]
+    async with browser.post(
+        authsvc_url + "/api/tickets", json={"request": request_id, "identity": identity}
+    ) as response:
+        ticket = await response.json()
+    ws = await browser.ws_connect(authsvc_url + ticket["ws_url"])
+    await ws.send_json({"type": "auth", "secret": ticket["browser_secret"]})
+    try:
+        await phone.login(ticket["qr_text"], role=role, credit_code=credit_code)
+        redirect = (await wait_for_state(ws, "confirmed"))["redirect"]
+    finally:
+        await ws.close()
+    response = await browser.get(redirect, allow_redirects=follow)
+    await response.read()
+    return response
+
+
+async def scan_login(
+    hall: Hall,
+    browser: aiohttp.ClientSession,
+    phone: PhoneApp,
+    identity: str,
+    role: str,
+    credit_code: str = "",
+) -> aiohttp.ClientResponse:
+    """Log `phone`'s person in at the hall's portal by scanning; the landing page."""
+    return await scan(
+        browser, hall.portal_url, hall.authsvc.url, phone, identity, role, credit_code
+    )
+
+
+async def csrf(browser: aiohttp.ClientSession, url: str) -> str:
+    """The CSRF token of the form on `url`, as this browser's session has it."""
+    async with browser.get(url) as page:
+        match = CSRF.search(await page.text())
+    assert match, url
+    return match.group(1)
