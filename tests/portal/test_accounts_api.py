@@ -1,4 +1,4 @@
-"""POST /api/accounts (docs/api.md) against the provider double's JWKS (op_double.py), both databases."""
+"""POST /api/accounts (docs/api.md) against the provider double's JWKS (op_double.py), both DBs."""
 
 from __future__ import annotations
 

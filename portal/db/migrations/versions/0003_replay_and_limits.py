@@ -1,11 +1,8 @@
 """seen tokens (jti replay) and rate counters
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-01 21:50:00
-
-Merge note: branch `business` adds revision 0002 (also on 0001); chain this one after it by
-setting `down_revision = "0002"` when both are merged.
 """
 
 from __future__ import annotations
