@@ -14,9 +14,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from joserfc import jwt
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import import_key
 
 from portal.clock import epoch
+from portal.documents.errors import CertificateExpired, CertificateInvalid
 
 TYP = "cert+jwt"
 VALIDITY_MONTHS = 6
@@ -95,3 +98,25 @@ def qr_text(public_url: str, token: str) -> str:
     reaches a server log), so an ordinary scanner opens the portal's page and the phone app
     verifies the token offline."""
     return f"{public_url.rstrip('/')}{VERIFY_PATH}#{token}"
+
+
+def verify(token: str, keys: dict[str, Any], *, issuer: str, now: dt.datetime) -> dict[str, Any]:
+    """The portal's own check of a token it issued (its verification page): the claims, or
+    CertificateInvalid / CertificateExpired. `keys` is the published JWKS (kid → JWK)."""
+    try:
+        header = jws.extract_compact(token.encode()).protected
+    except (JoseError, ValueError, TypeError) as exc:
+        raise CertificateInvalid("not a compact JWS") from exc
+    jwk = keys.get(str(header.get("kid")))
+    if header.get("typ") != TYP or jwk is None or header.get("alg") != jwk.get("alg"):
+        raise CertificateInvalid(f"header {header!r}"[:120])
+    try:
+        decoded = jwt.decode(token, import_key(jwk), algorithms=[jwk["alg"]])
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        raise CertificateInvalid(repr(exc)[:120]) from exc
+    claims = decoded.claims
+    if claims.get("iss") != issuer or not isinstance(claims.get("cert"), dict):
+        raise CertificateInvalid("issuer or content")
+    if not isinstance(claims.get("exp"), int) or epoch(now) >= claims["exp"]:
+        raise CertificateExpired(str(claims.get("exp")))
+    return claims

@@ -116,3 +116,21 @@ BatchEmpty = _batch(
     "导入文件中没有人员数据",
     "The file holds no rows to import",
 )
+
+
+@_register
+class CertificateInvalid(PortalError):
+    """Same words as the phone (mobile_sim certificate_invalid)."""
+
+    code = "certificate_invalid"
+    status = 400
+    zh = "此二维码不是有效的电子证明，证明可能被伪造或篡改"
+    en = "This QR code is not a valid certificate; it may be forged or altered"
+
+
+@_register
+class CertificateExpired(PortalError):
+    code = "certificate_expired"
+    status = 400
+    zh = "该证明已超过有效期"
+    en = "This certificate has expired"
