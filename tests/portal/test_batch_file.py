@@ -67,7 +67,10 @@ def test_a_filled_template_reads_back_typed() -> None:
 
 def test_csv_in_utf8_or_gb18030_reads_like_the_xlsx() -> None:
     """Excel on Chinese Windows saves CSV as GB 18030; the BOM'd UTF-8 template works too."""
-    body = "姓名*,公民身份号码*,退工停保日期*,减员原因*\r\n王小明,230102199001011234,2026-11-30,退休\r\n"
+    body = (
+        "姓名*,公民身份号码*,退工停保日期*,减员原因*\r\n"
+        "王小明,230102199001011234,2026-11-30,退休\r\n"
+    )
     for data in (body.encode("utf-8-sig"), body.encode("gb18030")):
         (row,) = batch.read(data, "减员.csv", batch.STOP)
         assert row.values["reason"] == "退休" and row.values["stop_date"] == dt.date(2026, 11, 30)

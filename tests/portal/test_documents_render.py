@@ -83,7 +83,7 @@ def test_the_qr_on_the_page_verifies_any_number_of_times(
     for hours in (0, 1, 24 * 90):
         cert = verify_token(token, _keys(keyring), issuer=ISSUER, now=epoch(NOW) + hours * 3600)
         assert cert.serial == serial and cert.title_zh == "单位参保证明"
-    assert [(f.label_zh, f.value) for f in cert.facts][0] == ("参保险种", "企业职工基本养老保险")
+    assert (cert.facts[0].label_zh, cert.facts[0].value) == ("参保险种", "企业职工基本养老保险")
 
 
 def test_six_months_later_the_certificate_has_expired(keyring: CertKeyring) -> None:
