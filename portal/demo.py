@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from portal.clock import utcnow
+from portal.coresys import seed as coresys_seed
 from portal.db.models import Company
 from portal.registries import Registries
 from portal.rules.people import PersonInput
@@ -41,7 +43,11 @@ async def load_demo(
             await _admin(db, company, entry.get("admin"))
             for agent in entry.get("agents", []):
                 await _agent(db, company, agent)
-    return f"demo data: {len(data['people'])} people, {len(data['companies'])} companies"
+        insured = await coresys_seed.load(db, utcnow())
+    return (
+        f"demo data: {len(data['people'])} people, {len(data['companies'])} companies, "
+        f"{insured} persons in the core system"
+    )
 
 
 async def _company(db: AsyncSession, registry: Registries, entry: dict[str, Any]) -> Company:
