@@ -27,8 +27,13 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from portal.documents import errors
+from portal.errors import PortalError
+from portal.rules import fields, idcard
+from portal.rules.fields import PersonRow
+from portal.rules.items import BusinessItem
+from portal.rules.people import clean_name
 
-MAX_ROWS = 500
+MAX_ROWS = fields.MAX_PERSONS  # one application holds at most this many persons
 MAX_UNZIPPED = 20 * 1024 * 1024  # an XLSX is a zip: refuse a bomb before openpyxl opens it
 MAX_CELL = 200
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -37,7 +42,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 class Kind(StrEnum):
     TEXT = "text"
     ID_NUMBER = "id_number"
-    DATE = "date"
+    MONTH = "month"
     AMOUNT = "amount"
     CHOICE = "choice"
 
@@ -61,55 +66,55 @@ class Column:
 class Spec:
     """One batch file type: the business item it files and its columns."""
 
-    kind: str  # enrol | stop
     item_code: str
     title_zh: str
     title_en: str
     sheet: str
     columns: tuple[Column, ...]
-    example: tuple[str, ...]
     notes: tuple[str, ...] = ()
 
-    def column(self, key: str) -> Column:
-        return next(c for c in self.columns if c.key == key)
+    @property
+    def example(self) -> tuple[str, ...]:
+        return tuple(
+            _EXAMPLES.get(c.key) or _EXAMPLES[c.kind] or c.choices[0] for c in self.columns
+        )
 
 
-STOP_REASONS = ("解除劳动合同", "终止劳动合同", "退休", "死亡", "其他")
+_KINDS = {"month": Kind.MONTH, "base": Kind.AMOUNT, "choice": Kind.CHOICE}
+_EXAMPLES: dict[str, str] = {
+    "name": "张三",
+    "id_number": "11010519491231002X",
+    "phone": "13800138000",
+    Kind.TEXT: "…",
+    Kind.MONTH: "2026-11",
+    Kind.AMOUNT: "6500",
+    Kind.CHOICE: "",
+}
+NOTES = {
+    "enrol": ("网报系统自动从劳动合同开始月份补缴，最多可从实际操作月往前补六个月。",),
+    "stop": ("该人员须在本单位该险种处于参保缴费状态。",),
+}
 
-ENROL = Spec(
-    kind="enrol",
-    item_code="enrol",
-    title_zh="用人单位用工参保登记（批量增员）",
-    title_en="Batch employee enrolment",
-    sheet="增员名单",
-    columns=(
+
+def spec_for(item: BusinessItem) -> Spec:
+    """The template of a batch item: 姓名, 公民身份号码, then the item's own person fields
+    (portal.rules.fields, the same fields as the item's form)."""
+    columns = [
         Column("name", "姓名", "Name", Kind.TEXT),
         Column("id_number", "公民身份号码", "ID number", Kind.ID_NUMBER),
-        Column("start_date", "劳动合同开始日期", "Contract start date", Kind.DATE),
-        Column("base", "月缴费工资", "Monthly contribution wage", Kind.AMOUNT),
-        Column("phone", "联系电话", "Phone", Kind.TEXT, required=False),
-    ),
-    example=("张三", "11010519491231002X", "2026-11-01", "6500", "13800138000"),
-    notes=(
-        "网报系统自动从劳动合同开始月份补缴，最多可从实际操作月往前补六个月。",
-        "公民身份号码请以文本格式填写（18位），日期格式为 YYYY-MM-DD。",
-    ),
-)
-STOP = Spec(
-    kind="stop",
-    item_code="stop",
-    title_zh="用人单位退工停保登记（批量减员）",
-    title_en="Batch stop of insurance",
-    sheet="减员名单",
-    columns=(
-        Column("name", "姓名", "Name", Kind.TEXT),
-        Column("id_number", "公民身份号码", "ID number", Kind.ID_NUMBER),
-        Column("stop_date", "退工停保日期", "Stop date", Kind.DATE),
-        Column("reason", "减员原因", "Reason", Kind.CHOICE, choices=STOP_REASONS),
-    ),
-    example=("张三", "11010519491231002X", "2026-11-30", "解除劳动合同"),
-)
-SPECS = {spec.kind: spec for spec in (ENROL, STOP)}
+    ]
+    for name in item.person_fields:
+        field_ = fields.FIELDS[name]
+        kind = _KINDS.get(field_.kind, Kind.TEXT)
+        columns.append(Column(name, field_.zh, field_.en, kind, field_.required, field_.choices))
+    return Spec(
+        item_code=item.code,
+        title_zh=f"{item.zh}（批量）",
+        title_en=f"{item.en} (batch)",
+        sheet=item.zh[:31],
+        columns=tuple(columns),
+        notes=NOTES.get(item.code, ()),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +139,7 @@ def template_xlsx(spec: Spec) -> bytes:
         cell.fill = PatternFill("solid", fgColor="E8F1FC")
         letter = get_column_letter(index)
         sheet.column_dimensions[letter].width = 22 if column.kind is Kind.ID_NUMBER else 16
-        if column.kind in (Kind.ID_NUMBER, Kind.TEXT, Kind.DATE):
+        if column.kind in (Kind.ID_NUMBER, Kind.TEXT, Kind.MONTH):
             sheet.column_dimensions[letter].number_format = "@"  # text: keeps all 18 digits
         if column.choices:
             rule = DataValidation(type="list", formula1='"' + ",".join(column.choices) + '"')
@@ -324,8 +329,8 @@ def convert(raw: Any, column: Column) -> Any:
         return None
     if isinstance(raw, bool):
         raise ValueError("不能是逻辑值")
-    if column.kind is Kind.DATE:
-        return _date(raw)
+    if column.kind is Kind.MONTH:
+        return _month(raw)
     if column.kind is Kind.AMOUNT:
         return _amount(raw)
     if column.kind is Kind.ID_NUMBER and not isinstance(raw, str):
@@ -342,19 +347,19 @@ def convert(raw: Any, column: Column) -> Any:
     return text
 
 
-def _date(raw: Any) -> dt.date:
-    if isinstance(raw, dt.datetime):
-        return raw.date()
-    if isinstance(raw, dt.date):
-        return raw
+def _month(raw: Any) -> str:
+    """A month as `YYYY-MM`: a date cell, or text 2026-11, 2026/11, 2026.11, 202611, 2026-11-01."""
+    if isinstance(raw, dt.datetime | dt.date):
+        return f"{raw.year:04d}-{raw.month:02d}"
     if isinstance(raw, str):
-        text = raw.strip().replace("/", "-").replace(".", "-")
-        for form in ("%Y-%m-%d", "%Y%m%d"):
-            try:
-                return dt.datetime.strptime(text, form).date()
-            except ValueError:
-                continue
-    raise ValueError("须为日期（YYYY-MM-DD）")
+        digits = raw.strip().replace("/", "-").replace(".", "-").replace("年", "-").rstrip("月")
+        parts = digits.split("-")
+        if len(parts) == 1 and len(parts[0]) == 6 and parts[0].isdigit():
+            parts = [parts[0][:4], parts[0][4:]]
+        shaped = 2 <= len(parts) <= 3 and all(p.isdigit() for p in parts) and len(parts[0]) == 4
+        if shaped and 1 <= int(parts[1]) <= 12:
+            return f"{parts[0]}-{int(parts[1]):02d}"
+    raise ValueError("须为年月（YYYY-MM）")
 
 
 def _amount(raw: Any) -> int:
@@ -371,3 +376,49 @@ def _amount(raw: Any) -> int:
     if not 1 <= value <= 999_999:
         raise ValueError("须在 1 至 999999 元之间")
     return int(value + 0.5)
+
+
+# --- rows ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One data row's result (结果): the person it files, or the error that keeps it out."""
+
+    number: int
+    name: str
+    id_number: str
+    person: PersonRow | None = None
+    error: PortalError | None = None
+
+
+def prepare(rows: list[Row], spec: Spec, *, today: dt.date) -> list[Outcome]:
+    """Each row checked on its own (ID number, name, the item's fields as the single form
+    checks them) and against the rows above it (the same person twice). Core-system checks
+    come after, on the rows that pass here."""
+    seen: set[str] = set()
+    outcomes = []
+    for row in rows:
+        name = str(row.values.get("name") or "")
+        number = idcard.normalize(str(row.values.get("id_number") or ""))
+        try:
+            person = _person(row, spec, today)
+            if person.id_number in seen:
+                raise errors.BatchDuplicateRow(idcard.mask(person.id_number))
+            seen.add(person.id_number)
+            outcomes.append(Outcome(row.number, person.name, person.id_number, person=person))
+        except PortalError as error:
+            outcomes.append(Outcome(row.number, name, number, error=error))
+    return outcomes
+
+
+def _person(row: Row, spec: Spec, today: dt.date) -> PersonRow:
+    data: dict[str, str | int] = {}
+    for column in spec.columns[2:]:
+        value = row.values.get(column.key)
+        data[column.key] = fields.clean(
+            fields.FIELDS[column.key], "" if value is None else str(value)
+        )
+    return PersonRow(
+        id_number=idcard.validate(str(row.values.get("id_number") or ""), today=today),
+        name=clean_name(str(row.values.get("name") or "")),
+        data=data,
+    )

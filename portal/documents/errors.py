@@ -25,14 +25,6 @@ class NoDocument(PortalError):
 
 
 @_register
-class ApplicationNotFound(PortalError):
-    code = "application_not_found"
-    status = 404
-    zh = "未找到该业务办件"
-    en = "Application not found"
-
-
-@_register
 class InvalidPeriod(PortalError):
     """单位权益单: 选择险种、时间段 (seed 003 三、5) — the period must be real months in order."""
 
@@ -134,3 +126,11 @@ class CertificateExpired(PortalError):
     status = 400
     zh = "该证明已超过有效期"
     en = "This certificate has expired"
+
+
+BatchDuplicateRow = _batch(
+    "batch_duplicate_row",
+    400,
+    "导入文件中该人员重复出现，同一人员只能填写一行",
+    "This person appears more than once in the file; keep one row",
+)
