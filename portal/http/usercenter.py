@@ -65,13 +65,6 @@ async def company_home(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/uc/{code}/business")
-async def my_business(request: web.Request) -> web.Response:
-    async with request.app[DB]() as db:
-        _, company = await company_for(request, db, Module.MY_BUSINESS)
-    return render(request, "usercenter/business.html", {"company": company})
-
-
 @routes.get("/uc/{code}/agents")
 async def agent_list(request: web.Request) -> web.Response:
     return await _agents_page(request)
