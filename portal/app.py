@@ -17,9 +17,11 @@ from portal.documents.keyring import CertKeyring
 from portal.http import (
     api,
     auth,
+    batch,
     business,
     certificates,
     counter,
+    documents,
     mybusiness,
     pages,
     review,
@@ -88,6 +90,8 @@ def create_app(
         auth,
         api,
         certificates,
+        documents,
+        batch,
     ):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", HERE / "static", name="static")

@@ -15,7 +15,7 @@ from aiohttp import web
 from portal.documents import certificate
 from portal.documents.keyring import CertKeyring
 from portal.errors import BodyTooLarge, InvalidRequest
-from portal.http.keys import CLOCK, SETTINGS
+from portal.http.keys import BUSINESS_CLOCK, SETTINGS
 from portal.http.render import render
 
 routes = web.RouteTableDef()
@@ -30,15 +30,15 @@ def keyring_of(app: web.Application) -> CertKeyring:
 
 def published_keys(app: web.Application) -> dict[str, dict[str, object]]:
     settings = app[SETTINGS]
-    document = app[CERT_KEYS].jwks(now=app[CLOCK](), issuer=settings.public_url)
+    document = app[CERT_KEYS].jwks(now=app[BUSINESS_CLOCK](), issuer=settings.public_url)
     return {str(k["kid"]): k for k in document["keys"]}
 
 
 @routes.get(JWKS_PATH)
 async def jwks(request: web.Request) -> web.Response:
     """The public keys of every certificate still valid; any origin may read them."""
-    settings = request.app[SETTINGS]
-    document = request.app[CERT_KEYS].jwks(now=request.app[CLOCK](), issuer=settings.public_url)
+    app = request.app
+    document = app[CERT_KEYS].jwks(now=app[BUSINESS_CLOCK](), issuer=app[SETTINGS].public_url)
     return web.json_response(
         document,
         content_type="application/jwk-set+json",
@@ -65,6 +65,6 @@ async def verify_api(request: web.Request) -> web.Response:
         token,
         published_keys(request.app),
         issuer=request.app[SETTINGS].public_url,
-        now=request.app[CLOCK](),
+        now=request.app[BUSINESS_CLOCK](),
     )
     return web.json_response({"ok": True, "claims": claims})
