@@ -28,6 +28,7 @@ def pdftotext(pdf: bytes) -> str:
 def first_page_png(pdf: bytes, folder: Path | None = None, dpi: int = 200) -> Path:
     """Page 1 rendered by poppler's pdftoppm, as a printer or a screenshot would show it."""
     out = Path(folder or tempfile.mkdtemp()) / "page"
+    out.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         ["pdftoppm", "-r", str(dpi), "-f", "1", "-l", "1", "-singlefile", "-png", "-", str(out)],
         input=pdf,
