@@ -1,4 +1,4 @@
-"""`portal serve | db upgrade | demo-data | keys {list,rotate,retire}`."""
+"""`portal serve | db upgrade | demo-data | demo-documents | keys {list,rotate,retire}`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
     sub.add_parser("demo-data", help="load the demo companies, agents and people (idempotent)")
+    documents = sub.add_parser("demo-documents", help="print a demo certificate and receipt")
+    documents.add_argument("--out", default="var/demo", help="folder for the PDFs and PNGs")
     keys = sub.add_parser("keys", help="certificate signing keys (证明电子签名密钥)")
     keys.add_argument("action", choices=["list", "rotate", "retire"])
     keys.add_argument("kid", nargs="?", help="the key to retire")
@@ -29,6 +31,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command == "serve":
         _serve(settings)
+    elif args.command == "demo-documents":
+        asyncio.run(_demo_documents(settings, args.out))
     elif args.command == "keys":
         sys.exit(_keys(settings, args.action, args.kid, args.alg))
     elif args.command == "db":
@@ -66,6 +70,21 @@ async def _demo(settings: Settings) -> None:
     finally:
         await engine.dispose()
     sys.stdout.write(summary + "\n")
+
+
+async def _demo_documents(settings: Settings, out: str) -> None:
+    from pathlib import Path
+
+    from portal.db.engine import make_engine, make_sessionmaker, upgrade
+    from portal.demo_documents import make
+
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        written = await make(make_sessionmaker(engine), settings, Path(out))
+    finally:
+        await engine.dispose()
+    sys.stdout.write("".join(f"{path}\n" for path in written))
 
 
 def _keys(settings: Settings, action: str, kid: str | None, alg: str | None) -> int:

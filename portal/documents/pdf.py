@@ -103,8 +103,8 @@ def _styles(font: str) -> dict[str, ParagraphStyle]:
     return {
         "title": ParagraphStyle("t", fontName=font, fontSize=20, leading=26, alignment=1),
         "sub": ParagraphStyle("s", fontName=font, fontSize=11, leading=16, alignment=1),
-        "cell": ParagraphStyle("c", fontName=font, fontSize=10, leading=14),
-        "note": ParagraphStyle("n", fontName=font, fontSize=9, leading=14),
+        "cell": ParagraphStyle("c", fontName=font, fontSize=10, leading=14, wordWrap="CJK"),
+        "note": ParagraphStyle("n", fontName=font, fontSize=9, leading=14, wordWrap="CJK"),
     }
 
 
@@ -166,7 +166,10 @@ def _persons_table(doc: Document, s: dict[str, ParagraphStyle]) -> Table:
     width = PAGE_W - 2 * MARGIN
     head = ["序号", *doc.person_columns]
     rows: list[list[Any]] = [head]
-    rows += [[str(i), p.name, p.id_number, p.note] for i, p in enumerate(doc.persons, 1)]
+    rows += [
+        [str(i), p.name, p.id_number, Paragraph(p.note, s["cell"])]
+        for i, p in enumerate(doc.persons, 1)
+    ]
     if not doc.persons:
         rows.append(["", "无", "", ""])
     table = Table(
