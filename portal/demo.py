@@ -80,3 +80,16 @@ async def _agent(db: AsyncSession, company: Company, entry: dict[str, Any]) -> N
     wanted = [by_key[(unit, kind)] for unit, kind in entry.get("relationships", [])]
     agent = await agents.get(db, company, agent.id)
     await agents.set_grants(db, SYSTEM, company, agent, wanted, entry.get("business_items", []))
+
+
+async def load_business_demo(
+    sessionmaker: async_sessionmaker[AsyncSession], path: Path = DEMO_PATH
+) -> str:
+    """Applications in every state (make demo), filed and reviewed through the services, so a
+    newcomer finds a populated 我的办件 and review queue. Once: skipped when any exist."""
+    from portal.services.business_demo import load
+
+    spec = read(path)["applications"]
+    async with sessionmaker() as db:
+        made = await load(db, spec, utcnow())
+    return f"demo applications: {made}"

@@ -6,8 +6,10 @@ import datetime as dt
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.clock import china_today
+from portal.db.models import Company
 from portal.errors import ItemForbidden, NotFound, PortalError
 from portal.http.guards import actor_of, company_for
 from portal.http.i18n import lang_of
@@ -20,7 +22,7 @@ from portal.rules.applications import STATE_LABELS, State
 from portal.rules.roles import Module, Role, is_company_role
 from portal.services import access as access_service
 from portal.services import application_queries as queries
-from portal.services import applications
+from portal.services import applications, companies
 from portal.services.applications import Filing, Origin, Storage, Upload
 
 routes = web.RouteTableDef()
@@ -41,6 +43,7 @@ def common(request: web.Request) -> dict[str, Any]:
         "bj": queries.bj,
         "state_label": lambda s: STATE_LABELS[State(s)][1 if lang_of(request) == "en" else 0],
         "item_of": items.get,
+        "field_label": lambda name: _label(name, lang_of(request)),
         "window": request.app[WINDOW],
         "window_open": request.app[WINDOW].is_open(request.app[BUSINESS_CLOCK]()),
     }
@@ -49,7 +52,7 @@ def common(request: web.Request) -> dict[str, Any]:
 @routes.get("/banshi")
 async def centre(request: web.Request) -> web.Response:
     """The catalogue; an agent sees only the items granted to them."""
-    shown = [i for i in items.ITEMS]
+    shown = list(items.ITEMS)
     account = request[SESSION].account
     if account and account["role"] == Role.AGENT:
         async with request.app[DB]() as db:
@@ -74,18 +77,24 @@ async def apply_entry(request: web.Request) -> web.Response:
     actor = actor_of(request)
     if not is_company_role(actor.role):
         raise ItemForbidden(f"{actor.role}")
+    async with request.app[DB]() as db:
+        company = await _company(db, actor.credit_code)
+        (await access_service.access_for(db, actor, company)).check(item.code, item_only=True)
     if item.kind == "print":
         return redirect(f"/uc/{actor.credit_code}/certificate")
     return redirect(f"/uc/{actor.credit_code}/apply/{item.code}")
 
 
-async def _company(db: Any, code: str) -> Any:
-    from portal.services import companies
-
+async def _company(db: AsyncSession, code: str) -> Company:
     company = await companies.by_code(db, code)
     if company is None:
         raise ItemForbidden("no company")
     return company
+
+
+def _label(name: str, lang: str) -> str:
+    field = fields.FIELDS.get(name)
+    return name if field is None else field.en if lang == "en" else field.zh
 
 
 def _item(request: web.Request) -> items.BusinessItem:
@@ -140,7 +149,9 @@ async def _form_page(
     )
 
 
-async def _prefill(request: web.Request, db: Any, company: Any, access: Access) -> dict[str, str]:
+async def _prefill(
+    request: web.Request, db: AsyncSession, company: Company, access: Access
+) -> dict[str, str]:
     """重新申报: a new application prefilled from a returned or withdrawn one."""
     source = request.query.get("from", "")
     if not source.isdigit():

@@ -106,6 +106,11 @@ HEADER = (
 )
 
 
+def _cell(value: str) -> str:
+    """A cell a spreadsheet will not run as a formula (CSV injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def to_csv(rows: list[Application]) -> bytes:
     """UTF-8 with a BOM, so that Excel opens the Chinese columns (seed 001 item 9 方式二)."""
     out = io.StringIO()
@@ -113,7 +118,8 @@ def to_csv(rows: list[Application]) -> bytes:
     writer.writerow(HEADER)
     for app in rows:
         writer.writerow(
-            (
+            _cell(str(v))
+            for v in (
                 app.serial_no or "",
                 items.get(app.item_code).zh,
                 app.unit_no,

@@ -18,6 +18,7 @@ from tests.support.databases import KINDS, fresh_database
 from tests.support.hall import C1, Hall, running_hall
 
 from .business_support import (
+    CHEN,
     LIU,
     PDF,
     PENSION,
@@ -83,15 +84,21 @@ async def grant(
 async def test_each_item_filed_by_a_granted_agent_and_refused_without_the_grant(
     hall: Hall, phones: PhoneFactory
 ) -> None:
-    """张伟, granted every item and the pension relationship, files each item and gets a
-    serial number; 刘洋, without the item or without the relationship, gets 403 and nothing."""
+    """张伟, granted every item and the pension relationship, files each item and gets a serial
+    number; 刘洋 (every item, not that relationship) and 陈静 (that relationship, no item) get 403
+    and nothing is created; revoking a grant takes effect on the next click."""
     pension = await relationship_id(hall, U1, PENSION)
+    everything = ["collect", "enrol", "stop", "base_adjust", "info_change", "rollback"]
     async with desk(hall, phones, WANG, "legal_rep") as rep:
-        everything = ["collect", "enrol", "stop", "base_adjust", "info_change", "rollback"]
         await grant(hall, rep, ZHANG, [pension], everything)
-        await grant(
-            hall, rep, LIU, [await relationship_id(hall, "23010020002", PENSION)], ["enrol"]
-        )
+        other_unit = await relationship_id(hall, "23010020002", PENSION)
+        await grant(hall, rep, LIU, [other_unit], everything)
+        assert (
+            await rep.post(
+                f"/uc/{C1}/agents", list(zip(("id_number", "name", "phone"), CHEN, strict=True))
+            )
+        )[0] == 200
+        await grant(hall, rep, CHEN, [pension], [])
     filings = {
         "collect": ([{"id_number": YANG[0], "name": YANG[1], "hukou": "城镇", "phone": ""}], []),
         "enrol": ([FENG], []),
@@ -122,26 +129,53 @@ async def test_each_item_filed_by_a_granted_agent_and_refused_without_the_grant(
     }
     async with (
         desk(hall, phones, ZHANG, "agent") as agent,
-        desk(hall, phones, LIU, "agent") as other,
+        desk(hall, phones, LIU, "agent") as no_relationship,
+        desk(hall, phones, CHEN, "agent") as no_item,
     ):
         for item, (rows, extra) in filings.items():
             before = await counts(hall)
-            status, page, _ = await other.file(item, pension, rows, extra=extra)
-            assert status == 403 and code_of(page) == "item_forbidden", item
+            for refused in (no_relationship, no_item):
+                status, page, _ = await refused.file(item, pension, rows, extra=extra)
+                assert status == 403 and code_of(page) == "item_forbidden", item
+                status, _ = await refused.get(
+                    f"/uc/{C1}/apply/{item}" if refused is no_item else "/banshi"
+                )
+                assert status == (403 if refused is no_item else 200)
             assert await counts(hall) == before, item
             status, page, path = await agent.file(item, pension, rows, extra=extra)
             assert status == 200 and "/business/" in path, (item, code_of(page))
             filed = await application(hall, app_id_of(path))
             assert filed.state == "submitted" and filed.serial_no and filed.item_code == item
-        status, _ = await other.get(f"/uc/{C1}/apply/collect")
-        assert status == 403
-        status, listing = await other.get(f"/uc/{C1}/business")
+        status, listing = await no_relationship.get(f"/uc/{C1}/business")
         assert status == 200 and "用人单位用工参保登记" not in listing  # sees nothing not granted
-        status, centre = await other.get("/banshi")
-        assert "人员基础信息采集" not in centre and "用人单位用工参保登记" in centre
+        status, centre = await no_item.get("/banshi")
+        assert "人员基础信息采集" not in centre and "暂无已授权的业务事项" in centre
+        async with desk(hall, phones, WANG, "legal_rep") as rep:
+            await grant(hall, rep, ZHANG, [pension], ["stop"])
+        status, page = await agent.get(f"/uc/{C1}/apply/enrol")
+        assert status == 403 and code_of(page) == "item_forbidden"
     async with hall.portal[DB]() as db:
         serials = list(await db.scalars(select(Application.serial_no)))
     assert len(serials) == len(set(serials)) == len(filings)
+
+
+async def test_attachments_are_checked_by_content(hall: Hall, phones: PhoneFactory) -> None:
+    """缴费基数调整 without its material, or with a text file named .png, changes nothing."""
+    pension = await relationship_id(hall, U1, PENSION)
+    async with desk(hall, phones, WANG, "legal_rep") as rep:
+        row = [{"id_number": QIAN[0], "name": QIAN[1], "base": "6800"}]
+        before = await counts(hall)
+        status, page, _ = await rep.file("base_adjust", pension, row)
+        assert status == 400 and code_of(page) == "attachment_required"
+        status, page, _ = await rep.file(
+            "base_adjust", pension, row, extra=[("att-base_evidence", b"GIF89a not a photo")]
+        )
+        assert status == 415 and code_of(page) == "upload_bad_type"
+        status, page, _ = await rep.file(
+            "base_adjust", pension, [{**row[0], "base": "5000"}], extra=[("att-base_evidence", PNG)]
+        )
+        assert status == 400 and code_of(page) == "base_not_higher"
+        assert await counts(hall) == before
 
 
 SEED_ROWS = [
@@ -306,6 +340,12 @@ async def test_approval_changes_the_core_and_a_reviewer_never_reviews_their_own(
         async with desk(hall, phones, SUN, "agent") as herself:
             _, _, path = await herself.file("enrol", pension, [FENG])
         own = app_id_of(path)
+        other_agency = await relationship_id(hall, "23010020002", PENSION)
+        async with desk(hall, phones, WANG, "legal_rep") as rep:
+            row = {"id_number": "230102199504021561", "name": "陈静", "hukou": "城镇", "phone": ""}
+            _, _, path = await rep.file("collect", other_agency, [row])
+        status, page = await staff.get(f"/review/{app_id_of(path)}")
+        assert status == 403 and code_of(page) == "other_agency"
         before = await counts(hall)
         status, page, _ = await staff.post(f"/review/{own}/pickup")
         assert status == 403 and code_of(page) == "own_application"
