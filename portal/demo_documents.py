@@ -29,16 +29,15 @@ from portal.rules.access import Access
 from portal.rules.applications import Op
 from portal.rules.fields import PersonRow
 from portal.rules.roles import Role
-from portal.rules.window import Window
 from portal.services import applications, documents, review
 from portal.services.actor import Actor
 from portal.services.applications import Filing, Origin, Storage
+from portal.services.business_demo import ALWAYS
 
 C1 = "91230100MA1BX2K306"
 AGENT = Actor(Role.AGENT, "230104199001051235", "张伟", C1, "哈尔滨龙江机械制造有限公司")
 STAFF = Actor(Role.STAFF, "230103198506141673", "孙丽")
 FENG = PersonRow("230104199602185124", "冯晓东", {})
-COUNTER = Window(1, dt.time(0, 0), 31, dt.time(23, 59, 59))  # 窗口受理: any day of the month
 
 
 async def make(
@@ -107,7 +106,7 @@ async def _accepted(
         access,
         filing,
         now=now,
-        window=COUNTER,
+        window=ALWAYS,  # 窗口受理: the counter takes it any day
         storage=Storage(settings.upload_dir, settings.max_upload_bytes),
         submit=True,
     )

@@ -121,7 +121,7 @@ async def _core_errors(
     candidates = [o for o in outcomes if o.person is not None]
     if not candidates:
         return {}
-    relationship = await applications._relationship(  # the single form's own check
+    relationship = await applications.relationship_for(
         db, company, access, Filing(item=upload_.item, relationship_id=upload_.relationship_id)
     )
     try:
