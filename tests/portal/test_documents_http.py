@@ -106,7 +106,7 @@ async def test_certificate_lists_the_insured_and_its_qr_verifies_offline_for_six
 ) -> None:
     """单位权益单: 选择险种、时间段 → the PDF lists the core system's insured employees; the QR
     on the rendered page verifies with the phone any number of times, offline, shows what it
-    certifies, and is refused once altered or six months on."""
+    certifies, and is refused once altered or six months on. Without the grant: nothing."""
     pension = await relationship_id(hall, U1, PENSION)
     async with desk(hall, phones, WANG, "legal_rep") as rep:
         status, page = await rep.get(f"/uc/{C1}/certificate")
@@ -139,9 +139,10 @@ async def test_certificate_lists_the_insured_and_its_qr_verifies_offline_for_six
         with pytest.raises(PhoneError) as forged:
             await offline.verify_certificate(f"{head}.{altered}.{signature}", now=epoch(clock.now))
         assert forged.value.code == "certificate_invalid"
+    await _agent_without_the_certificate_grant_prints_nothing(hall, phones)
 
 
-async def test_the_cli_verifies_the_printed_page(
+async def _the_cli_verifies_the_printed_page(
     sqlite_hall: Hall, phones: PhoneFactory, tmp_path: Path, clock: BusinessClock
 ) -> None:
     """`mobile-sim verify page.png --jwks-url …` prints what the certificate certifies; the
@@ -197,7 +198,7 @@ async def test_a_rotated_key_still_verifies_what_it_signed(
 ) -> None:
     """`portal keys rotate`: the JWKS keeps the old key; a certificate printed before the
     rotation still verifies, one printed after is signed by the new key (the phone re-fetches
-    the JWKS once for the new kid); a key the portal never published is refused."""
+    the JWKS once for the new kid). Then the CLI and the portal's own verification page."""
     hall = sqlite_hall
     pension = await relationship_id(hall, U1, PENSION)
     async with (
@@ -219,6 +220,7 @@ async def test_a_rotated_key_still_verifies_what_it_signed(
         again = await phone.verify_certificate(first_page_png(before, tmp_path / "c"), now=now)
         assert again.serial == old.serial
         assert "previous" in rotated.stdout and "current" in rotated.stdout
+    await _the_cli_verifies_the_printed_page(sqlite_hall, phones, tmp_path / "cli", clock)
 
 
 async def test_receipt_only_once_accepted(
@@ -259,7 +261,7 @@ async def test_receipt_only_once_accepted(
     assert receipt.serial == serial and receipt.title_zh == "社会保险业务受理单"
 
 
-async def test_an_agent_without_the_certificate_grant_prints_nothing(
+async def _agent_without_the_certificate_grant_prints_nothing(
     hall: Hall, phones: PhoneFactory
 ) -> None:
     """张伟 holds enrol and stop, not 单位参保证明打印: the form offers nothing and a forged
