@@ -410,4 +410,3 @@ class BatchFile(Base):
     total: Mapped[int] = mapped_column(Integer)
     accepted: Mapped[int] = mapped_column(Integer)
     results: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-
