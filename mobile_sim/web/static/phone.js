@@ -241,7 +241,7 @@
 
   function renderCertificate(cert) {
     $("cert-outcome").dataset.outcome = cert.ok ? "confirmed" : "failed";
-    $("cert-heading").textContent = cert.ok ? t.cert_ok : t.cert_failed;
+    $("cert-heading").textContent = cert.ok ? cert.lines[0] : t.cert_failed;
     $("cert-detail").textContent = cert.ok ? t.cert_ok_hint : (cert.message[lang] || cert.message.zh);
     const list = $("cert-lines");
     list.replaceChildren(...(cert.lines || []).slice(1).map((line) => {
