@@ -7,14 +7,18 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mobile_sim.certificate import UnknownKey, verify_token
 from mobile_sim.errors import PhoneError
 from portal.clock import epoch
 from portal.documents import certificate, pdf
 from portal.documents.keyring import CertKeyring
+from portal.errors import PortalError
 from tests.support.pdfs import first_page_png, pdftotext, qr_of, text_of
 
+B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 NOW = dt.datetime(2026, 12, 1, 2, 30)  # naive UTC (portal.clock)
 ISSUER = "http://127.0.0.1:8701"
 CONTENT = certificate.CertificateContent(
@@ -159,3 +163,26 @@ def test_six_calendar_months() -> None:
         for m in range(1, 13)
     )
     assert longest <= dt.timedelta(days=184)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    text=st.text(max_size=300)
+    | st.lists(st.text(alphabet=B64, max_size=60), min_size=3, max_size=3).map(".".join)
+)
+def test_any_text_given_to_the_portal_verifier_is_claims_or_a_documented_error(
+    text: str,
+) -> None:
+    """The portal's /api/cert/verify core: verified claims, or certificate_invalid / expired."""
+    keys = {
+        "k": {
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+            "alg": "Ed25519",
+        }
+    }
+    try:
+        certificate.verify(text, keys, issuer=ISSUER, now=NOW)
+    except PortalError as refused:
+        assert refused.code in ("certificate_invalid", "certificate_expired")
