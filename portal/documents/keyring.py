@@ -10,10 +10,13 @@ day. Retiring a key removes it from the JWKS: that revokes everything it signed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import secrets
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -66,10 +69,23 @@ class CertKeyring:
         """Load the folder, generating a first key when there is no current one."""
         keyring = cls(Path(folder))
         keyring.folder.mkdir(parents=True, exist_ok=True)
-        keyring._load()
-        if not any(r.status is KeyStatus.CURRENT for r in keyring.records):
-            keyring._add(alg, now)
+        with keyring._locked():
+            keyring._load()
+            if not any(r.status is KeyStatus.CURRENT for r in keyring.records):
+                keyring._add(alg, now)
         return keyring
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One writer at a time across processes: two portals starting on an empty folder make
+        one first key, and a rotation never loses another process's change."""
+        fd = os.open(self.folder / ".lock", os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     # --- disk ----------------------------------------------------------------------------
     @property
@@ -148,29 +164,31 @@ class CertKeyring:
         self, *, now: dt.datetime, alg: str | None = None, grace: dt.timedelta = GRACE
     ) -> KeyRecord:
         """A new current key; the old one stays published for `grace` (six months and a day)."""
-        self.reload_if_changed()
-        old = self.current_record()
-        until = (now + grace).isoformat()
-        self.records = [
-            replace(r, status=KeyStatus.PREVIOUS, retire_after=until) if r is old else r
-            for r in self.records
-        ]
-        return self._add(alg or old.alg, now)
+        with self._locked():
+            self._load()
+            old = self.current_record()
+            until = (now + grace).isoformat()
+            self.records = [
+                replace(r, status=KeyStatus.PREVIOUS, retire_after=until) if r is old else r
+                for r in self.records
+            ]
+            return self._add(alg or old.alg, now)
 
     def retire(self, kid: str) -> KeyRecord:
         """Withdraw a rotated-out key from the JWKS: every certificate it signed stops verifying."""
-        self.reload_if_changed()
-        record = next((r for r in self.records if r.kid == kid), None)
-        if record is None:
-            raise KeyError(kid)
-        if record.status is KeyStatus.CURRENT:
-            raise ValueError("rotate before retiring the current key")
-        retired = replace(record, status=KeyStatus.RETIRED)
-        self.records = [retired if r is record else r for r in self.records]
-        self._pem(kid).unlink(missing_ok=True)
-        self._private.pop(kid, None)
-        self._save()
-        return retired
+        with self._locked():
+            self._load()
+            record = next((r for r in self.records if r.kid == kid), None)
+            if record is None:
+                raise KeyError(kid)
+            if record.status is KeyStatus.CURRENT:
+                raise ValueError("rotate before retiring the current key")
+            retired = replace(record, status=KeyStatus.RETIRED)
+            self.records = [retired if r is record else r for r in self.records]
+            self._pem(kid).unlink(missing_ok=True)
+            self._private.pop(kid, None)
+            self._save()
+            return retired
 
     # --- use -----------------------------------------------------------------------------
     def current_record(self) -> KeyRecord:

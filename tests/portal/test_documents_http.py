@@ -16,6 +16,8 @@ from sqlalchemy import func, select
 from mobile_sim import PhoneApp, PhoneError
 from portal.clock import epoch
 from portal.db.models import AuditEntry
+from portal.documents import certificate as certificate_core
+from portal.documents.keyring import CertKeyring
 from portal.http.keys import DB
 from tests.conftest import PhoneFactory
 from tests.mobile_sim.support import cli_env, mobile_sim
@@ -220,6 +222,9 @@ async def test_a_rotated_key_still_verifies_what_it_signed(
         again = await phone.verify_certificate(first_page_png(before, tmp_path / "c"), now=now)
         assert again.serial == old.serial
         assert "previous" in rotated.stdout and "current" in rotated.stdout
+        with pytest.raises(PhoneError) as refused:  # same claims, a key never published
+            await phone.verify_certificate(_forged(hall, tmp_path, clock), now=now)
+        assert refused.value.code == "certificate_invalid"
     await _the_cli_verifies_the_printed_page(sqlite_hall, phones, tmp_path / "cli", clock)
 
 
@@ -280,6 +285,24 @@ async def _agent_without_the_certificate_grant_prints_nothing(
             status, data = await certificate(rep, pension, start, end)
             assert status == 400 and code_of(data.decode()) == "invalid_period"
         assert await counts(hall) == before
+
+
+def _forged(hall: Hall, folder: Path, clock: BusinessClock) -> str:
+    """A well-formed certificate for C1 signed by a keyring the portal never published."""
+    stranger = CertKeyring.open(folder / "stranger-keys", now=clock.now)
+    record, key = stranger.signing_key()
+    content = certificate_core.CertificateContent(
+        "unit_insurance_certificate",
+        "单位参保证明",
+        "Certificate",
+        "哈尔滨龙江机械制造有限公司",
+        C1,
+        (),
+    )
+    claims = certificate_core.claims(
+        content, issuer=hall.portal_url, serial="ZM2026121000000001", issued=clock.now
+    )
+    return certificate_core.sign(claims, kid=record.kid, alg=record.alg, key=key)
 
 
 def _settings_key():  # the portal's settings (for its keys folder)

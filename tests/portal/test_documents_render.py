@@ -186,3 +186,22 @@ def test_any_text_given_to_the_portal_verifier_is_claims_or_a_documented_error(
         certificate.verify(text, keys, issuer=ISSUER, now=NOW)
     except PortalError as refused:
         assert refused.code in ("certificate_invalid", "certificate_expired")
+
+
+def test_two_portals_starting_together_make_one_first_key(tmp_path: Path) -> None:
+    """Openers of an empty folder at once (each its own file lock, as separate processes hold)
+    agree on a single current key."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder = tmp_path / "shared"
+    start = threading.Barrier(6)
+
+    def first_kid(_: int) -> str:
+        start.wait()
+        return CertKeyring.open(folder, now=NOW).current_record().kid
+
+    with ThreadPoolExecutor(6) as pool:
+        kids = list(pool.map(first_kid, range(6)))
+    assert len(set(kids)) == 1
+    assert [r.kid for r in CertKeyring.open(folder, now=NOW).records] == kids[:1]
