@@ -147,6 +147,9 @@ async def test_valid_rows_become_one_application_and_every_seed_error_is_listed(
         assert after["applications"] == core_before["applications"] + 1
         _, listing = await rep.get(f"/uc/{C1}/batch")
         assert "处理详情" in listing and listing.count("data-batch=") == 1
+        _, english = await rep.get(f"{path}?lang=en")
+        assert "No base information for this person" in english and "未获取到" not in english
+        await rep.get(f"{path}?lang=zh")  # the choice sticks to the session: back to Chinese
         _, again, _ = await upload(rep, "enrol", pension, workbook("enrol", [ENROL_ROWS[0][0]]))
         assert row_codes(again) == [(2, "pending_application")] and "data-serial" not in again
         stop_csv = (
