@@ -1,7 +1,7 @@
 """Signed certificate tokens for the printed QR (mobile_sim/README.md, "Certificate QR contract").
 
 A JWS compact token (RFC 7515) with header `typ: cert+jwt` and claims `iss`, `jti` (the number
-printed on the paper), `iat`, `nbf`, `exp` and `cert` (type, title, holder, facts). Validity is
+printed on the paper), `iat`, `exp` and `cert` (type, title, holder, facts). Validity is
 six calendar months from issue (seed 002 单位权益单: "本权益单记录单出具后有效期内(6个月)…
 扫描右上方二维码进行验证(可多次验证)"). No I/O here: the key and the time are passed in.
 """
@@ -73,7 +73,6 @@ def claims(
         "iss": issuer,
         "jti": serial,
         "iat": iat,
-        "nbf": iat,
         "exp": epoch(expires_at(issued)),
         "cert": {
             "type": content.kind,

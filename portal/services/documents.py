@@ -95,8 +95,6 @@ def receipt(
         holder_id=company.credit_code,
         facts=(
             certificate.Fact("业务事项", "Business", item.zh),
-            certificate.Fact("单位编号", "Unit number", app.unit_no),
-            certificate.Fact("参保险种", "Insurance", app.insurance_type),
             certificate.Fact("人数", "Persons", str(len(app.persons))),
             certificate.Fact("受理时间", "Accepted", pdf.beijing(app.accepted_at)),
             certificate.Fact("经办机构", "Agency", app.agency),
@@ -194,11 +192,10 @@ async def unit_certificate(
         holder_name=company.name,
         holder_id=company.credit_code,
         facts=(
-            certificate.Fact("单位编号", "Unit number", relationship.unit_no),
+            certificate.Fact("单位编号", "Unit", relationship.unit_no),
             certificate.Fact("参保险种", "Insurance", relationship.insurance_type),
             certificate.Fact("缴费起止年月", "Period", span.label),
-            certificate.Fact("缴费总人数", "Insured persons", str(len(entries))),
-            certificate.Fact("经办机构", "Agency", relationship.agency),
+            certificate.Fact("缴费总人数", "Insured", str(len(entries))),
         ),
     )
     token, kid = _sign(signer, content, serial)

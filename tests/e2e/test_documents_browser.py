@@ -65,7 +65,7 @@ async def test_the_phone_page_verifies_the_printed_documents(
                 await page.wait_for_selector("#screen-certificate:not([hidden])", timeout=15_000)
                 assert await page.inner_text("#cert-heading") == f"验证通过：{title}"
                 lines = await page.inner_text("#cert-lines")
-                assert "哈尔滨龙江机械制造有限公司" in lines and "经办机构" in lines, lines
+                assert "哈尔滨龙江机械制造有限公司" in lines and "证明编号" in lines, lines
                 await page.screenshot(path=str(shots / f"phone-{png.stem}.png"), full_page=True)
                 await page.click("#cert-home")
                 await page.wait_for_selector("#screen-home:not([hidden])")
