@@ -22,7 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from joserfc.jwk import ECKey, OKPKey, import_key
+from joserfc.jwk import ECKey, KeyParameters, OKPKey
 
 ALGORITHMS = ("ES256", "Ed25519")  # the phone accepts exactly these (RFC 9864 names)
 DEFAULT_ALGORITHM = "ES256"
@@ -121,9 +121,9 @@ class CertKeyring:
         for record in self.records:
             pem = self._pem(record.kid)
             if record.status is not KeyStatus.RETIRED and pem.exists():
-                kty = "EC" if record.alg == "ES256" else "OKP"
-                self._private[record.kid] = import_key(
-                    pem.read_bytes(), kty, parameters={"kid": record.kid, "alg": record.alg}
+                kind = ECKey if record.alg == "ES256" else OKPKey
+                self._private[record.kid] = kind.import_key(
+                    pem.read_bytes(), parameters=KeyParameters(kid=record.kid, alg=record.alg)
                 )
 
     def reload_if_changed(self) -> bool:
@@ -144,7 +144,7 @@ class CertKeyring:
         if alg not in ALGORITHMS:
             raise ValueError(f"algorithm {alg!r}: use one of {', '.join(ALGORITHMS)}")
         kid = f"cert-{now:%Y%m%d}-{secrets.token_hex(4)}"
-        params = {"kid": kid, "alg": alg}
+        params = KeyParameters(kid=kid, alg=alg)
         key = (
             ECKey.generate_key("P-256", parameters=params, private=True)
             if alg == "ES256"

@@ -208,7 +208,7 @@ def qr_modules(text: str) -> list[list[bool]]:
         scale=1, add_quiet_zones=False
     )
     size = image.shape[0]
-    raw = bytes(image)
+    raw = memoryview(image).tobytes()  # type: ignore[arg-type]  # a buffer; the stub omits it
     return [[raw[y * size + x] == 0 for x in range(size)] for y in range(size)]
 
 
