@@ -215,17 +215,17 @@ def _xlsx_grid(data: bytes) -> list[tuple[int, list[Any]]]:
         sheet = book.worksheets[0]
         grid: list[tuple[int, list[Any]]] = []
         formulas: list[str] = []
-        for cells in sheet.iter_rows():
+        filled = 0
+        for number, cells in enumerate(sheet.iter_rows(), 1):  # read-only: every row, in order
             values = []
-            for cell in cells:
+            for column, cell in enumerate(cells, 1):
                 if cell.data_type == "f":
-                    formulas.append(f"{cell.coordinate}")
+                    formulas.append(f"{get_column_letter(column)}{number}")
                 values.append(cell.value)
-            if cells:
-                grid.append((cells[0].row, values))
-            if len(grid) > MAX_ROWS + 50 and not formulas:
-                grid.append((0, ["…"]))  # enough to know it is too long
-                break
+            grid.append((number, values))
+            filled += any(not _blank(v) for v in values)
+            if filled > MAX_ROWS + 1 and not formulas:
+                break  # enough to know it is too long
     finally:
         book.close()
     if formulas:

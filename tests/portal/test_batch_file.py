@@ -211,3 +211,23 @@ def test_rows_are_checked_one_by_one_before_the_core_system() -> None:
         "start_month": "2026-11",
         "base": 6500,
     }
+
+
+def test_blank_rows_and_cells_are_skipped_wherever_they_are() -> None:
+    """Empty rows between and after the data, and a row whose first cell is empty."""
+    rows = batch.read(
+        filled(
+            [GOOD]
+            + [[None] * 4] * (batch.MAX_ROWS + 10)
+            + [["李红", "230102199202021232", "2026-11", "7000"]]
+        ),
+        "x.xlsx",
+        ENROL,
+    )
+    assert [r.number for r in rows] == [2, batch.MAX_ROWS + 13]
+    (row,) = batch.prepare(
+        batch.read(filled([[None, "230102199202021232", "2026-11", "7000"]]), "x.xlsx", ENROL),
+        ENROL,
+        today=dt.date(2026, 12, 1),
+    )
+    assert row.error is not None and row.error.code == "invalid_name"
