@@ -54,9 +54,13 @@ async def verify_page(request: web.Request) -> web.Response:
 @routes.post("/api/cert/verify")
 async def verify_api(request: web.Request) -> web.Response:
     """What the token certifies, or certificate_invalid / certificate_expired."""
-    body = await request.content.read(MAX_TOKEN + 256)
-    if len(body) > MAX_TOKEN + 128:
-        raise BodyTooLarge()
+    if (request.content_length or 0) > MAX_TOKEN + 128:
+        raise BodyTooLarge(str(request.content_length))
+    body = b""
+    while chunk := await request.content.read(MAX_TOKEN + 129 - len(body)):
+        body += chunk
+        if len(body) > MAX_TOKEN + 128:
+            raise BodyTooLarge()
     try:
         token = str(json.loads(body)["token"]).strip().rpartition("#")[2]
     except (ValueError, KeyError, TypeError) as exc:

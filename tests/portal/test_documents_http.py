@@ -192,6 +192,12 @@ async def _the_cli_verifies_the_printed_page(
             assert (
                 response.status == 400 and (await response.json())["error"] == "certificate_invalid"
             )
+        async with rep.http.post(
+            f"{hall.portal_url}/api/cert/verify",
+            json={"token": "A" * 10_000},
+            headers={"X-CSRF-Token": csrf.group(1)},
+        ) as response:
+            assert response.status == 413 and (await response.json())["error"] == "body_too_large"
     assert sys.executable  # the CLI ran with this interpreter
 
 
