@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench lint format system-deps clean
+.PHONY: demo test bench lint format system-deps pdf-deps clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -12,13 +12,23 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
-# Debian's Chromium (for the end-to-end tests; never a downloaded browser) and CJK fonts.
+# Debian's Chromium (for the end-to-end tests; never a downloaded browser), CJK fonts (Noto for
+# the pages; WenQuanYi Zen Hei, TrueType outlines, embedded in the portal's PDFs) and poppler
+# (pdftoppm/pdftotext: the tests read the PDFs back).
 system-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian's chromium for the browser tests…"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 \
+	  && test -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc || { \
+	  echo "installing Debian's chromium, fonts and poppler-utils for the tests…"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	    fonts-noto-cjk fonts-wqy-zenhei poppler-utils >/dev/null; }
 
-demo: $(STAMP)
+# The TrueType CJK font the portal embeds in its PDFs (portal/documents/fonts.py).
+pdf-deps:
+	@test -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc || { \
+	  echo "installing Debian's fonts-wqy-zenhei for the portal's PDFs…"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null; }
+
+demo: $(STAMP) pdf-deps
 	$(PY) -m tools.demo
 
 test: $(STAMP) system-deps

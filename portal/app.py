@@ -15,7 +15,20 @@ from portal import registries
 from portal.clock import Clock, utcnow
 from portal.config import Settings
 from portal.db.engine import make_engine, make_sessionmaker, upgrade
-from portal.http import api, auth, business, counter, mybusiness, pages, review, usercenter
+from portal.documents.keyring import CertKeyring
+from portal.http import (
+    api,
+    auth,
+    batch,
+    business,
+    certificates,
+    counter,
+    documents,
+    mybusiness,
+    pages,
+    review,
+    usercenter,
+)
 from portal.http.keys import (
     BUSINESS_CLOCK,
     CLOCK,
@@ -68,7 +81,20 @@ def create_app(
         autoescape=jinja2.select_autoescape(default=True),
         undefined=jinja2.StrictUndefined,
     )
-    for module in (pages, usercenter, business, mybusiness, review, counter, auth, api):
+    app[certificates.CERT_KEYS] = CertKeyring.open(settings.cert_keys_dir, now=clock())
+    for module in (
+        pages,
+        usercenter,
+        business,
+        mybusiness,
+        review,
+        counter,
+        auth,
+        api,
+        certificates,
+        documents,
+        batch,
+    ):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", HERE / "static", name="static")
     app.cleanup_ctx.append(_database)

@@ -28,6 +28,7 @@ PORTS = {
 }
 AUTHSVC = f"http://127.0.0.1:{PORTS['authsvc']}"
 PORTAL = f"http://127.0.0.1:{PORTS['portal']}"
+JWKS = f"{PORTAL}/.well-known/cert-jwks.json"
 LOST = "e-card reported lost"
 
 
@@ -41,6 +42,7 @@ def _env() -> dict[str, str]:
         "PORTAL_PORT": str(PORTS["portal"]),
         "PORTAL_PUBLIC_URL": PORTAL,
         "MOBILE_SIM_BROKER": AUTHSVC,
+        "MOBILE_SIM_CERT_JWKS_URL": JWKS,
     }
 
 
@@ -101,6 +103,25 @@ async def _phones(env: dict[str, str]) -> list[tuple[dict[str, Any], Path, list[
     return made
 
 
+def _pin_certificate_keys(home: Path) -> None:
+    """The phone page verifies certificates against this portal's JWKS (fetched at first use)."""
+    state = PhoneApp.open(home, AUTHSVC, certificate_jwks_url=JWKS).state
+    state.save()
+
+
+def _print_documents(printed: list[str]) -> None:
+    pngs = [Path(p).relative_to(ROOT) for p in printed if p.endswith(".png")]
+    print("  Printed documents (单位参保证明 and 受理单), each with a signed QR:")
+    for path in printed:
+        print(f"    {Path(path).relative_to(ROOT)}")
+    print(
+        "  Verify one: the phone page → 扫一扫 → choose the PNG (or drop it there), or\n"
+        + "".join(f"    .venv/bin/mobile-sim --home var/demo/phones/web verify {p}\n" for p in pngs)
+        + f"  Print a fresh one in the portal: 用户中心 → 单位权益单 (keys: {JWKS})\n",
+        flush=True,
+    )
+
+
 def _print_guide(phones: list[tuple[dict[str, Any], Path, list[str]]]) -> None:
     print(
         f"\n  人社网上服务大厅 (portal)   {PORTAL}\n  统一身份认证 (authsvc)      {AUTHSVC}\n"
@@ -121,7 +142,7 @@ def _print_guide(phones: list[tuple[dict[str, Any], Path, list[str]]]) -> None:
                 f"  .venv/bin/mobile-sim --home {rel} scan qr.png --account {account}"
                 f" --face pass --confirm    (QR: {identity})"
             )
-    print("\n  Ctrl-C stops everything.\n", flush=True)
+    print(flush=True)
 
 
 async def _main() -> None:
@@ -132,6 +153,7 @@ async def _main() -> None:
     }
     try:
         await _wait(AUTHSVC + "/readyz", processes["authsvc"], "authsvc")
+        await _wait(PORTAL + "/", processes["portal"], "portal")  # it migrates the database
         subprocess.run(
             [sys.executable, "-m", "portal", "demo-data"],
             cwd=ROOT,
@@ -139,8 +161,16 @@ async def _main() -> None:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        await _wait(PORTAL + "/", processes["portal"], "portal")
+        printed = subprocess.run(
+            [sys.executable, "-m", "portal", "demo-documents", "--out", str(VAR)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
         phones = await _phones(env)
+        _pin_certificate_keys(VAR / "phones" / "web")
         processes["phone"] = _start(
             "phone",
             [
@@ -158,6 +188,8 @@ async def _main() -> None:
         )
         await _wait(f"http://127.0.0.1:{PORTS['phone']}/", processes["phone"], "phone")
         _print_guide(phones)
+        _print_documents(printed)
+        print("  Ctrl-C stops everything.\n", flush=True)
         while all(p.poll() is None for p in processes.values()):
             await asyncio.sleep(0.5)
         print("a process stopped; see var/demo/*.log", file=sys.stderr)

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from mobile_sim import certificate
 from mobile_sim.errors import PhoneError, UsageError
 from mobile_sim.source import MAX_IMAGE_BYTES, MAX_TEXT_CHARS, decode_image
 from mobile_sim.web.keys import SESSION
@@ -130,9 +131,20 @@ async def _read_part(part: BodyPartReader) -> bytes:
 
 @routes.post("/api/scan")
 async def scan(request: web.Request) -> web.Response:
+    """扫一扫: a login QR starts a login; a certificate QR (单位参保证明, 受理单) is verified
+    offline against the pinned portal keys, as `mobile-sim verify` does."""
     session = request.app[SESSION]
     text = await _qr_text(request)
     async with session.lock:
+        session.forget_certificate()
+        if certificate.looks_like_certificate(text):
+            try:
+                session.certificate = await session.phone.verify_certificate(text)
+            except PhoneError as exc:
+                if exc.code not in ("certificate_invalid", "certificate_expired"):
+                    raise
+                session.certificate_refusal = exc.as_dict()["message"]
+            return answer(request, session)
         result = await session.phone.scan(text)
         session.login = Login(result)
     return answer(request, session)
@@ -208,6 +220,7 @@ async def done(request: web.Request) -> web.Response:
     """Back to the home screen; a login still in progress is cancelled first (取消)."""
     session = request.app[SESSION]
     async with session.lock:
+        session.forget_certificate()
         login, session.login = session.login, None
         if login is not None and not login.outcome:
             try:

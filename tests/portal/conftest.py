@@ -120,6 +120,7 @@ def settings(database_url: str, provider: Provider, tmp_path: Path) -> Settings:
         client_secret=CLIENT_SECRET,
         session_secret=secrets.token_bytes(32),
         upload_dir=tmp_path / "uploads",
+        cert_keys_dir=tmp_path / "cert-keys",
         max_upload_bytes=64 * 1024,
         public_url=provider.portal_url if real else "http://127.0.0.1:8701",
         jwks_min_refetch_seconds=0.0,

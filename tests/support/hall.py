@@ -77,6 +77,7 @@ async def running_hall(
             client_secret="portal-test-secret",
             session_secret=secrets.token_bytes(32),
             upload_dir=folder / "uploads",
+            cert_keys_dir=folder / "cert-keys",
             public_url=portal_url,
             jwks_min_refetch_seconds=0.0,
         )
