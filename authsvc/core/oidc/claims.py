@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from authsvc.core.crypto import b64u
 
-SCOPES = ("openid", "profile", "id_number", "phone", "account")
+SCOPES = ("openid", "profile", "id_number", "phone", "account", "ecard")
 ACCOUNT_FIELDS = ("relationships", "business_items", "unit_numbers")
 
 
