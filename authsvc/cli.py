@@ -84,11 +84,14 @@ def _ecard(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    print(
-        json.dumps(
-            asyncio.run(_card_action(settings, args.card_no, args.action)), ensure_ascii=False
-        )
-    )
+    from authsvc.errors import QrAuthError
+
+    try:
+        record = asyncio.run(_card_action(settings, args.card_no, args.action))
+    except QrAuthError as exc:
+        print(f"{exc.code}: {exc.message_zh} / {exc.message_en}", file=sys.stderr)
+        return 1
+    print(json.dumps(record, ensure_ascii=False))
     return 0
 
 

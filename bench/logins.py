@@ -191,7 +191,7 @@ class Logins:
             phone = PhoneApp(next(self._phones), session=self.http)
             result = await phone.scan(qr_text)
             await phone.choose(result.account("personal")["key"])
-            await phone.face_check("pass")
+            await phone.face_check()
             sent = time.perf_counter()
             await phone.confirm()
             answered = time.perf_counter()

@@ -70,8 +70,27 @@ async def test_ecard_report_lost_from_the_command_line(
 
 
 def test_ecard_commands_need_a_shared_store(tmp_path: Path) -> None:
-    """Without REDIS_URL the command explains itself and exits 2."""
+    """Without REDIS_URL nor the embedded database the command explains itself and exits 2."""
     done = authsvc_cli(
-        "ecard", "show", "E123", REDIS_URL="", AUTHSVC_KEYS_DIR=str(tmp_path / "keys")
+        "ecard",
+        "show",
+        "E123",
+        REDIS_URL="",
+        AUTHSVC_DB="",
+        AUTHSVC_KEYS_DIR=str(tmp_path / "keys"),
     )
     assert done.returncode == 2 and "REDIS_URL" in done.stderr
+
+
+def test_ecard_commands_on_the_embedded_database(tmp_path: Path) -> None:
+    """On the embedded SQLite file an unknown card is a clear refusal, exit 1, no traceback."""
+    done = authsvc_cli(
+        "ecard",
+        "show",
+        "E123",
+        REDIS_URL="",
+        AUTHSVC_DB=str(tmp_path / "authsvc.db"),
+        AUTHSVC_KEYS_DIR=str(tmp_path / "keys"),
+    )
+    assert done.returncode == 1 and "ecard_not_found" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -95,7 +95,7 @@ async def test_ecard_apply_refusals_exit_1(tmp_path: Path, memory_hall: Broker) 
         "--phone",
         ZHANG["phone"],
         "--face",
-        "score=0.5",
+        "fail",
     )
     assert failed.code == 1 and "人脸识别未通过" in failed.err and "face_check_failed" in failed.err
     invalid = await cli(
@@ -177,7 +177,7 @@ async def test_scan_a_png_with_flags_and_json(
         "--account",
         f"agent:{C1['credit_code']}",
         "--face",
-        "score=0.93",
+        "capture",
         "--confirm",
         "--json",
     )

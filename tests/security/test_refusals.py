@@ -167,7 +167,7 @@ OUT_OF_ORDER: dict[str, tuple[list[str], str, int, str]] = {
 }
 STEPS: dict[str, Callable[[PhoneApp], Awaitable[object]]] = {
     "choose": lambda p: p.choose("personal:"),
-    "face": lambda p: p.face_check("pass"),
+    "face": lambda p: p.face_check(),
     "confirm": lambda p: p.confirm(),
     "choose_agent": lambda p: p.choose(AGENT_KEY),
     "reject": lambda p: p.reject(),
@@ -194,7 +194,7 @@ async def test_another_phone_cannot_continue_a_scanned_ticket(
     """Only the phone that scanned may continue: any other is not_ticket_device."""
     _, phone, tid = await begin(authsvc, http, phones)
     await phone.choose("personal:")
-    await phone.face_check("pass")
+    await phone.face_check()
     intruder = await phones(authsvc.url, **LISI)
     intruder.ticket = phone.ticket
     async with unchanged(authsvc, tid):
