@@ -9,12 +9,12 @@ from portal.http.forms import form, int_list, int_param, person_input
 from portal.http.guards import actor_of, company_for
 from portal.http.keys import DB, PROVIDER
 from portal.http.render import redirect, render
+from portal.http.session import SESSION
 from portal.rules import items, phone
 from portal.rules.roles import Module, Role, is_company_role
-from portal.http.session import SESSION
 from portal.services import agents, audit, companies, mycard
-from portal.services.actor import Actor
 from portal.services.accounts import still_valid
+from portal.services.actor import Actor
 
 routes = web.RouteTableDef()
 ACTION_LABELS = {
