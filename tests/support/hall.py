@@ -4,6 +4,7 @@ client, and phones — for the portal's integration and end-to-end tests."""
 from __future__ import annotations
 
 import secrets
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -33,9 +34,9 @@ class Hall:
     portal: web.Application
 
 
-def portal_client(portal_url: str) -> dict[str, object]:
+def portal_client(portal_url: str, client_id: str = "portal") -> dict[str, object]:
     return {
-        "client_id": "portal",
+        "client_id": client_id,
         "client_secret": "portal-test-secret",
         "name": {"zh": "人社网上服务大厅", "en": "HR & Social Security Online Service Hall"},
         "redirect_uris": [f"{portal_url}/auth/callback"],
@@ -44,6 +45,46 @@ def portal_client(portal_url: str) -> dict[str, object]:
         "backchannel_logout_uri": f"{portal_url}/auth/backchannel-logout",
         "identities": ["personal", "legal_rep", "agent"],
     }
+
+
+async def _portal(
+    folder: Path, sock: socket.socket, issuer: str, client_id: str, database_url: str = ""
+) -> tuple[web.AppRunner, web.Application, str]:
+    portal_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    settings = PortalSettings(
+        database_url=database_url or f"sqlite+aiosqlite:///{folder / (client_id + '.db')}",
+        authsvc_issuer=issuer,
+        client_id=client_id,
+        client_secret="portal-test-secret",
+        session_secret=secrets.token_bytes(32),
+        upload_dir=folder / f"uploads-{client_id}",
+        public_url=portal_url,
+        jwks_min_refetch_seconds=0.0,
+    )
+    app = create_portal(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    await load_demo(app[DB], app[REGISTRIES])
+    return runner, app, portal_url
+
+
+@asynccontextmanager
+async def running_two_halls(folder: Path, **authsvc_overrides: object) -> AsyncIterator[list[Hall]]:
+    """One authsvc and two portals (`portal`, `portal-b`), each with its own SQLite database
+    and back channel: a person may have a session at both."""
+    socks = {"portal": free_socket(), "portal-b": free_socket()}
+    clients = [
+        portal_client(f"http://127.0.0.1:{s.getsockname()[1]}", client_id)
+        for client_id, s in socks.items()
+    ]
+    async with running_authsvc(folder, extra_clients=clients, **authsvc_overrides) as broker:
+        started = [await _portal(folder, s, broker.url, cid) for cid, s in socks.items()]
+        try:
+            yield [Hall(authsvc=broker, portal_url=url, portal=app) for _, app, url in started]
+        finally:
+            for runner, _, _ in started:
+                await runner.cleanup()
 
 
 @asynccontextmanager
