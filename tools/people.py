@@ -21,10 +21,21 @@ DEMO_PEOPLE = ROOT / "portal" / "data" / "demo.json"
 DEMO_STATES = {"230102199208271785": CardState.LOST}  # 周磊: physical card 挂失
 EXTRA_HOLDERS = [
     # 钱芳 holds a card that is 封存 (sealed): she cannot apply for an e-card.
-    {"name": "钱芳", "id_number": "230104199303021883", "phone": "13804510009", "state": "封存"},
+    {
+        "name": "钱芳",
+        "id_number": "230104199303021883",
+        "phone": "13804510009",
+        "state": "封存",
+        "note": "physical card 封存 (sealed): the registry refuses her e-card application",
+    },
 ]
 # 冯雪 has no physical social security card at all: not in the registry.
-NOT_IN_REGISTRY = {"name": "冯雪", "id_number": "23010319800515162X", "phone": "13804510010"}
+NOT_IN_REGISTRY = {
+    "name": "冯雪",
+    "id_number": "23010319800515162X",
+    "phone": "13804510010",
+    "note": "holds no physical card: not in the registry, no e-card",
+}
 
 
 def ssc_no(id_number: str) -> str:
