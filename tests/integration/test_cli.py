@@ -94,3 +94,26 @@ def test_ecard_commands_on_the_embedded_database(tmp_path: Path) -> None:
     )
     assert done.returncode == 1 and "ecard_not_found" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_registry_set_state_refuses_the_next_scan(
+    tmp_path: Path, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """`authsvc registry set-state ID 挂失` on the registry file a running authsvc reads: the
+    next scan is refused; `正常` again and it works."""
+    async with running_authsvc(tmp_path) as broker:
+        phone = await phones(broker.url)
+        env = {"AUTHSVC_REGISTRY": broker.settings.registry_file}
+        holder = phone.holder()
+        done = authsvc_cli("registry", "set-state", holder, "挂失", **env)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["card_state"] == "挂失" and "face_jwk" not in done.stdout
+        browser = BrowserLogin(broker.url, http)
+        await browser.start()
+        with pytest.raises(PhoneError) as refused:
+            await phone.scan(browser.ticket["qr_text"])
+        assert refused.value.code == "physical_card_abnormal"
+        assert authsvc_cli("registry", "set-state", holder, "正常", **env).returncode == 0
+        await phone.scan(browser.ticket["qr_text"])
+        unknown = authsvc_cli("registry", "show", "23010319800515162X", **env)
+        assert unknown.returncode == 1 and "not in the registry" in unknown.stderr
