@@ -3,6 +3,7 @@ client, and phones — for the portal's integration and end-to-end tests."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import socket
 from collections.abc import AsyncIterator
@@ -47,17 +48,19 @@ def portal_client(portal_url: str, client_id: str = "portal") -> dict[str, objec
     }
 
 
+@asynccontextmanager
 async def _portal(
-    folder: Path, sock: socket.socket, issuer: str, client_id: str, database_url: str = ""
-) -> tuple[web.AppRunner, web.Application, str]:
+    sock: socket.socket, issuer: str, client_id: str, database_url: str, upload_dir: Path
+) -> AsyncIterator[tuple[web.Application, str]]:
+    """One portal on `sock`, registered at `issuer` as `client_id`, demo data loaded."""
     portal_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     settings = PortalSettings(
-        database_url=database_url or f"sqlite+aiosqlite:///{folder / (client_id + '.db')}",
+        database_url=database_url,
         authsvc_issuer=issuer,
         client_id=client_id,
         client_secret="portal-test-secret",
         session_secret=secrets.token_bytes(32),
-        upload_dir=folder / f"uploads-{client_id}",
+        upload_dir=upload_dir,
         public_url=portal_url,
         jwks_min_refetch_seconds=0.0,
     )
@@ -65,8 +68,11 @@ async def _portal(
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.SockSite(runner, sock).start()
-    await load_demo(app[DB], app[REGISTRIES])
-    return runner, app, portal_url
+    try:
+        await load_demo(app[DB], app[REGISTRIES])
+        yield app, portal_url
+    finally:
+        await runner.cleanup()
 
 
 @asynccontextmanager
@@ -78,13 +84,18 @@ async def running_two_halls(folder: Path, **authsvc_overrides: object) -> AsyncI
         portal_client(f"http://127.0.0.1:{s.getsockname()[1]}", client_id)
         for client_id, s in socks.items()
     ]
-    async with running_authsvc(folder, extra_clients=clients, **authsvc_overrides) as broker:
-        started = [await _portal(folder, s, broker.url, cid) for cid, s in socks.items()]
-        try:
-            yield [Hall(authsvc=broker, portal_url=url, portal=app) for _, app, url in started]
-        finally:
-            for runner, _, _ in started:
-                await runner.cleanup()
+    async with (
+        running_authsvc(folder, extra_clients=clients, **authsvc_overrides) as broker,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        halls = []
+        for client_id, sock in socks.items():
+            database = f"sqlite+aiosqlite:///{folder / (client_id + '.db')}"
+            app, url = await stack.enter_async_context(
+                _portal(sock, broker.url, client_id, database, folder / f"uploads-{client_id}")
+            )
+            halls.append(Hall(authsvc=broker, portal_url=url, portal=app))
+        yield halls
 
 
 @asynccontextmanager
@@ -93,25 +104,16 @@ async def running_hall(
 ) -> AsyncIterator[Hall]:
     sock = free_socket()
     portal_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    async with running_authsvc(
-        folder, extra_clients=[portal_client(portal_url)], **authsvc_overrides
-    ) as broker:
-        settings = PortalSettings(
-            database_url=database_url or f"sqlite+aiosqlite:///{folder / 'portal.db'}",
-            authsvc_issuer=broker.url,
-            client_id="portal",
-            client_secret="portal-test-secret",
-            session_secret=secrets.token_bytes(32),
-            upload_dir=folder / "uploads",
-            public_url=portal_url,
-            jwks_min_refetch_seconds=0.0,
-        )
-        app = create_portal(settings)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
-        try:
-            await load_demo(app[DB], app[REGISTRIES])
-            yield Hall(authsvc=broker, portal_url=portal_url, portal=app)
-        finally:
-            await runner.cleanup()
+    async with (
+        running_authsvc(
+            folder, extra_clients=[portal_client(portal_url)], **authsvc_overrides
+        ) as broker,
+        _portal(
+            sock,
+            broker.url,
+            "portal",
+            database_url or f"sqlite+aiosqlite:///{folder / 'portal.db'}",
+            folder / "uploads",
+        ) as (app, _),
+    ):
+        yield Hall(authsvc=broker, portal_url=portal_url, portal=app)
