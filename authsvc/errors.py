@@ -14,9 +14,17 @@ class QrAuthError(Exception):
     zh: ClassVar[str] = "系统繁忙，请稍后再试"
     en: ClassVar[str] = "Something went wrong on our side; please try again later"
 
-    def __init__(self, detail: str = "", *, zh: str | None = None, en: str | None = None) -> None:
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        zh: str | None = None,
+        en: str | None = None,
+        retry_after: int = 0,
+    ) -> None:
         super().__init__(detail or self.code)
         self.detail = detail
+        self.retry_after = retry_after  # seconds, sent as Retry-After when set
         self.message_zh = zh or self.zh
         self.message_en = en or self.en
 
@@ -159,6 +167,70 @@ AccountsUnavailable = _error(
 )
 NoAccount = _error("no_account", 403, "未找到账号信息", "No account was found")
 AdminTokenInvalid = _error("admin_token_invalid", 401, "管理令牌无效", "The admin token is wrong")
+
+# The card registry (社保卡持卡人库), seed 004: 如本人无实体社保卡、实体卡状态异常（封存、挂失、
+# 应用锁定、注销等）……都会影响电子社保卡的正常申领.
+CardHolderUnknown = _error(
+    "card_holder_unknown",
+    403,
+    "未查询到本人的实体社保卡，无法申领电子社保卡",
+    "No physical social security card is registered for this ID number",
+)
+CardHolderNameMismatch = _error(
+    "card_holder_name_mismatch",
+    403,
+    "姓名与公民身份号码不一致，无法申领电子社保卡",
+    "The name does not match the card holder of this ID number",
+)
+PhysicalCardAbnormal = _error(
+    "physical_card_abnormal",
+    403,
+    "实体卡状态异常（封存、挂失、应用锁定、注销等），影响电子社保卡的正常使用",
+    "The physical social security card is not in normal state",
+)
+EcardBlocked = _error(
+    "ecard_blocked",
+    409,
+    "您的电子社保卡已挂失或暂停使用，请先办理卡解挂，不能重新申领",
+    "Your e-card is lost or suspended; unlock it instead of applying again",
+)
+EcardApplicationConflict = _error(
+    "ecard_application_conflict",
+    409,
+    "电子社保卡申领正在办理中，请稍后再试",
+    "Another application for this person is in progress; try again shortly",
+)
+
+# The face check the server decides
+FaceModeRefused = _error(
+    "face_mode_refused",
+    400,
+    "人脸识别结果由认证服务判定，请按提示采集本人人脸",
+    "The phone cannot report a face-check result; answer the server's liveness challenge",
+)
+FaceChallengeInvalid = _error(
+    "face_challenge_invalid",
+    400,
+    "人脸识别已超时或已使用，请重新采集本人人脸",
+    "The liveness challenge is unknown, expired or already used; start again",
+)
+FaceLockedToday = _error(
+    "face_locked_today",
+    429,
+    "今日人脸识别失败次数过多，请明日再试",
+    "Too many failed face checks today; try again tomorrow",
+)
+
+# Bearer-token APIs (我的社会保障卡)
+InvalidToken = _error(
+    "invalid_token", 401, "登录已失效，请重新登录", "The access token is invalid or expired"
+)
+InsufficientScope = _error(
+    "insufficient_scope",
+    403,
+    "该系统未获授权办理社会保障卡业务",
+    "The access token does not carry the ecard scope",
+)
 
 # 5xx errors whose own message may be shown: they say what to do, and reveal nothing inside.
 PUBLIC_SERVER_ERRORS = frozenset({Unavailable.code, AccountsUnavailable.code})

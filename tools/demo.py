@@ -1,6 +1,11 @@
 """`make demo`: authsvc (:8700), the portal (:8701) and the phone page (:8702) on 127.0.0.1 with
-the embedded defaults (memory store, SQLite, keys generated into keys/), demo data loaded, an
-e-card applied for every demo person, and the command that logs each of them in."""
+the embedded defaults (memory store with the long-lived records in var/demo/authsvc.db, SQLite
+for the portal, keys generated into keys/), the card registry and the people's faces seeded
+(var/demo/registry.json, var/demo/faces/), an e-card applied for every demo person the registry
+allows, and the command that logs each of them in.
+
+Correct on every start: a phone whose e-card the broker still knows keeps it (the records are
+durable); one whose card the broker does not know (the database was removed) applies again."""
 
 from __future__ import annotations
 
@@ -17,7 +22,8 @@ from typing import Any
 
 import aiohttp
 
-from mobile_sim import PhoneApp
+from mobile_sim import PhoneApp, PhoneError
+from tools import people
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "demo"
@@ -29,7 +35,8 @@ PORTS = {
 AUTHSVC = f"http://127.0.0.1:{PORTS['authsvc']}"
 PORTAL = f"http://127.0.0.1:{PORTS['portal']}"
 JWKS = f"{PORTAL}/.well-known/cert-jwks.json"
-LOST = "e-card reported lost"
+REGISTRY = VAR / "registry.json"
+FACES = VAR / "faces"
 
 
 def _env() -> dict[str, str]:
@@ -43,6 +50,9 @@ def _env() -> dict[str, str]:
         "PORTAL_PUBLIC_URL": PORTAL,
         "MOBILE_SIM_BROKER": AUTHSVC,
         "MOBILE_SIM_CERT_JWKS_URL": JWKS,
+        "AUTHSVC_REGISTRY": str(REGISTRY),
+        "AUTHSVC_DB": str(VAR / "authsvc.db"),
+        "MOBILE_SIM_FACES": str(FACES),
     }
 
 
@@ -85,21 +95,37 @@ def _accounts(person: dict[str, Any], companies: list[dict[str, Any]]) -> list[s
     return found or ["personal"]
 
 
-async def _phones(env: dict[str, str]) -> list[tuple[dict[str, Any], Path, list[str]]]:
+Guide = list[tuple[dict[str, Any], Path, list[str], str]]
+
+
+async def _card_for(phone: PhoneApp, person: dict[str, Any]) -> str:
+    """Keep a card the broker still knows; apply when there is none. Returns why not, or ""."""
+    if phone.state.ecard:
+        try:
+            await phone.show_ecard()
+            return ""
+        except PhoneError as exc:
+            if exc.code not in ("ecard_invalid", "ecard_not_found", "device_key_mismatch"):
+                return exc.zh
+    try:
+        await phone.apply_ecard(person["name"], person["id_number"], person["phone"])
+    except PhoneError as exc:
+        return f"{exc.zh} ({exc.code})"
+    return ""
+
+
+async def _phones() -> Guide:
     demo = json.loads((ROOT / "portal" / "data" / "demo.json").read_text(encoding="utf-8"))
-    made = []
+    made: Guide = []
+    everyone = [*people.demo_people(), people.NOT_IN_REGISTRY]
     async with aiohttp.ClientSession() as http:
-        for person in demo["people"]:
+        for person in everyone:
             home = VAR / "phones" / person["id_number"]
-            async with PhoneApp.open(home, AUTHSVC, session=http, place="本机") as phone:
-                if not phone.state.ecard:
-                    await phone.apply_ecard(person["name"], person["id_number"], person["phone"])
-                if LOST in person.get("note", ""):
-                    headers = {"Authorization": f"Bearer {env['AUTHSVC_ADMIN_TOKEN']}"}
-                    url = f"{AUTHSVC}/api/admin/ecards/{phone.state.card_no}/report_lost"
-                    async with http.post(url, headers=headers) as response:
-                        await response.read()
-            made.append((person, home, _accounts(person, demo["companies"])))
+            async with PhoneApp.open(
+                home, AUTHSVC, session=http, place="本机", faces_dir=FACES
+            ) as phone:
+                refused = await _card_for(phone, person)
+            made.append((person, home, _accounts(person, demo["companies"]), refused))
     return made
 
 
@@ -122,31 +148,36 @@ def _print_documents(printed: list[str]) -> None:
     )
 
 
-def _print_guide(phones: list[tuple[dict[str, Any], Path, list[str]]]) -> None:
+def _print_guide(phones: Guide) -> None:
     print(
         f"\n  人社网上服务大厅 (portal)   {PORTAL}\n  统一身份认证 (authsvc)      {AUTHSVC}\n"
         f"  电子社保卡 phone page        http://127.0.0.1:{PORTS['phone']}\n"
+        f"  card registry {REGISTRY.relative_to(ROOT)}, faces {FACES.relative_to(ROOT)}/\n"
     )
     print(
         "  Open the portal, 登录 → 企业用户 or 个人用户, save the QR image (right click)"
         " as qr.png, then:\n"
     )
-    for person, home, accounts in phones:
+    for person, home, accounts, refused in phones:
         rel = home.relative_to(ROOT)
         print(f"  # {person['name']} — {person.get('note', '')}")
+        if refused:
+            print(f"  #   no e-card: {refused}")
+            continue
         for account in accounts:
             identity = {"admin": "legal_rep", "staff": "personal"}.get(
                 account.split(":")[0], account.split(":")[0]
             )
             print(
-                f"  .venv/bin/mobile-sim --home {rel} scan qr.png --account {account}"
-                f" --face pass --confirm    (QR: {identity})"
+                f"  .venv/bin/mobile-sim --home {rel} --faces {FACES.relative_to(ROOT)}"
+                f" scan qr.png --account {account} --confirm    (QR: {identity})"
             )
-    print(flush=True)
+    print("\n  Ctrl-C stops everything; `make demo` again keeps the e-cards.\n", flush=True)
 
 
 async def _main() -> None:
     env = _env()
+    people.seed(REGISTRY, FACES, people.demo_people())
     processes = {
         "authsvc": _start("authsvc", ["-m", "authsvc", "serve"], env),
         "portal": _start("portal", ["-m", "portal", "serve"], env),
@@ -169,7 +200,7 @@ async def _main() -> None:
             capture_output=True,
             text=True,
         ).stdout.split()
-        phones = await _phones(env)
+        phones = await _phones()
         _pin_certificate_keys(VAR / "phones" / "web")
         processes["phone"] = _start(
             "phone",
@@ -189,7 +220,6 @@ async def _main() -> None:
         await _wait(f"http://127.0.0.1:{PORTS['phone']}/", processes["phone"], "phone")
         _print_guide(phones)
         _print_documents(printed)
-        print("  Ctrl-C stops everything.\n", flush=True)
         while all(p.poll() is None for p in processes.values()):
             await asyncio.sleep(0.5)
         print("a process stopped; see var/demo/*.log", file=sys.stderr)

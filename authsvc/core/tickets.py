@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from authsvc import errors
+from authsvc.core import acr
 
 
 class State(StrEnum):
@@ -187,6 +188,11 @@ def release(ticket: Ticket, *, now: float, lifetimes: Lifetimes) -> Ticket:
     )
 
 
+def require_scanned_by(ticket: Ticket, device_id: str, now: float) -> None:
+    """The ticket is live, scanned, and by this device (public: the face challenge asks too)."""
+    _require_scanned_by(ticket, device_id, now)
+
+
 def _require_scanned_by(ticket: Ticket, device_id: str, now: float) -> None:
     _require_live(ticket, now)
     if ticket.state is not State.SCANNED:
@@ -255,7 +261,7 @@ def check_confirmable(ticket: Ticket, *, device_id: str, now: float) -> None:
     _require_scanned_by(ticket, device_id, now)
     if not ticket.account:
         raise errors.AccountRequired()
-    if not ticket.face_passed:
+    if not ticket.face_passed and acr.face_required(ticket.request):
         raise errors.FaceCheckRequired()
 
 

@@ -78,7 +78,10 @@ def _error_response(
     )
     request.app[BROKER].metrics.refusals.labels(code=exc.code).inc()
     if _wants_json(request):
-        return json_response(public.body(request_id), status=public.status)
+        response = json_response(public.body(request_id), status=public.status)
+        if exc.retry_after:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     language = lang(request)
     message = public.message_en if language == "en" else public.message_zh
     return render(

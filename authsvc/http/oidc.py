@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from authsvc.core import acr
 from authsvc.core.oidc.claims import SCOPES
 from authsvc.core.oidc.token import TokenError
 from authsvc.http.common import broker, json_response
@@ -13,7 +14,6 @@ from authsvc.http.pages import render
 from authsvc.keyring import Purpose
 from authsvc.services import logout, tokens
 from authsvc.services.client_auth import authenticate
-from authsvc.services.login import ACR
 
 routes = web.RouteTableDef()
 CLAIMS = [
@@ -68,7 +68,7 @@ async def discovery(request: web.Request) -> web.Response:
             "code_challenge_methods_supported": ["S256"],
             "scopes_supported": list(SCOPES),
             "claims_supported": CLAIMS,
-            "acr_values_supported": [ACR],
+            "acr_values_supported": list(acr.SUPPORTED),
             "display_values_supported": ["page", "popup", "embedded"],
             "ui_locales_supported": ["zh-CN", "en"],
             "backchannel_logout_supported": True,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -59,16 +58,12 @@ def text_field(body: dict[str, Any], name: str, max_len: int = 64) -> str:
     return value.strip()
 
 
-def face_of(body: Any) -> dict[str, Any]:
-    """The simulated face-check outcome chosen on the page: pass, fail or score in [0, 1]."""
-    if not isinstance(body, dict) or body.get("mode") not in ("pass", "fail", "score"):
+def face_of(body: Any) -> str:
+    """What the person does in front of the camera, chosen on the page: capture their face, or
+    look away (fail, to show retries). Whether it passes is the server's decision."""
+    if not isinstance(body, dict) or body.get("mode") not in ("capture", "pass", "fail"):
         raise bad_request("face")
-    if body["mode"] != "score":
-        return {"mode": body["mode"]}
-    score = body.get("score")
-    if not isinstance(score, int | float) or not math.isfinite(score) or not 0 <= score <= 1:
-        raise bad_request("face score")
-    return {"mode": "score", "score": float(score)}
+    return "fail" if body["mode"] == "fail" else "capture"
 
 
 @routes.get("/api/state")
@@ -184,7 +179,7 @@ async def face_check(request: web.Request) -> web.Response:
     face = face_of(await read_json(request))
 
     async def run(login: Login) -> None:
-        await session.phone.face_check(face["mode"], face.get("score"))
+        await session.phone.face_check(face)
         login.face_passed = True
 
     await _step(session, run)

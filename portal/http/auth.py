@@ -24,7 +24,7 @@ from portal.services.accounts import still_valid
 from portal.services.actor import Actor
 
 routes = web.RouteTableDef()
-SCOPE = "openid profile id_number account"
+SCOPE = "openid profile id_number account ecard"
 MAX_PENDING_LOGINS = 5
 
 
@@ -75,11 +75,12 @@ async def callback(request: web.Request) -> web.Response:
     if "error" in request.query:
         raise LoginFailed(f"provider error {request.query.get('error')}")
     await _check_iss(request, request.query.get("iss"))
-    id_token, claims = await _redeem(request, login)
+    id_token, claims, access_token = await _redeem(request, login)
     account = await _account(request, claims)
     session.renew()
     session["account"] = account
     session["id_token"] = id_token
+    session["access_token"] = access_token  # 我的社会保障卡 (scope ecard) at authsvc
     session["op_sid"] = claims.get("sid")
     session.csrf_token()
     return redirect("/usercenter")
@@ -97,7 +98,7 @@ async def _check_iss(request: web.Request, iss: str | None) -> None:
         raise LoginFailed("iss parameter (RFC 9207)")
 
 
-async def _redeem(request: web.Request, login: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+async def _redeem(request: web.Request, login: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
     settings, provider = request.app[SETTINGS], request.app[PROVIDER]
     code = request.query.get("code", "")
     if not code:
@@ -113,7 +114,7 @@ async def _redeem(request: web.Request, login: dict[str, Any]) -> tuple[str, dic
         tokens.check_id_token(claims, login["nonce"])
     except tokens.TokenInvalid as exc:
         raise LoginFailed(str(exc)) from None
-    return answer.id_token, claims
+    return answer.id_token, claims, answer.access_token
 
 
 async def _account(request: web.Request, claims: dict[str, Any]) -> dict[str, str]:

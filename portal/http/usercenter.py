@@ -7,11 +7,13 @@ from aiohttp import web
 from portal.errors import Forbidden, PortalError
 from portal.http.forms import form, int_list, int_param, person_input
 from portal.http.guards import actor_of, company_for, current_actor
-from portal.http.keys import DB
+from portal.http.keys import DB, PROVIDER
 from portal.http.render import redirect, render
+from portal.http.session import SESSION
 from portal.rules import items, phone, text
 from portal.rules.roles import Module, Role, is_company_role
-from portal.services import agents, audit, companies
+from portal.services import agents, audit, companies, mycard
+from portal.services.actor import Actor
 
 routes = web.RouteTableDef()
 ACTION_LABELS = {
@@ -43,7 +45,34 @@ async def usercenter(request: web.Request) -> web.Response:
         return redirect(f"/uc/{claimed.credit_code}")
     async with request.app[DB]() as db:
         actor = await current_actor(request, db)
-    return render(request, "usercenter/personal.html", {"actor": actor})
+    return await _personal(request, actor)
+
+
+async def _personal(
+    request: web.Request, actor: Actor, answer: mycard.CardAnswer | None = None
+) -> web.Response:
+    """个人用户主页面 with 我的社会保障卡 (seed 004), read live from authsvc."""
+    token = str(request[SESSION].get("access_token") or "")
+    card = await mycard.my_card(request.app[PROVIDER], token)
+    return render(
+        request,
+        "usercenter/personal.html",
+        {"actor": actor, "card": card.card, "card_states": mycard.STATES, "refusal": answer},
+    )
+
+
+@routes.post("/usercenter/card/report-lost")
+async def card_report_lost(request: web.Request) -> web.Response:
+    """卡挂失: on success every session of the person ends (this one too) — say so and go."""
+    async with request.app[DB]() as db:
+        actor = await current_actor(request, db)
+    answer = await mycard.report_lost(
+        request.app[PROVIDER], str(request[SESSION].get("access_token") or "")
+    )
+    if answer.card is None:
+        return await _personal(request, actor, answer)
+    request[SESSION].clear()
+    return render(request, "usercenter/card_lost.html", {"card": answer.card})
 
 
 @routes.get("/uc/{code}")

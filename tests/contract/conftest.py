@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from authsvc.store.memory import MemoryStore
 from authsvc.store.redis import RedisStore
+from authsvc.store.sqlite import EmbeddedStore
 from tests.support.redis import REDIS_URL, connect_redis, new_prefix, purge
 
-AnyStore = MemoryStore | RedisStore
+AnyStore = MemoryStore | RedisStore | EmbeddedStore
 
 
 @pytest.fixture
@@ -22,13 +24,14 @@ async def raw_redis() -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[AnyStore]:
-    """Every backend behind the same contract (the memory one never touches Redis)."""
-    if request.param == "memory":
-        memory = MemoryStore()
-        yield memory
-        await memory.close()
+@pytest.fixture(params=["memory", "embedded", pytest.param("redis", marks=pytest.mark.redis)])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AnyStore]:
+    """Every backend behind the same contract (memory and embedded never touch Redis; the
+    embedded one keeps its long-lived records in a SQLite file of the test's own)."""
+    if request.param in ("memory", "embedded"):
+        local = MemoryStore() if request.param == "memory" else EmbeddedStore(tmp_path / "store.db")
+        yield local
+        await local.close()
         return
     prefix = new_prefix()
     redis_store = await connect_redis(prefix)

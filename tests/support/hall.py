@@ -3,9 +3,11 @@ client, and phones — for the portal's integration, security and end-to-end tes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -43,9 +45,9 @@ class Hall:
     portal: web.Application
 
 
-def portal_client(portal_url: str) -> dict[str, object]:
+def portal_client(portal_url: str, client_id: str = "portal") -> dict[str, object]:
     return {
-        "client_id": "portal",
+        "client_id": client_id,
         "client_secret": "portal-test-secret",
         "name": {"zh": "人社网上服务大厅", "en": "HR & Social Security Online Service Hall"},
         "redirect_uris": [f"{portal_url}/auth/callback"],
@@ -53,8 +55,64 @@ def portal_client(portal_url: str) -> dict[str, object]:
         "accounts_endpoint": f"{portal_url}/api/accounts",
         "backchannel_logout_uri": f"{portal_url}/auth/backchannel-logout",
         "identities": ["personal", "legal_rep", "agent"],
-        "scopes": ["openid", "profile", "id_number", "phone", "account"],
+        "scopes": ["openid", "profile", "id_number", "phone", "account", "ecard"],
     }
+
+
+@asynccontextmanager
+async def _portal(
+    sock: socket.socket,
+    issuer: str,
+    client_id: str,
+    database_url: str,
+    upload_dir: Path,
+    business_clock: Clock | None = None,
+) -> AsyncIterator[tuple[web.Application, str]]:
+    """One portal on `sock`, registered at `issuer` as `client_id`, demo data loaded."""
+    portal_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    settings = PortalSettings(
+        database_url=database_url,
+        authsvc_issuer=issuer,
+        client_id=client_id,
+        client_secret="portal-test-secret",
+        session_secret=secrets.token_bytes(32),
+        upload_dir=upload_dir,
+        cert_keys_dir=upload_dir.parent / f"cert-keys-{client_id}",
+        public_url=portal_url,
+        jwks_min_refetch_seconds=0.0,
+    )
+    app = create_portal(settings, business_clock=business_clock)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    try:
+        await load_demo(app[DB], app[REGISTRIES])
+        yield app, portal_url
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def running_two_halls(folder: Path, **authsvc_overrides: object) -> AsyncIterator[list[Hall]]:
+    """One authsvc and two portals (`portal`, `portal-b`), each with its own SQLite database
+    and back channel: a person may have a session at both."""
+    socks = {"portal": free_socket(), "portal-b": free_socket()}
+    clients = [
+        portal_client(f"http://127.0.0.1:{s.getsockname()[1]}", client_id)
+        for client_id, s in socks.items()
+    ]
+    async with (
+        running_authsvc(folder, extra_clients=clients, **authsvc_overrides) as broker,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        halls = []
+        for client_id, sock in socks.items():
+            database = f"sqlite+aiosqlite:///{folder / (client_id + '.db')}"
+            app, url = await stack.enter_async_context(
+                _portal(sock, broker.url, client_id, database, folder / f"uploads-{client_id}")
+            )
+            halls.append(Hall(authsvc=broker, portal_url=url, portal=app))
+        yield halls
 
 
 @asynccontextmanager
@@ -67,29 +125,20 @@ async def running_hall(
 ) -> AsyncIterator[Hall]:
     sock = free_socket()
     portal_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    async with running_authsvc(
-        folder, extra_clients=[portal_client(portal_url)], **authsvc_overrides
-    ) as broker:
-        settings = PortalSettings(
-            database_url=database_url or f"sqlite+aiosqlite:///{folder / 'portal.db'}",
-            authsvc_issuer=broker.url,
-            client_id="portal",
-            client_secret="portal-test-secret",
-            session_secret=secrets.token_bytes(32),
-            upload_dir=folder / "uploads",
-            cert_keys_dir=folder / "cert-keys",
-            public_url=portal_url,
-            jwks_min_refetch_seconds=0.0,
-        )
-        app = create_portal(settings, business_clock=business_clock)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
-        try:
-            await load_demo(app[DB], app[REGISTRIES])
-            yield Hall(authsvc=broker, portal_url=portal_url, portal=app)
-        finally:
-            await runner.cleanup()
+    async with (
+        running_authsvc(
+            folder, extra_clients=[portal_client(portal_url)], **authsvc_overrides
+        ) as broker,
+        _portal(
+            sock,
+            broker.url,
+            "portal",
+            database_url or f"sqlite+aiosqlite:///{folder / 'portal.db'}",
+            folder / "uploads",
+            business_clock,
+        ) as (app, _),
+    ):
+        yield Hall(authsvc=broker, portal_url=portal_url, portal=app)
 
 
 @pytest.fixture(params=KINDS)

@@ -26,6 +26,7 @@ from authsvc.core.tickets import Lifetimes
 from authsvc.http.appkeys import BROKER
 from authsvc.store import MemoryStore
 from authsvc.store.base import Store
+from tests.support import people
 from tests.support.redis import REDIS_URL, connect_redis
 
 TEST_CLIENTS = """
@@ -37,7 +38,7 @@ redirect_uris = ["http://127.0.0.1:9/cb"]
 post_logout_redirect_uris = ["http://127.0.0.1:9/"]
 {accounts}
 identities = ["personal", "legal_rep", "agent"]
-scopes = ["openid", "profile", "id_number", "phone", "account"]
+scopes = ["openid", "profile", "id_number", "phone", "account", "ecard"]
 
 [[clients]]
 client_id = "spa"
@@ -101,6 +102,7 @@ def test_settings(folder: Path, port: int, **overrides: Any) -> Settings:
         ),
         audit_log=str(folder / "audit.jsonl"),
         admin_token="test-admin-token",
+        registry_file=str(people.world(folder)),
     )
     return replace(settings, **overrides)
 
@@ -165,6 +167,8 @@ async def start_process(
         "AUTHSVC_KEYS_DIR": str(folder / "keys"),
         "AUTHSVC_CLIENTS": str(clients_file),
         "AUTHSVC_AUDIT_LOG": str(folder / "audit.jsonl"),
+        "AUTHSVC_REGISTRY": str(people.world(folder)),
+        "AUTHSVC_DB": "",
     }
     log = (folder / f"authsvc-{port}.log").open("wb")
     process = subprocess.Popen(

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from authsvc import errors
 from authsvc.clients import Client, ClientRegistry
+from authsvc.core import acr
 from authsvc.core.oidc.claims import SCOPES
 from authsvc.core.tickets import Identity
 
@@ -43,6 +44,7 @@ class AuthorizationRequest:
     code_challenge: str
     identity: Identity
     display: str
+    acr_values: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +57,7 @@ class AuthorizationRequest:
             "code_challenge_method": "S256",
             "identity": str(self.identity),
             "display": self.display,
+            "acr_values": list(self.acr_values),
         }
 
 
@@ -109,6 +112,10 @@ def validate(
     if "request" in params or "request_uri" in params:
         raise fail("request_not_supported", "request objects are not supported")
     display = params.get("display", "page")
+    acr_values = acr.requested(params.get("acr_values", ""))
+    if params.get("acr_values") and not acr_values:
+        # OIDC Core §3.1.2.6 / OpenID "unmet_authentication_requirements": none can be met.
+        raise fail("unmet_authentication_requirements", "no requested acr value is supported")
     return AuthorizationRequest(
         client_id=client.client_id,
         redirect_uri=redirect_uri,
@@ -118,4 +125,5 @@ def validate(
         code_challenge=challenge,
         identity=_identity(params, client),
         display=display if display in DISPLAYS else "page",
+        acr_values=acr_values,
     )

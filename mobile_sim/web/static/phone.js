@@ -72,9 +72,7 @@
   }
 
   function simFace() {
-    const mode = document.querySelector("input[name='sim-face']:checked").value;
-    if (mode !== "score") return { mode };
-    return { mode, score: Math.min(Math.max(parseFloat($("sim-score").value) || 0, 0), 1) };
+    return { mode: document.querySelector("input[name='sim-face']:checked").value };
   }
 
   // --- screens ----------------------------------------------------------------------------
