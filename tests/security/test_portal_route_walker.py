@@ -12,6 +12,7 @@ every table, and the upload folder — must be exactly as before.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import string
 from collections.abc import Awaitable, Callable
@@ -22,9 +23,18 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mobile_sim import PhoneApp
-from portal.db.models import Agent, Company, CounterUpload, InsuranceRelationship
+from portal.db.models import (
+    Agent,
+    Application,
+    ApplicationAttachment,
+    BatchFile,
+    Company,
+    CounterUpload,
+    InsuranceRelationship,
+)
 from portal.http.keys import DB, SETTINGS
 from portal.rules.roles import Role
 from portal.services import companies, counter
@@ -52,6 +62,7 @@ class Kind(StrEnum):
     COMPANY_VIEW = "company_view"  # /uc/{code}…: every role of that company, agents included
     COMPANY_MANAGE = "company_manage"  # /uc/{code}…: legal rep and administrator only
     COUNTER = "counter"  # /counter/{code}…: staff of an agency that serves the company
+    REVIEW = "review"  # /review…: staff only (another agency's staff: test_business_hall.py)
 
 
 # One line per route: (method, path) → kind. Routes added by other branches go here too.
@@ -86,8 +97,36 @@ ROUTES: dict[tuple[str, str], Kind] = {
     ("POST", "/counter/{code}/upload/{upload_id}/delete"): Kind.COUNTER,
     ("POST", "/counter/{code}/agents"): Kind.COUNTER,
     ("POST", "/counter/{code}/submit"): Kind.COUNTER,
+    ("POST", "/usercenter/card/report-lost"): Kind.LOGGED_IN,
+    # business handling (办事中心, 我的办件, review)
+    ("GET", "/banshi/{item}"): Kind.PUBLIC,
+    ("GET", "/banshi/{item}/apply"): Kind.LOGGED_IN,
+    ("GET", "/uc/{code}/apply/{item}"): Kind.COMPANY_VIEW,
+    ("POST", "/uc/{code}/apply/{item}"): Kind.COMPANY_VIEW,
+    ("GET", "/uc/{code}/business.csv"): Kind.COMPANY_VIEW,
+    ("GET", "/uc/{code}/business/{app_id}"): Kind.COMPANY_VIEW,
+    ("GET", "/uc/{code}/business/{app_id}/attachments/{att_id}"): Kind.COMPANY_VIEW,
+    ("POST", "/uc/{code}/business/{app_id}/submit"): Kind.COMPANY_VIEW,
+    ("POST", "/uc/{code}/business/{app_id}/withdraw"): Kind.COMPANY_VIEW,
+    ("GET", "/uc/{code}/progress"): Kind.COMPANY_VIEW,
+    ("GET", "/uc/{code}/roster"): Kind.COMPANY_VIEW,
+    ("GET", "/review"): Kind.REVIEW,
+    ("GET", "/review/{app_id}"): Kind.REVIEW,
+    ("GET", "/review/{app_id}/attachments/{att_id}"): Kind.REVIEW,
+    ("POST", "/review/{app_id}/{op}"): Kind.REVIEW,
+    # documents and batch files
+    ("GET", "/.well-known/cert-jwks.json"): Kind.PUBLIC,
+    ("GET", "/cert/verify"): Kind.PUBLIC,
+    ("POST", "/api/cert/verify"): Kind.PUBLIC,
+    ("GET", "/uc/{code}/business/{app_id}/receipt.pdf"): Kind.COMPANY_VIEW,
+    ("GET", "/uc/{code}/certificate"): Kind.COMPANY_VIEW,
+    ("POST", "/uc/{code}/certificate"): Kind.COMPANY_VIEW,
+    ("GET", "/uc/{code}/batch"): Kind.COMPANY_VIEW,
+    ("POST", "/uc/{code}/batch"): Kind.COMPANY_VIEW,
+    ("GET", "/uc/{code}/batch/template/{item}.{ext}"): Kind.COMPANY_VIEW,
+    ("GET", "/uc/{code}/batch/{batch_id}"): Kind.COMPANY_VIEW,
 }
-ID_ROUTES = {Kind.COMPANY_VIEW, Kind.COMPANY_MANAGE, Kind.COUNTER}
+ID_ROUTES = {Kind.COMPANY_VIEW, Kind.COMPANY_MANAGE, Kind.COUNTER, Kind.REVIEW}
 WALKED = ID_ROUTES | {Kind.LOGGED_IN}  # LOGGED_IN: walked as anonymous only
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -114,10 +153,96 @@ async def _upload_id(db: object, company: Company) -> str:
     return str(upload.id)
 
 
+async def _app_id(db: object, company: Company) -> str:
+    application = await db.scalar(  # type: ignore[attr-defined]
+        select(Application).where(Application.company_id == company.id)
+    )
+    return str(application.id)
+
+
+async def _att_id(db: object, company: Company) -> str:
+    attachment = await db.scalar(  # type: ignore[attr-defined]
+        select(ApplicationAttachment).join(Application).where(Application.company_id == company.id)
+    )
+    return str(attachment.id)
+
+
+async def _batch_id(db: object, company: Company) -> str:
+    batch = await db.scalar(select(BatchFile).where(BatchFile.company_id == company.id))  # type: ignore[attr-defined]
+    return str(batch.id)
+
+
+def _fixed(value: str) -> Callable[[object, Company], Awaitable[str]]:
+    async def find(_db: object, _company: Company) -> str:
+        return value
+
+    return find
+
+
+NOT_IDS = {"item", "ext", "op"}  # public codes in a path, not a victim's id
 PLACEHOLDERS: dict[str, Callable[[object, Company], Awaitable[str]]] = {
     "agent_id": _agent_id,
     "upload_id": _upload_id,
+    "app_id": _app_id,
+    "att_id": _att_id,
+    "batch_id": _batch_id,
+    "item": _fixed("enrol"),
+    "ext": _fixed("xlsx"),
+    "op": _fixed("approve"),
 }
+
+
+async def _file_application(db: AsyncSession, company: Company, relationship: int) -> None:
+    """A submitted enrolment of C1 with one attachment and the batch file it came from."""
+    now = dt.datetime(2026, 11, 10, 10, 0)
+    application = Application(
+        serial_no="WALKER0000000001",
+        company_id=company.id,
+        relationship_id=relationship,
+        item_code="enrol",
+        state="submitted",
+        unit_no="",
+        insurance_type="企业职工基本养老保险",
+        agency="哈尔滨市社会保险事业服务中心",
+        filer_role="legal_rep",
+        filer_id_number=ZHAO[0],
+        filer_name="王建国",
+        form={},
+        created_at=now,
+        updated_at=now,
+        submitted_at=now,
+    )
+    application.attachments.append(
+        ApplicationAttachment(
+            kind="form",
+            original_name="a.png",
+            content_type="image/png",
+            size=len(PNG),
+            sha256="0" * 64,
+            stored_name="walker.png",
+            uploaded_at=now,
+        )
+    )
+    db.add(application)
+    await db.flush()
+    db.add(
+        BatchFile(
+            company_id=company.id,
+            item_code="enrol",
+            relationship_id=relationship,
+            application_id=application.id,
+            original_name="批量增员.xlsx",
+            sha256="0" * 64,
+            size=1,
+            uploader_role="legal_rep",
+            uploader_name="王建国",
+            uploaded_at=now,
+            total=1,
+            accepted=1,
+            results=[],
+        )
+    )
+    await db.commit()
 
 
 @dataclass
@@ -166,10 +291,11 @@ async def _victim(hall: Hall) -> Victim:
             upload_dir=app[SETTINGS].upload_dir,
             max_bytes=app[SETTINGS].max_upload_bytes,
         )
-        ids = {"code": C1} | {k: await f(db, company) for k, f in PLACEHOLDERS.items()}
         relationship = await db.scalar(
             select(InsuranceRelationship.id).where(InsuranceRelationship.company_id == company.id)
         )
+        await _file_application(db, company, relationship)
+        ids = {"code": C1} | {k: await f(db, company) for k, f in PLACEHOLDERS.items()}
     return Victim(ids=ids, counter_code=C3, relationship=str(relationship))
 
 
@@ -197,10 +323,14 @@ async def _attackers(
             zhang,
             await csrf(zhang, f"{hall.portal_url}/uc/{C1}"),
             C1,
-            frozenset({Kind.COMPANY_MANAGE, Kind.COUNTER}),
+            frozenset({Kind.COMPANY_MANAGE, Kind.COUNTER, Kind.REVIEW}),
         ),
         Attacker(
-            "staff of another agency", sun, await csrf(sun, f"{hall.portal_url}/counter"), "", every
+            "staff of another agency",
+            sun,
+            await csrf(sun, f"{hall.portal_url}/counter"),
+            "",
+            every - {Kind.REVIEW},
         ),
         Attacker(
             "anonymous",
@@ -239,7 +369,7 @@ def _urls(path: str, kind: Kind, attacker: Attacker, victim: Victim) -> list[str
     )
     ids = {**victim.ids, "code": code or victim.ids["code"]}
     urls = [string.Formatter().vformat(path, (), ids)]
-    if attacker.own_code and set(re.findall(r"{(\w+)}", path)) - {"code"}:
+    if attacker.own_code and set(re.findall(r"{(\w+)}", path)) - {"code", *NOT_IDS}:
         urls.append(string.Formatter().vformat(path, (), {**ids, "code": attacker.own_code}))
     return urls
 
