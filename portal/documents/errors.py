@@ -43,9 +43,13 @@ class CertificateKeysUnavailable(PortalError):
 
 
 class BatchFileError(PortalError):
-    """A batch file refused as a whole; `cells` names where (shown on the page, in `detail`)."""
+    """A batch file refused as a whole; `cells` names where (shown on the page, in `detail`).
+    Each refusal below is a subclass with its own code; this base is never raised itself."""
 
+    code = "batch_file_invalid"
     status = 400
+    zh = "上传文件不符合模板要求"
+    en = "The uploaded file does not match the template"
     cells: tuple[str, ...] = ()
 
     def where(self, cells: list[str]) -> BatchFileError:
@@ -54,6 +58,9 @@ class BatchFileError(PortalError):
 
     def body(self, request_id: str = "") -> dict[str, object]:
         return {**super().body(request_id), "cells": list(self.cells)}
+
+
+REGISTRY[BatchFileError.code] = BatchFileError
 
 
 def _batch(code: str, status: int, zh: str, en: str) -> type[BatchFileError]:
