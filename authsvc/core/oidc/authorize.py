@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from authsvc import errors
 from authsvc.clients import Client, ClientRegistry
@@ -18,18 +17,8 @@ _PKCE_CHALLENGE_LEN = range(43, 129)
 DISPLAYS = {"page", "popup", "embedded"}
 
 
-class AuthorizeRedirectError(Exception):
-    """An error to send back to the (verified) redirect URI."""
-
-    def __init__(
-        self, error: str, description: str, redirect_uri: str, state: str, issuer: str
-    ) -> None:
-        super().__init__(error)
-        params = {"error": error, "error_description": description, "iss": issuer}
-        if state:
-            params["state"] = state
-        sep = "&" if "?" in redirect_uri else "?"
-        self.location = f"{redirect_uri}{sep}{urlencode(params)}"
+AuthorizeRedirectError = errors.AuthorizeRedirect
+"""Every error that goes back to the verified redirect URI (the registry's classes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,19 +68,19 @@ def validate(
         )
     state = params.get("state", "")[:512]
 
-    def fail(error: str, description: str) -> AuthorizeRedirectError:
-        return AuthorizeRedirectError(error, description, redirect_uri, state, issuer)
-
+    back = {"redirect_uri": redirect_uri, "state": state, "issuer": issuer}
     if params.get("response_type") != "code":
-        raise fail("unsupported_response_type", "only response_type=code")
+        raise errors.UnsupportedResponseType("only response_type=code", **back)
     scope = tuple(params.get("scope", "").split())
     if "openid" not in scope:
-        raise fail("invalid_scope", "scope must include openid")
+        raise errors.InvalidScope("scope must include openid", **back)
     challenge = params.get("code_challenge", "")
     if params.get("code_challenge_method") != "S256" or len(challenge) not in _PKCE_CHALLENGE_LEN:
-        raise fail("invalid_request", "PKCE with code_challenge_method=S256 is required")
+        raise errors.AuthorizeRequestInvalid(
+            "PKCE with code_challenge_method=S256 is required", **back
+        )
     if "request" in params or "request_uri" in params:
-        raise fail("request_not_supported", "request objects are not supported")
+        raise errors.RequestNotSupported("request objects are not supported", **back)
     display = params.get("display", "page")
     return AuthorizationRequest(
         client_id=client.client_id,
