@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from portal.errors import PortalError, UploadRequired
+from portal.errors import FormError, PortalError, UploadRequired
 from portal.http.forms import int_list, person_input
 from portal.http.guards import staff_of
 from portal.http.keys import DB, SETTINGS
@@ -24,9 +24,7 @@ async def search(request: web.Request) -> web.Response:
     try:
         async with request.app[DB]() as db:
             company = await companies.search(db, query)
-    except PortalError as exc:
-        if exc.status != 404:
-            raise
+    except FormError as exc:
         return render(request, "counter/search.html", {"error": exc}, status=404)
     return redirect(f"/counter/{company.credit_code}")
 
@@ -88,9 +86,7 @@ async def upload(request: web.Request) -> web.Response:
                 upload_dir=settings.upload_dir,
                 max_bytes=settings.max_upload_bytes,
             )
-    except PortalError as exc:
-        if exc.status not in (400, 413, 415):
-            raise
+    except FormError as exc:
         return await _detail(request, error=exc)
     return redirect(f"/counter/{request.match_info['code']}?uploaded=1")
 
@@ -112,9 +108,7 @@ async def agent_add(request: web.Request) -> web.Response:
         async with request.app[DB]() as db:
             company = await companies.require(db, request.match_info["code"])
             agent = await agents.add(db, staff, company, person_input(request, values))
-    except PortalError as exc:
-        if exc.status not in (400, 409):
-            raise
+    except FormError as exc:
         return await _detail(request, error=exc)
     return redirect(f"/counter/{company.credit_code}?agent={agent.id}")
 
@@ -134,8 +128,6 @@ async def submit(request: web.Request) -> web.Response:
             company = await companies.require(db, request.match_info["code"])
             agent = await agents.get(db, company, agent_id)
             await counter.submit(db, staff, company, agent, relationship_ids)
-    except PortalError as exc:
-        if exc.status not in (400, 404):
-            raise
+    except FormError as exc:
         return await _detail(request, error=exc)
     return redirect(f"/counter/{company.credit_code}?agent={agent.id}&submitted=1")
