@@ -11,6 +11,7 @@ from portal.clock import utcnow
 from portal.db.models import Admin, Agent, Company, ItemGrant, RelationshipGrant
 from portal.errors import AgentExists, AgentNotFound, Forbidden, RelationshipNotFound
 from portal.rules import items, roles
+from portal.rules.idcard import mask_name
 from portal.rules.people import PersonInput
 from portal.services import audit
 from portal.services.actor import Actor
@@ -62,7 +63,7 @@ async def add(db: AsyncSession, actor: Actor, company: Company, person: PersonIn
         "agent.add",
         company_id=company.id,
         target=f"agent:{agent.id}",
-        detail={"name": person.name[:1] + "*"},
+        detail={"name": mask_name(person.name)},
     )
     await db.commit()
     return agent
