@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from authsvc.core import language
 from mobile_sim.errors import PhoneError, UsageError
 from mobile_sim.source import MAX_IMAGE_BYTES, MAX_TEXT_CHARS, decode_image
 from mobile_sim.web.keys import SESSION
@@ -22,7 +23,9 @@ CHUNK = 64 * 1024
 
 
 def lang_of(request: web.Request) -> str:
-    return "en" if request.query.get("lang", "").lower().startswith("en") else "zh"
+    """?lang=en, else the Accept-Language the phone's browser sends (negotiated by Babel)."""
+    chosen = language.explicit(request.query.get("lang", ""))
+    return chosen or language.negotiate(request.headers.get("Accept-Language", ""))
 
 
 def answer(request: web.Request, session: PhoneSession, **extra: Any) -> web.Response:
