@@ -40,6 +40,8 @@ def bad_request(what: str) -> UsageError:
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
+    """The one bounded JSON body reader of mobile_sim's web API: at most MAX_JSON_BYTES, an
+    object, and anything else (not JSON, nested too deep, not an object) a usage error."""
     if (request.content_length or 0) > MAX_JSON_BYTES:
         raise bad_request("body too large")
     raw = await request.content.read(MAX_JSON_BYTES + 1)
@@ -47,7 +49,7 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         raise bad_request("body too large")
     try:
         body = json.loads(raw or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise bad_request("not JSON") from exc
     if not isinstance(body, dict):
         raise bad_request("not a JSON object")
