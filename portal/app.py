@@ -64,7 +64,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     if settings.migrate_on_start:
         await upgrade(engine)
     app[ENGINE] = engine
-    app[DB] = make_sessionmaker(engine)
+    app[DB] = make_sessionmaker(engine, app[CLOCK])
     async with app[DB]() as db:
         await sessions.purge_expired(db, app[CLOCK]())
     yield

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.clock import utcnow
+from portal import clock
 from portal.db.models import Admin, Agent, Company, ItemGrant, RelationshipGrant
 from portal.errors import AgentExists, AgentNotFound, Forbidden, RelationshipNotFound
 from portal.rules import items, roles
@@ -44,7 +45,7 @@ async def add(db: AsyncSession, actor: Actor, company: Company, person: PersonIn
     roles.check_can_add_agent(count or 0)
     if await _find(db, company, person.id_number) is not None:
         raise AgentExists(company.credit_code)
-    now = utcnow()
+    now = clock.now(db)
     agent = Agent(
         company_id=company.id,
         id_number=person.id_number,
@@ -84,7 +85,7 @@ async def update(
         raise AgentExists(company.credit_code)
     changed = [f for f in ("id_number", "name", "phone") if getattr(agent, f) != getattr(person, f)]
     agent.id_number, agent.name, agent.phone = person.id_number, person.name, person.phone
-    agent.updated_at = utcnow()
+    agent.updated_at = clock.now(db)
     audit.record(
         db,
         actor,
@@ -130,7 +131,7 @@ async def set_grants(
         wanted |= held
         codes |= held_items
     added, removed = wanted - held, held - wanted
-    _apply(agent, actor, added, removed, codes - held_items, held_items - codes)
+    _apply(agent, actor, added, removed, codes - held_items, held_items - codes, clock.now(db))
     audit.record(
         db,
         actor,
@@ -155,8 +156,8 @@ def _apply(
     removed: set[int],
     items_added: set[str],
     items_removed: set[str],
+    now: dt.datetime,
 ) -> None:
-    now = utcnow()
     agent.relationship_grants = [
         g for g in agent.relationship_grants if g.relationship_id not in removed
     ] + [
@@ -183,7 +184,7 @@ async def set_admin(db: AsyncSession, actor: Actor, company: Company, person: Pe
         id_number=person.id_number,
         name=person.name,
         phone=person.phone,
-        created_at=utcnow(),
+        created_at=clock.now(db),
     )
     db.add(admin)
     audit.record(db, actor, "admin.add", company_id=company.id, target="admin")

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.clock import utcnow
+from portal import clock
 from portal.db.models import AuditEntry
 from portal.rules.idcard import mask, mask_name
 from portal.services.actor import Actor
@@ -25,7 +25,7 @@ def record(
     """Add an audit entry to the caller's transaction (it commits with the change)."""
     db.add(
         AuditEntry(
-            at=utcnow(),
+            at=clock.now(db),
             actor_role=actor.role,
             actor=f"{mask_name(actor.name)} {mask(actor.id_number)}",
             company_id=company_id,
