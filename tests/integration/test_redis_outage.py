@@ -12,7 +12,7 @@ import pytest
 
 from authsvc.store.redis import RedisStore
 from tests.support.browser import BrowserLogin
-from tests.support.servers import free_port, running_authsvc
+from tests.support.servers import free_port, running_authsvc, wait_ready
 
 pytestmark = pytest.mark.redis
 
@@ -89,12 +89,7 @@ async def test_outage_is_a_clean_503_and_recovery_is_automatic(
             assert (response.status, body["error"]) == (503, "service_unavailable")
             assert body["message"]["zh"] == "服务暂时不可用，请稍后再试"
         private_redis.start()
-        for _ in range(100):
-            async with http.get(broker.url + "/readyz") as response:
-                if response.status == 200:
-                    break
-            await asyncio.sleep(0.1)
-        assert response.status == 200
+        await wait_ready(broker.url, timeout=30.0)  # recovered by itself: /readyz is 200 again
         await browser.open_page()
         assert (await browser.new_ticket())["ticket_id"]
 
