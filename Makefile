@@ -12,6 +12,15 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test,dev]'
 	touch $(STAMP)
 
+# axe-core for the accessibility tests, from npm at the version package-lock.json pins (Debian's
+# nodejs and npm if this machine has none).
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	npm ci --no-audit --no-fund --silent
+	touch $(AXE)
+
 # Debian's Chromium (for the end-to-end tests; never a downloaded browser) and CJK fonts.
 system-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -21,7 +30,7 @@ system-deps:
 demo: $(STAMP)
 	$(PY) -m tools.demo
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps $(AXE)
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # The pure tests: no Redis, PostgreSQL or browser (Redis is pointed at a closed port, so a test

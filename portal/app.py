@@ -13,7 +13,7 @@ from portal import registries
 from portal.clock import Clock, utcnow
 from portal.config import Settings
 from portal.db.engine import make_engine, make_sessionmaker, upgrade
-from portal.http import api, auth, counter, pages, usercenter
+from portal.http import accessibility, api, auth, counter, pages, usercenter
 from portal.http.keys import CLOCK, DB, ENGINE, PROVIDER, REGISTRIES, SETTINGS
 from portal.http.middleware import csrf, errors, security_headers
 from portal.http.session import session_middleware
@@ -50,7 +50,7 @@ def create_app(
         autoescape=jinja2.select_autoescape(default=True),
         undefined=jinja2.StrictUndefined,
     )
-    for module in (pages, usercenter, counter, auth, api):
+    for module in (pages, usercenter, counter, auth, api, accessibility):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", HERE / "static", name="static")
     app.cleanup_ctx.append(_database)

@@ -7,6 +7,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from portal.http.accessibility import elder_mode
 from portal.http.i18n import lang_of, translator
 from portal.http.keys import SETTINGS
 from portal.http.session import SESSION, Session
@@ -32,6 +33,7 @@ def base_context(request: web.Request) -> dict[str, Any]:
         "path": request.path,
         "query": request.query,
         "request_path_qs": request.path_qs,
+        "elder": elder_mode(request),
     }
 
 
