@@ -25,6 +25,10 @@ class QrAuthError(Exception):
         self.message_zh = zh or self.zh
         self.message_en = en or self.en
 
+    def headers(self) -> dict[str, str]:
+        """Response headers this error adds (a challenge, Retry-After); the middleware sets them."""
+        return {}
+
     def body(self, request_id: str = "") -> dict[str, object]:
         return {
             "error": self.code,
@@ -201,6 +205,9 @@ class OAuthError(QrAuthError):
     def __init__(self, description: str) -> None:
         super().__init__(description)
         self.description = description
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": self.challenge} if self.challenge else {}
 
     def oauth_body(self) -> dict[str, str]:
         return {"error": self.code, "error_description": self.description}

@@ -82,6 +82,14 @@ def _error_response(
         request_id,
     )
     request.app[BROKER].metrics.refusals.labels(code=exc.code).inc()
+    response = _render(request, exc, public, request_id)
+    response.headers.update(public.headers())
+    return response
+
+
+def _render(
+    request: web.Request, exc: errors.QrAuthError, public: errors.QrAuthError, request_id: str
+) -> web.Response:
     if isinstance(exc, errors.AuthorizeRedirect):
         return web.Response(status=302, headers={"Location": exc.location})
     if request.path in OAUTH_PATHS:
@@ -106,7 +114,4 @@ def _oauth_response(exc: errors.QrAuthError, request_id: str) -> web.Response:
     else:
         body = {"error": exc.code, "error_description": exc.message_en}
     body["request_id"] = request_id
-    response = json_response(body, status=exc.status)
-    if isinstance(exc, errors.OAuthError) and exc.challenge:
-        response.headers["WWW-Authenticate"] = exc.challenge
-    return response
+    return json_response(body, status=exc.status)
