@@ -104,20 +104,32 @@ async def test_public_pages(tmp_path: Path, chromium: Browser, elder: bool) -> N
         await page.locator(".dropdown-menu [data-login=legal_rep]").click()
         frame = page.frame_locator("#login-frame")
         await expect(frame.locator("#qr-frame")).to_have_attribute("data-state", "pending")
+        if elder:  # one site: authsvc's QR page in the modal follows the portal's 长辈模式
+            await expect(frame.locator("html")).to_have_class("elder")
         await assert_accessible(page)
         await ctx.close()
 
 
 @pytest.mark.e2e
-async def test_authsvc_pages(tmp_path: Path, chromium: Browser) -> None:
-    """authsvc's error page (an unknown client) and its logged-out page."""
+@pytest.mark.parametrize("elder", [False, True], ids=["standard", "elder"])
+async def test_authsvc_pages(tmp_path: Path, chromium: Browser, elder: bool) -> None:
+    """authsvc's error page (an unknown client), its logged-out page and its QR page in page
+    mode; 长辈模式 switched on authsvc itself (?elder=1) is kept for its next pages."""
     async with running_hall(tmp_path) as hall:
         ctx = await context(chromium)
         page = await ctx.new_page()
-        await assert_accessible(page, hall.authsvc.url + "/authorize?client_id=nobody")
+        first = "/authorize?client_id=nobody" + ("&elder=1" if elder else "")
+        await assert_accessible(page, hall.authsvc.url + first)
         await expect(page.locator("body")).to_contain_text("未登记的接入系统")
         await assert_accessible(page, hall.authsvc.url + "/end-session")
         await assert_accessible(page, hall.authsvc.url + "/authorize?client_id=nobody&lang=en")
+        async with page.expect_response(lambda r: r.url.endswith("/api/tickets")):
+            await page.goto(f"{hall.portal_url}/auth/login?identity=legal_rep")
+        await expect(page.locator("#qr-frame")).to_have_attribute("data-state", "pending")
+        await assert_accessible(page)
+        assert (await page.locator("html").get_attribute("class") or "") == (
+            "elder" if elder else ""
+        )
         await ctx.close()
 
 
@@ -164,7 +176,8 @@ async def test_elder_mode_is_switched_on_by_the_visitor_and_persists(
     tmp_path: Path, chromium: Browser, artifacts: Path
 ) -> None:
     """长辈模式 in the top bar: larger text and darker secondary text, kept across pages and new
-    tabs of the same browser, until 退出长辈模式 switches it off again."""
+    tabs of the same browser, until 退出长辈模式 switches it off again; authsvc's pages have the
+    same switch."""
     async with running_hall(tmp_path) as hall:
         ctx = await context(chromium)
         page = await ctx.new_page()
@@ -188,6 +201,11 @@ async def test_elder_mode_is_switched_on_by_the_visitor_and_persists(
         await expect(other.locator("html")).not_to_have_class("elder")
         await page.reload()
         await expect(page.locator("html")).not_to_have_class("elder")
+        await page.goto(hall.authsvc.url + "/end-session")
+        await page.get_by_role("link", name="长辈模式").click()
+        await expect(page.locator("html")).to_have_class("elder")
+        await page.goto(hall.authsvc.url + "/end-session")
+        await expect(page.locator("html")).to_have_class("elder")  # kept by authsvc's cookie
         await ctx.close()
 
 
