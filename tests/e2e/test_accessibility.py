@@ -77,6 +77,8 @@ async def log_in(
     await page.wait_for_url(re.compile(re.escape(hall.portal_url) + r"/(uc|usercenter).*"))
 
 
+LEGAL_REP_PAGES = ["", "/business", "/agents", "/profile"]
+COUNTER_PAGES = ["/counter", f"/counter?q={C1}", f"/counter/{C1}", "/counter?q=91230100MA1BX2K000"]
 PUBLIC = ["/", "/banshi", "/register", f"/register/done?code={C1}", "/no-such-page", "/?lang=en"]
 
 
@@ -141,34 +143,24 @@ async def test_user_centre_and_counter_pages(
     """The legal representative's user centre (company, business, agents, one agent, profile),
     a personal user centre and the agency counter (search, a company): no serious violation."""
     async with running_hall(tmp_path) as hall:
-        ctx = await context(chromium, elder=elder, hall=hall)
-        page = await ctx.new_page()
-        wang = await phones(hall.authsvc.url, id_number=WANG[0], name=WANG[1], phone=WANG[2])
-        await log_in(page, hall, wang, "legal_rep", "legal_rep", C1)
-        for path in ["", "/business", "/agents", "/profile"]:
-            await assert_accessible(page, f"{hall.portal_url}/uc/{C1}{path}")
-        await page.goto(f"{hall.portal_url}/uc/{C1}/agents")
-        await page.locator(f"a[href^='/uc/{C1}/agents/']").first.click()
-        await page.wait_for_url(re.compile(rf".*/uc/{C1}/agents/\d+"))
-        await assert_accessible(page)
-        await ctx.close()
-
-        ctx = await context(chromium, elder=elder, hall=hall)
-        page = await ctx.new_page()
-        zhang = await phones(hall.authsvc.url, id_number=ZHANG[0], name=ZHANG[1], phone=ZHANG[2])
-        await log_in(page, hall, zhang, "personal", "personal")
-        await assert_accessible(page, hall.portal_url + "/usercenter")
-        await ctx.close()
-
-        ctx = await context(chromium, elder=elder, hall=hall)
-        page = await ctx.new_page()
-        sun = await phones(hall.authsvc.url, id_number=SUN[0], name=SUN[1], phone=SUN[2])
-        await log_in(page, hall, sun, "personal", "staff")
-        await assert_accessible(page, hall.portal_url + "/counter")
-        await assert_accessible(page, f"{hall.portal_url}/counter?q={C1}")
-        await assert_accessible(page, f"{hall.portal_url}/counter/{C1}")
-        await assert_accessible(page, f"{hall.portal_url}/counter?q=91230100MA1BX2K000")
-        await ctx.close()
+        logins = [
+            (WANG, "legal_rep", "legal_rep", C1, [f"/uc/{C1}{p}" for p in LEGAL_REP_PAGES]),
+            (ZHANG, "personal", "personal", "", ["/usercenter"]),
+            (SUN, "personal", "staff", "", COUNTER_PAGES),
+        ]
+        for who, identity, role, company, paths in logins:
+            ctx = await context(chromium, elder=elder, hall=hall)
+            page = await ctx.new_page()
+            phone = await phones(hall.authsvc.url, id_number=who[0], name=who[1], phone=who[2])
+            await log_in(page, hall, phone, identity, role, company)
+            for path in paths:
+                await assert_accessible(page, hall.portal_url + path)
+            if role == "legal_rep":  # one agent's page, reached the way a person does
+                await page.goto(f"{hall.portal_url}/uc/{C1}/agents")
+                await page.locator(f"a[href^='/uc/{C1}/agents/']").first.click()
+                await page.wait_for_url(re.compile(rf".*/uc/{C1}/agents/\d+"))
+                await assert_accessible(page)
+            await ctx.close()
 
 
 @pytest.mark.e2e
