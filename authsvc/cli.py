@@ -12,6 +12,7 @@ import time
 
 from aiohttp import web
 
+from authsvc import errors
 from authsvc.clients import ClientRegistry
 from authsvc.config import Settings
 from authsvc.keyring import Keyring, Purpose
@@ -155,4 +156,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    sys.exit(args.run(Settings.from_env(), args))
+    try:
+        status = args.run(Settings.from_env(), args)
+    except errors.QrAuthError as exc:
+        print(f"authsvc: {exc.code}: {exc.zh} / {exc.en} ({exc.detail})", file=sys.stderr)
+        status = 1
+    sys.exit(status)

@@ -1,11 +1,16 @@
 """The one error registry: a stable code, an HTTP status and a message in Chinese and English.
 
 `detail` is private: it is logged, never sent. 5xx errors only ever expose a generic message.
+OAuth/OIDC protocol errors (`OAuthError` and its subclasses) carry the RFC 6749 `error` code as
+their `code` and a public `description`; the one middleware renders them in the RFC 6749 §5.2
+shape at the token endpoint, as RFC 6750 §3 challenges at userinfo, and as §4.1.2.1 error
+redirects from /authorize once the redirect URI is verified.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
+from urllib.parse import urlencode
 
 
 class QrAuthError(Exception):
@@ -27,6 +32,10 @@ class QrAuthError(Exception):
         self.retry_after = retry_after  # seconds, sent as Retry-After when set
         self.message_zh = zh or self.zh
         self.message_en = en or self.en
+
+    def headers(self) -> dict[str, str]:
+        """Response headers this error adds (a challenge, Retry-After); the middleware sets them."""
+        return {}
 
     def body(self, request_id: str = "") -> dict[str, object]:
         return {
@@ -221,16 +230,148 @@ FaceLockedToday = _error(
     "Too many failed face checks today; try again tomorrow",
 )
 
-# Bearer-token APIs (我的社会保障卡)
-InvalidToken = _error(
-    "invalid_token", 401, "登录已失效，请重新登录", "The access token is invalid or expired"
-)
-InsufficientScope = _error(
-    "insufficient_scope",
-    403,
-    "该系统未获授权办理社会保障卡业务",
-    "The access token does not carry the ecard scope",
-)
+
+class UnknownKey(QrAuthError, KeyError):
+    """The keyring has no key with this kid (`authsvc keys retire KID`). Also a KeyError, as
+    the keyring's callers looked keys up before the registry existed."""
+
+    code = "unknown_key"
+    status = 404
+    zh = "未找到该密钥"
+    en = "No key with this kid"
+
+    def __str__(self) -> str:
+        return self.detail or self.code
+
+
+class CurrentKeyRetire(QrAuthError, ValueError):
+    """The current signing key cannot be retired: rotate first, so a successor signs."""
+
+    code = "current_key_retire"
+    status = 409
+    zh = "不能停用当前签名密钥，请先轮换密钥"
+    en = "The current key cannot be retired; rotate first"
+
+
+class OAuthError(QrAuthError):
+    """An OAuth 2.0 error: `code` is the RFC 6749 `error` value, `description` its public
+    `error_description` (RFC 6749 §5.2: human-readable ASCII text, no secrets)."""
+
+    status: ClassVar[int] = 400
+    zh: ClassVar[str] = "登录请求无效"
+    en: ClassVar[str] = "The login request is not valid"
+    challenge: ClassVar[str] = ""
+    """The WWW-Authenticate header value sent with this error, if any."""
+
+    def __init__(self, description: str = "") -> None:
+        super().__init__(description)
+        self.description = description or self.en
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": self.challenge} if self.challenge else {}
+
+    def oauth_body(self) -> dict[str, str]:
+        return {"error": self.code, "error_description": self.description}
+
+
+class TokenRequestInvalid(OAuthError):
+    """RFC 6749 §5.2 `invalid_request`: a parameter is missing, repeated or malformed."""
+
+    code = "invalid_request"
+
+
+class TokenRequestTooLarge(TokenRequestInvalid):
+    """RFC 6749 §5.2 `invalid_request` for a token request body over the size limit (413)."""
+
+    status = 413
+
+
+class InvalidClient(OAuthError):
+    """RFC 6749 §5.2 `invalid_client`: client authentication failed (401 with a challenge)."""
+
+    code = "invalid_client"
+    status = 401
+    challenge = 'Basic realm="qrauth"'
+
+
+class InvalidGrant(OAuthError):
+    """RFC 6749 §5.2 `invalid_grant`: the code is unknown, expired, used, issued to another
+    client or redirect URI, or fails PKCE (RFC 7636 §4.6)."""
+
+    code = "invalid_grant"
+
+
+class UnsupportedGrantType(OAuthError):
+    """RFC 6749 §5.2 `unsupported_grant_type`: only `authorization_code` is offered."""
+
+    code = "unsupported_grant_type"
+
+
+class InvalidToken(OAuthError):
+    """RFC 6750 §3.1 `invalid_token`: the bearer token is unknown, expired or revoked."""
+
+    code = "invalid_token"
+    status = 401
+    challenge = 'Bearer error="invalid_token"'
+
+
+class AuthorizeRedirect(OAuthError):
+    """An RFC 6749 §4.1.2.1 authorization error, sent back to the client's verified redirect
+    URI with `error`, `error_description`, `state` and (RFC 9207) `iss`; never raised before
+    the redirect URI is checked against the registration."""
+
+    status = 302
+
+    def __init__(self, description: str, *, redirect_uri: str, state: str, issuer: str) -> None:
+        super().__init__(description)
+        params = {"error": self.code, "error_description": description, "iss": issuer}
+        if state:
+            params["state"] = state
+        sep = "&" if "?" in redirect_uri else "?"
+        self.location = f"{redirect_uri}{sep}{urlencode(params)}"
+
+
+class UnsupportedResponseType(AuthorizeRedirect):
+    """RFC 6749 §4.1.2.1 `unsupported_response_type`: only `response_type=code`."""
+
+    code = "unsupported_response_type"
+
+
+class InvalidScope(AuthorizeRedirect):
+    """RFC 6749 §4.1.2.1 `invalid_scope`; OIDC Core §3.1.2.1 requires `openid`."""
+
+    code = "invalid_scope"
+
+
+class AuthorizeRequestInvalid(AuthorizeRedirect):
+    """RFC 6749 §4.1.2.1 `invalid_request`, here PKCE S256 missing (RFC 7636 §4.4.1)."""
+
+    code = "invalid_request"
+
+
+class RequestNotSupported(AuthorizeRedirect):
+    """OIDC Core §3.1.2.6 `request_not_supported`: request objects are not accepted."""
+
+    code = "request_not_supported"
+
+
+class InsufficientScope(OAuthError):
+    """RFC 6750 §3.1 `insufficient_scope`: the bearer token lacks the scope this API needs
+    (`ecard` for 我的社会保障卡)."""
+
+    code = "insufficient_scope"
+    status = 403
+    zh = "该系统未获授权办理社会保障卡业务"
+    en = "The access token does not carry the ecard scope"
+    challenge = 'Bearer error="insufficient_scope", scope="ecard"'
+
+
+class UnmetAuthenticationRequirements(AuthorizeRedirect):
+    """OpenID Connect Core §3.1.2.6 / OpenID `unmet_authentication_requirements`: none of
+    the requested `acr_values` can be met."""
+
+    code = "unmet_authentication_requirements"
+
 
 # 5xx errors whose own message may be shown: they say what to do, and reveal nothing inside.
 PUBLIC_SERVER_ERRORS = frozenset({Unavailable.code, AccountsUnavailable.code})

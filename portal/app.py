@@ -17,6 +17,7 @@ from portal.config import Settings
 from portal.db.engine import make_engine, make_sessionmaker, upgrade
 from portal.documents.keyring import CertKeyring
 from portal.http import (
+    accessibility,
     api,
     auth,
     batch,
@@ -94,6 +95,7 @@ def create_app(
         certificates,
         documents,
         batch,
+        accessibility,
     ):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", HERE / "static", name="static")
@@ -108,7 +110,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     if settings.migrate_on_start:
         await upgrade(engine)
     app[ENGINE] = engine
-    app[DB] = make_sessionmaker(engine)
+    app[DB] = make_sessionmaker(engine, app[CLOCK])
     purger = asyncio.create_task(housekeeping.run(app[DB], app[CLOCK]))
     yield
     purger.cancel()

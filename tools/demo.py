@@ -24,6 +24,7 @@ import aiohttp
 
 from mobile_sim import PhoneApp, PhoneError
 from tools import people
+from tools.ready import ServerExited, wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "demo"
@@ -65,18 +66,12 @@ def _start(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[
 
 
 async def _wait(url: str, process: subprocess.Popen[bytes], name: str) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(200):
-            if process.poll() is not None:
-                raise SystemExit(f"{name} exited; see {VAR / (name + '.log')}")
-            try:
-                async with http.get(url) as response:
-                    if response.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit(f"{name} did not start; see {VAR / (name + '.log')}")
+    try:
+        await wait_until_ready(url, process=process, timeout=20.0)
+    except ServerExited:
+        raise SystemExit(f"{name} exited; see {VAR / (name + '.log')}") from None
+    except TimeoutError:
+        raise SystemExit(f"{name} did not start; see {VAR / (name + '.log')}") from None
 
 
 def _accounts(person: dict[str, Any], companies: list[dict[str, Any]]) -> list[str]:

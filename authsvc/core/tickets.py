@@ -17,6 +17,7 @@ from typing import Any
 
 from authsvc import errors
 from authsvc.core import acr
+from authsvc.core.idnumber import mask_name as mask_name  # re-exported: the events' rule
 
 
 class State(StrEnum):
@@ -96,11 +97,6 @@ def hash_secret(secret: str) -> str:
 
 def secret_matches(ticket: Ticket, secret: str) -> bool:
     return hmac.compare_digest(ticket.browser_secret_hash, hash_secret(secret))
-
-
-def mask_name(name: str) -> str:
-    """张三 → 张*, 欧阳娜娜 → 欧***."""
-    return name[:1] + "*" * (len(name) - 1) if name else ""
 
 
 def create(

@@ -6,9 +6,9 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from authsvc import errors
 from authsvc.core import acr
 from authsvc.core.oidc.claims import SCOPES
-from authsvc.core.oidc.token import TokenError
 from authsvc.http.common import broker, json_response
 from authsvc.http.pages import render
 from authsvc.keyring import Purpose
@@ -86,49 +86,40 @@ async def jwks(request: web.Request) -> web.Response:
     return json_response(b.keyring.jwks(Purpose.TOKEN, now=b.now()))
 
 
-def _oauth_error(error: str, description: str, status: int = 400) -> web.Response:
-    response = json_response({"error": error, "error_description": description}, status=status)
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Basic realm="qrauth"'
-    return response
-
-
 @routes.post("/token")
 async def token(request: web.Request) -> web.Response:
-    """RFC 6749 §4.1.3 with PKCE; errors in the §5.2 shape."""
+    """RFC 6749 §4.1.3 with PKCE; errors (the registry's OAuthError) in the §5.2 shape, rendered
+    by the middleware like every other error."""
     b = broker(request)
     try:
         form = dict(await request.post())
-    except web.HTTPRequestEntityTooLarge:
-        return _oauth_error("invalid_request", "request too large", 413)
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise errors.TokenRequestTooLarge("request too large") from exc
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    try:
-        client = await authenticate(
-            fields,
-            request.headers.get("Authorization", ""),
-            b.clients,
-            b.store,
-            token_endpoint=f"{b.settings.issuer}/token",
-            issuer=b.settings.issuer,
-            now=b.now(),
-        )
-        if fields.get("grant_type") != "authorization_code":
-            raise TokenError("unsupported_grant_type", "only authorization_code")
-        body = await tokens.redeem(
-            b,
-            client,
-            code=fields.get("code", ""),
-            redirect_uri=fields.get("redirect_uri", ""),
-            verifier=fields.get("code_verifier", ""),
-        )
-    except TokenError as exc:
-        b.metrics.refusals.labels(code=exc.error).inc()
-        return _oauth_error(exc.error, exc.description, exc.status)
+    client = await authenticate(
+        fields,
+        request.headers.get("Authorization", ""),
+        b.clients,
+        b.store,
+        token_endpoint=f"{b.settings.issuer}/token",
+        issuer=b.settings.issuer,
+        now=b.now(),
+    )
+    if fields.get("grant_type") != "authorization_code":
+        raise errors.UnsupportedGrantType("only authorization_code")
+    body = await tokens.redeem(
+        b,
+        client,
+        code=fields.get("code", ""),
+        redirect_uri=fields.get("redirect_uri", ""),
+        verifier=fields.get("code_verifier", ""),
+    )
     return json_response(body)
 
 
 @routes.route("*", "/userinfo")
 async def userinfo(request: web.Request) -> web.Response:
+    """OIDC Core §5.3 with an RFC 6750 §2.1 bearer token; a bad token: RFC 6750 §3.1 challenge."""
     if request.method not in ("GET", "POST"):
         raise web.HTTPMethodNotAllowed(request.method, ["GET", "POST"])
     header = request.headers.get("Authorization", "")
@@ -136,11 +127,7 @@ async def userinfo(request: web.Request) -> web.Response:
         await tokens.userinfo(broker(request), header[7:]) if header.startswith("Bearer ") else None
     )
     if claims is None:
-        response = json_response(
-            {"error": "invalid_token", "error_description": "unknown or revoked token"}, status=401
-        )
-        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-        return response
+        raise errors.InvalidToken("unknown or revoked token")
     return json_response(claims)
 
 

@@ -28,6 +28,27 @@ def csp(frame_ancestors: str = "'none'") -> str:
     )
 
 
+ELDER_COOKIE = "elder"
+
+
+def elder_mode(request: web.Request) -> bool:
+    """长辈模式 (适老化: larger text, higher contrast): `?elder=1|0` switches it and a cookie keeps
+    it — the same cookie the portal sets, so in one site the QR page follows the portal's mode."""
+    chosen = request.query.get("elder")
+    if chosen in ("0", "1"):
+        return chosen == "1"
+    return request.cookies.get(ELDER_COOKIE) == "1"
+
+
+def _keep_elder_mode(response: web.Response, on: bool) -> None:
+    if on:
+        response.set_cookie(
+            ELDER_COOKIE, "1", max_age=365 * 24 * 3600, path="/", samesite="Lax", httponly=True
+        )
+    else:
+        response.del_cookie(ELDER_COOKIE, path="/")
+
+
 def render(
     request: web.Request,
     name: str,
@@ -41,10 +62,16 @@ def render(
     language = lang(request)
     other = "zh" if language == "en" else "en"
     lang_href = str(request.rel_url.update_query(lang=other))
+    elder = elder_mode(request)
+    elder_href = str(request.rel_url.update_query(elder="0" if elder else "1"))
     html = (
-        request.app[JINJA].get_template(name).render(lang=language, lang_href=lang_href, **context)
+        request.app[JINJA]
+        .get_template(name)
+        .render(lang=language, lang_href=lang_href, elder=elder, elder_href=elder_href, **context)
     )
     response = web.Response(text=html, status=status, content_type="text/html")
+    if "elder" in request.query:
+        _keep_elder_mode(response, elder)
     response.headers["Content-Security-Policy"] = csp(frame_ancestors)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -10,11 +10,12 @@ from typing import Any
 
 from joserfc import jwt
 
+from authsvc import errors
 from authsvc.clients import Client
 from authsvc.core import tickets
 from authsvc.core.crypto import Algorithm
 from authsvc.core.oidc import claims as oidc_claims
-from authsvc.core.oidc.token import TokenError, check_grant
+from authsvc.core.oidc.token import check_grant
 from authsvc.keyring import Purpose
 from authsvc.registry import person_key
 from authsvc.services import sessions
@@ -57,7 +58,7 @@ async def redeem(
     grant = await broker.store.take_value(code_key(code))
     if grant is None:
         await _refuse_replay(broker, code)
-        raise TokenError("invalid_grant", "the code is unknown, expired or already used")
+        raise errors.InvalidGrant("the code is unknown, expired or already used")
     check_grant(grant, client_id=client.client_id, redirect_uri=redirect_uri, verifier=verifier)
     now = broker.now()
     settings = broker.settings

@@ -281,7 +281,9 @@ class RedisStore:
 
     async def _open_pubsub(self) -> AbstractConnection:
         """A dedicated connection, SUBSCRIBEd and confirmed."""
-        conn: AbstractConnection = await self._redis.connection_pool.get_connection()
+        # redis-py wraps get_connection in an untyped deprecation decorator.
+        pool = self._redis.connection_pool
+        conn: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
             await conn.send_command("CLIENT", "ID")
             self._pubsub_client_id = int(await conn.read_response())

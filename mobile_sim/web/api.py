@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from authsvc.core import language
 from mobile_sim import certificate
 from mobile_sim.errors import PhoneError, UsageError
 from mobile_sim.source import MAX_IMAGE_BYTES, MAX_TEXT_CHARS, decode_image
@@ -22,7 +23,9 @@ CHUNK = 64 * 1024
 
 
 def lang_of(request: web.Request) -> str:
-    return "en" if request.query.get("lang", "").lower().startswith("en") else "zh"
+    """?lang=en, else the Accept-Language the phone's browser sends (negotiated by Babel)."""
+    chosen = language.explicit(request.query.get("lang", ""))
+    return chosen or language.negotiate(request.headers.get("Accept-Language", ""))
 
 
 def answer(request: web.Request, session: PhoneSession, **extra: Any) -> web.Response:
@@ -37,6 +40,8 @@ def bad_request(what: str) -> UsageError:
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
+    """The one bounded JSON body reader of mobile_sim's web API: at most MAX_JSON_BYTES, an
+    object, and anything else (not JSON, nested too deep, not an object) a usage error."""
     if (request.content_length or 0) > MAX_JSON_BYTES:
         raise bad_request("body too large")
     raw = await request.content.read(MAX_JSON_BYTES + 1)
@@ -44,7 +49,7 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         raise bad_request("body too large")
     try:
         body = json.loads(raw or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise bad_request("not JSON") from exc
     if not isinstance(body, dict):
         raise bad_request("not a JSON object")

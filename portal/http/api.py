@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from portal.clock import epoch, from_epoch
-from portal.errors import BodyTooLarge, InvalidAccountsRequest
+from portal.errors import InvalidAccountsRequest
+from portal.http.forms import read_bounded
 from portal.http.keys import CLOCK, DB, PROVIDER, SETTINGS
 from portal.oidc import tokens
 from portal.rules.roles import Identity
@@ -20,11 +21,7 @@ TYP = "accounts-request+jwt"
 @routes.post("/api/accounts")
 async def accounts(request: web.Request) -> web.Response:
     """Verify the broker's signed request, then answer this person's accounts or 404."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise BodyTooLarge(str(request.content_length))
-    body = await request.content.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
-        raise BodyTooLarge()
+    body = await read_bounded(request, MAX_BODY)
     settings = request.app[SETTINGS]
     expect = tokens.Expect(
         issuer=settings.authsvc_issuer,

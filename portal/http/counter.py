@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from portal.errors import PortalError, UploadRequired
+from portal.errors import FormError, PortalError, UploadRequired
 from portal.http.forms import int_list, int_param, person_input
 from portal.http.guards import staff_of
 from portal.http.keys import DB, SETTINGS
@@ -30,9 +30,7 @@ async def search(request: web.Request) -> web.Response:
             if not query:
                 return render(request, "counter/search.html")
             company = await companies.search(db, query, staff.agency)
-    except PortalError as exc:
-        if exc.status != 404:
-            raise
+    except FormError as exc:
         return render(request, "counter/search.html", {"error": exc}, status=404)
     return redirect(f"/counter/{company.credit_code}")
 
@@ -94,9 +92,7 @@ async def upload(request: web.Request) -> web.Response:
                 upload_dir=settings.upload_dir,
                 max_bytes=settings.max_upload_bytes,
             )
-    except PortalError as exc:
-        if exc.status not in (400, 413, 415):
-            raise
+    except FormError as exc:
         return await _detail(request, error=exc)
     return redirect(f"/counter/{company.credit_code}?uploaded=1")
 
@@ -125,9 +121,7 @@ async def agent_add(request: web.Request) -> web.Response:
             staff = await staff_of(request, db)
             company = await companies.served_by(db, request.match_info["code"], staff.agency)
             agent = await agents.add(db, staff, company, person_input(request, values))
-    except PortalError as exc:
-        if exc.status not in (400, 409):
-            raise
+    except FormError as exc:
         return await _detail(request, error=exc)
     return redirect(f"/counter/{company.credit_code}?agent={agent.id}")
 
@@ -149,8 +143,6 @@ async def submit(request: web.Request) -> web.Response:
             own = {r.id: r for r in company.relationships}
             agency.check_grantable(staff.agency, relationship_ids, own)
             await counter.submit(db, staff, company, agent, relationship_ids)
-    except PortalError as exc:
-        if exc.status not in (400, 404):
-            raise
+    except FormError as exc:
         return await _detail(request, error=exc)
     return redirect(f"/counter/{company.credit_code}?agent={agent.id}&submitted=1")

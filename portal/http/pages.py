@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from portal.clock import china_today
-from portal.errors import AgreementRequired, NotFound, PortalError
+from portal.errors import AgreementRequired, FormError, NotFound, TooManyAttempts
 from portal.http.forms import form
 from portal.http.keys import CLOCK, DB, REGISTRIES
 from portal.http.render import redirect, render
@@ -39,9 +39,7 @@ async def register(request: web.Request) -> web.Response:
             application = _application(values, request)
             await throttle.hit(db, limits.REGISTER_PER_CREDIT_CODE, application.credit_code, now)
             company = await companies.register(db, request.app[REGISTRIES], application)
-    except PortalError as exc:
-        if exc.status >= 500:
-            raise
+    except (FormError, TooManyAttempts) as exc:
         response = render(
             request,
             "register.html",

@@ -7,6 +7,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from portal.http.accessibility import elder_mode
 from portal.http.i18n import lang_of, translator
 from portal.http.keys import SETTINGS
 from portal.http.session import SESSION, Session
@@ -36,6 +37,7 @@ def base_context(request: web.Request) -> dict[str, Any]:
         # Issue 8: pages show 2301**********1236 and 138****0001, not the full values.
         "mask_id": idcard.mask,
         "mask_phone": phone.mask,
+        "elder": elder_mode(request),
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from portal.errors import Forbidden, PortalError
+from portal.errors import Forbidden, FormError, PortalError
 from portal.http.forms import form, int_list, int_param, person_input
 from portal.http.guards import actor_of, company_for, current_actor
 from portal.http.keys import DB, PROVIDER
@@ -140,9 +140,7 @@ async def agent_add(request: web.Request) -> web.Response:
         async with request.app[DB]() as db:
             actor, company = await company_for(request, db, Module.AUTHORIZE)
             await agents.add(db, actor, company, person_input(request, values))
-    except PortalError as exc:
-        if exc.status in (401, 403) or exc.status >= 500:
-            raise
+    except FormError as exc:
         return await _agents_page(request, error=exc, values=values)
     return redirect(f"/uc/{company.credit_code}/agents?added=1")
 
@@ -192,9 +190,7 @@ async def agent_update(request: web.Request) -> web.Response:
             entered = {k: v for k, v in values.items() if v.strip() or k not in kept}
             person = person_input(request, {**kept, **entered})
             await agents.update(db, actor, company, agent, person)
-    except PortalError as exc:
-        if exc.status in (401, 403, 404) or exc.status >= 500:
-            raise
+    except FormError as exc:
         return await _agent_page(request, error=exc, values=values)
     return redirect(f"/uc/{company.credit_code}/agents/{agent.id}?saved=1")
 
@@ -231,9 +227,7 @@ async def admin_set(request: web.Request) -> web.Response:
             if actor.role is not Role.LEGAL_REP:
                 raise Forbidden("only the legal representative sets the administrator")
             await agents.set_admin(db, actor, company, person_input(request, values))
-    except PortalError as exc:
-        if exc.status in (401, 403) or exc.status >= 500:
-            raise
+    except FormError as exc:
         return await _agents_page(request, error=exc, values={})
     return redirect(f"/uc/{company.credit_code}/agents?admin=1")
 
@@ -277,8 +271,6 @@ async def profile_save(request: web.Request) -> web.Response:
             await companies.update_profile(
                 db, actor, company, address=address, legal_rep_phone=phone_no
             )
-    except PortalError as exc:
-        if exc.status != 400:
-            raise
+    except FormError as exc:
         return await _profile_page(request, error=exc)
     return redirect(f"/uc/{company.credit_code}/profile?saved=1")

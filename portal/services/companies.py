@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.clock import utcnow
+from portal import clock
 from portal.db.models import Company, InsuranceRelationship, LegalRep, Person
 from portal.errors import CompanyNotFound, LegalRepAccountExists
 from portal.registries import Registries
@@ -88,7 +88,7 @@ async def register(
 
 
 def _create(db: AsyncSession, verified: registration.VerifiedCompany) -> Company:
-    now = utcnow()
+    now = clock.now(db)
     company = Company(
         credit_code=verified.credit_code,
         name=verified.name,
@@ -120,7 +120,7 @@ async def ensure_person(
             name=name,
             phone=phone,
             staff_agency=staff_agency,
-            created_at=utcnow(),
+            created_at=clock.now(db),
         )
         db.add(person)
         await db.flush()

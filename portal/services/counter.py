@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.clock import utcnow
+from portal import clock
 from portal.db.models import Agent, Company, CounterUpload
 from portal.errors import UploadRequired
 from portal.rules import text, uploads
@@ -53,7 +53,7 @@ async def save_upload(
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
         stored_name=stored,
-        uploaded_at=utcnow(),
+        uploaded_at=clock.now(db),
     )
     db.add(upload)
     await db.flush()
@@ -104,7 +104,7 @@ async def submit(
     pending = await pending_uploads(db, company, staff)
     if not pending:
         raise UploadRequired()
-    now = utcnow()
+    now = clock.now(db)
     for upload in pending:
         upload.submitted_at = now
     added, _ = await agents.set_grants(

@@ -117,3 +117,21 @@ async def test_registry_set_state_refuses_the_next_scan(
         await phone.scan(browser.ticket["qr_text"])
         unknown = authsvc_cli("registry", "show", "23010319800515162X", **env)
         assert unknown.returncode == 1 and "not in the registry" in unknown.stderr
+
+
+@pytest.mark.parametrize(("kid", "code"), [("00" * 8, "unknown_key"), (None, "current_key_retire")])
+def test_keys_retire_refusals_print_a_code_not_a_traceback(
+    tmp_path: Path, kid: str | None, code: str
+) -> None:
+    """`keys retire` of an unknown or the current kid: exit 1, the registry code and message on
+    stderr, no traceback, and the key folder unchanged."""
+    env = {"AUTHSVC_KEYS_DIR": str(tmp_path / "keys")}
+    listed = authsvc_cli("keys", "list", **env)
+    kid = kid or next(line.split()[1] for line in listed.stdout.splitlines() if "current" in line)
+    before = sorted(p.name for p in (tmp_path / "keys").iterdir())
+    index = (tmp_path / "keys" / "keyring.json").read_bytes()
+    refused = authsvc_cli("keys", "retire", kid, **env)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.startswith(f"authsvc: {code}: ")
+    assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == before
+    assert (tmp_path / "keys" / "keyring.json").read_bytes() == index

@@ -245,3 +245,23 @@ async def test_a_suspended_card_shows_and_cannot_scan(
     status, body = await page.post("/api/scan", {"text": browser.ticket["qr_text"]})
     assert (status, body["error"]) == (403, "ecard_not_active")
     assert body["message"]["zh"] == "您的电子社保卡已暂停使用，无法扫码登录"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"[" * 8000 + b"]" * 8000, b'{"a":' * 4000 + b"1" + b"}" * 4000],
+    ids=["deep-array", "deep-object"],
+)
+async def test_deeply_nested_json_is_invalid_request_not_a_500(
+    page: PageClient, raw: bytes
+) -> None:
+    """JSON nested deeper than the parser recurses is a usage error, and the login is untouched."""
+    await _apply(page)
+    async with page.http.get(page.base + "/api/state") as response:
+        before = await response.json()
+    status, body = await page.post(
+        "/api/account", data=raw, headers={"Content-Type": "application/json"}
+    )
+    assert (status, body["error"]) == (400, "invalid_request")
+    async with page.http.get(page.base + "/api/state") as response:
+        assert await response.json() == before

@@ -141,3 +141,16 @@ async def test_no_kid_refused(client: TestClient, provider: OpDouble) -> None:
     token = jwt.encode({"alg": "ES256", "typ": "accounts-request+jwt"}, claims, provider.key)
     status, _ = await _ask(client, token)
     assert status == 401
+
+
+async def test_an_oversized_request_is_body_too_large(client: TestClient) -> None:
+    """More than 16 KiB, announced or streamed without a length: 413 body_too_large."""
+    big = b"x" * (16 * 1024 + 1)
+
+    async def chunks():
+        yield big[:8000]
+        yield big[8000:]
+
+    for data in (big, chunks()):
+        resp = await client.post("/api/accounts", data=data, headers=JWT)
+        assert resp.status == 413 and (await resp.json())["error"] == "body_too_large"

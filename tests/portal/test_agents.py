@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
+from portal.app import create_app
+from portal.config import Settings
 from portal.db.models import Admin, Agent, AuditEntry, InsuranceRelationship
-from portal.http.keys import DB
+from portal.demo import load_demo
+from portal.http.keys import DB, REGISTRIES
 from portal.rules import idcard
 
 from .conftest import C1, C2, LI, WANG, ZHANG, Provider, csrf_of, error_code, login
@@ -257,3 +261,23 @@ async def test_agent_pages_show_masked_id_numbers_and_phones(
     async with client.app[DB]() as db:
         zhang = await db.get(Agent, zhang.id, populate_existing=True)
     assert (zhang.id_number, zhang.phone) == (ZHANG[0], "13900000077")
+
+
+async def test_services_write_the_injected_clock(
+    aiohttp_client: Any, settings: Settings, provider: FakeProvider
+) -> None:
+    """Agents, grants and audit entries carry the app's clock, not the system's: a frozen clock
+    (seconds behind, within the ID token leeway) is what the rows say."""
+    frozen = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=17)).replace(
+        tzinfo=None, microsecond=0
+    )
+    client: TestClient = await aiohttp_client(create_app(settings, clock=lambda: frozen))
+    await load_demo(client.app[DB], client.app[REGISTRIES])
+    await login(client, provider, WANG, "legal_rep", C2)
+    assert (await _add(client, C2, make_id(7), "赵六")).status == 303
+    async with client.app[DB]() as db:
+        agent = await db.scalar(select(Agent).where(Agent.id_number == make_id(7)))
+        assert agent is not None
+        entry = await db.scalar(select(AuditEntry).where(AuditEntry.target == f"agent:{agent.id}"))
+    assert agent.created_at == frozen and agent.updated_at == frozen
+    assert entry is not None and entry.at == frozen

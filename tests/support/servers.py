@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
@@ -15,7 +14,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from authsvc.app import create_app
@@ -28,6 +26,7 @@ from authsvc.store import MemoryStore
 from authsvc.store.base import Store
 from tests.support import people
 from tests.support.redis import REDIS_URL, connect_redis
+from tools.ready import wait_until_ready
 
 TEST_CLIENTS = """
 [[clients]]
@@ -182,17 +181,5 @@ async def start_process(
 async def wait_ready(
     url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 20.0
 ) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    async with aiohttp.ClientSession() as http:
-        while True:
-            if process is not None and process.poll() is not None:
-                raise RuntimeError(f"{url} exited with {process.returncode}")
-            try:
-                async with http.get(url + "/readyz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"{url} not ready")
-            await asyncio.sleep(0.1)
+    """authsvc at `url` answers /readyz with 200 (tools/ready.py, shared with demo and bench)."""
+    await wait_until_ready(url + "/readyz", process=process, timeout=timeout)
