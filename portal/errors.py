@@ -12,8 +12,8 @@ from typing import ClassVar
 class PortalError(Exception):
     code: ClassVar[str] = "internal_error"
     status: ClassVar[int] = 500
-    zh: ClassVar[str] = "系统繁忙，请稍后再试"
-    en: ClassVar[str] = "Something went wrong on our side; please try again later"
+    zh: str = "系统繁忙，请稍后再试"
+    en: str = "Something went wrong on our side; please try again later"
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(detail or self.code)

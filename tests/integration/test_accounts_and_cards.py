@@ -245,9 +245,7 @@ async def test_failed_face_check_refuses_the_card(authsvc: Broker, phones: Phone
     """The card is issued only after a passed face check."""
     phone = await phones(authsvc.url, apply=False)
     with pytest.raises(PhoneError) as refused:
-        await phone.apply_ecard(
-            "张三", "11010519491231002X", "13800138000", face="fail"
-        )
+        await phone.apply_ecard("张三", "11010519491231002X", "13800138000", face="fail")
     assert refused.value.code == "face_check_failed"
 
 

@@ -48,9 +48,7 @@ async def test_failed_face_check_refuses_the_application(
     """No card is issued when the application's face check fails."""
     phone = await make_phone(hall.url, apply=False)
     with pytest.raises(PhoneError) as refused:
-        await phone.apply_ecard(
-            ZHANG["name"], ZHANG["id_number"], ZHANG["phone"], face="fail"
-        )
+        await phone.apply_ecard(ZHANG["name"], ZHANG["id_number"], ZHANG["phone"], face="fail")
     assert refused.value.code == "face_check_failed" and not phone.state.ecard
 
 

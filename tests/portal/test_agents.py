@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from portal.app import create_app
@@ -15,7 +15,7 @@ from portal.demo import load_demo
 from portal.http.keys import DB, REGISTRIES
 from portal.rules import idcard
 
-from .conftest import C1, C2, LI, WANG, ZHANG, Provider, csrf_of, error_code, login
+from .conftest import C1, C2, LI, WANG, ZHANG, Provider, RealOp, csrf_of, error_code, login
 
 
 def make_id(n: int) -> str:
@@ -264,14 +264,16 @@ async def test_agent_pages_show_masked_id_numbers_and_phones(
 
 
 async def test_services_write_the_injected_clock(
-    aiohttp_client: Any, settings: Settings, provider: FakeProvider
+    aiohttp_client: Any, settings: Settings, provider: Provider
 ) -> None:
     """Agents, grants and audit entries carry the app's clock, not the system's: a frozen clock
     (seconds behind, within the ID token leeway) is what the rows say."""
     frozen = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=17)).replace(
         tzinfo=None, microsecond=0
     )
-    client: TestClient = await aiohttp_client(create_app(settings, clock=lambda: frozen))
+    app = create_app(settings, clock=lambda: frozen)
+    port = provider.port if isinstance(provider, RealOp) else None
+    client: TestClient = await aiohttp_client(TestServer(app, host="127.0.0.1", port=port))
     await load_demo(client.app[DB], client.app[REGISTRIES])
     await login(client, provider, WANG, "legal_rep", C2)
     assert (await _add(client, C2, make_id(7), "赵六")).status == 303

@@ -102,9 +102,7 @@ def validate(
     acr_values = acr.requested(params.get("acr_values", ""))
     if params.get("acr_values") and not acr_values:
         # OIDC Core §3.1.2.6 / OpenID "unmet_authentication_requirements": none can be met.
-        raise errors.UnmetAuthenticationRequirements(
-            "no requested acr value is supported", **back
-        )
+        raise errors.UnmetAuthenticationRequirements("no requested acr value is supported", **back)
     return AuthorizationRequest(
         client_id=client.client_id,
         redirect_uri=redirect_uri,
