@@ -69,6 +69,7 @@ class Kind(StrEnum):
 ROUTES: dict[tuple[str, str], Kind] = {
     ("GET", "/"): Kind.PUBLIC,
     ("GET", "/banshi"): Kind.PUBLIC,
+    ("GET", "/elder-mode"): Kind.PUBLIC,  # sets or clears the 长辈模式 cookie, local redirect
     ("GET", "/register"): Kind.PUBLIC,
     ("POST", "/register"): Kind.PUBLIC,
     ("GET", "/register/done"): Kind.PUBLIC,
