@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,11 +13,12 @@ from aiohttp import web
 from portal import registries
 from portal.clock import Clock, utcnow
 from portal.config import Settings
-from portal.db.engine import make_engine, make_sessionmaker, upgrade
-from portal.http import api, auth, counter, pages, usercenter
-from portal.http.keys import CLOCK, DB, ENGINE, PROVIDER, REGISTRIES, SETTINGS
+from portal.db.engine import make_engine, make_sessionmaker, require_head, upgrade
+from portal.http import api, auth, counter, ops, pages, usercenter
+from portal.http.keys import CLOCK, DB, ENGINE, METRICS, PROVIDER, REGISTRIES, SETTINGS
 from portal.http.middleware import csrf, errors, security_headers
 from portal.http.session import session_middleware
+from portal.metrics import Metrics
 from portal.oidc.provider import Provider
 from portal.services import sessions
 
@@ -29,12 +31,16 @@ def create_app(
     clock: Clock = utcnow,
     registry_data: registries.Registries | None = None,
 ) -> web.Application:
-    """Build the application; the database is opened (and migrated) on startup."""
+    """Build the application; the database is opened on startup, and migrated there only if
+    `migrate_on_start` (otherwise a schema behind the code refuses to start)."""
+    if not settings.session_secret:  # one process: a random secret is as good as any
+        settings = settings.with_(session_secret=secrets.token_bytes(32))
     app = web.Application(
-        middlewares=[security_headers, errors, session_middleware, csrf],
+        middlewares=[ops.count_requests, security_headers, errors, session_middleware, csrf],
         client_max_size=settings.max_upload_bytes + 64 * 1024,
     )
     app[SETTINGS] = settings
+    app[METRICS] = Metrics()
     app[CLOCK] = clock
     app[REGISTRIES] = registry_data or registries.load()
     app[PROVIDER] = Provider(
@@ -50,7 +56,7 @@ def create_app(
         autoescape=jinja2.select_autoescape(default=True),
         undefined=jinja2.StrictUndefined,
     )
-    for module in (pages, usercenter, counter, auth, api):
+    for module in (pages, usercenter, counter, auth, api, ops):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", HERE / "static", name="static")
     app.cleanup_ctx.append(_database)
@@ -63,6 +69,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = make_engine(settings.database_url)
     if settings.migrate_on_start:
         await upgrade(engine)
+    else:
+        await require_head(engine)
     app[ENGINE] = engine
     app[DB] = make_sessionmaker(engine)
     async with app[DB]() as db:
