@@ -43,7 +43,10 @@ def create_app(
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         opened = store or await open_store(
-            settings.redis_url, prefix=settings.redis_prefix, audit_path=settings.audit_log
+            settings.redis_url,
+            prefix=settings.redis_prefix,
+            audit_path=settings.audit_log,
+            redis_cluster_url=settings.redis_cluster_url,
         )
         accounts = AccountsProvider(keyring, settings.issuer, settings.accounts_timeout)
         app[BROKER] = Broker(settings, opened, keyring, clients, clock, accounts)

@@ -51,7 +51,10 @@ async def _card_action(settings: Settings, card_no: str, action: str) -> dict[st
     from authsvc.store import open_store
 
     store = await open_store(
-        settings.redis_url, prefix=settings.redis_prefix, audit_path=settings.audit_log
+        settings.redis_url,
+        prefix=settings.redis_prefix,
+        audit_path=settings.audit_log,
+        redis_cluster_url=settings.redis_cluster_url,
     )
     keyring = Keyring.load_or_create(settings.keys_dir, now=time.time())
     broker = Broker(
@@ -71,7 +74,7 @@ async def _card_action(settings: Settings, card_no: str, action: str) -> dict[st
 
 
 def _ecard(settings: Settings, args: argparse.Namespace) -> int:
-    if not settings.redis_url:
+    if not settings.redis_url and not settings.redis_cluster_url:
         print(
             "ecard commands change a shared store: set REDIS_URL (the memory store lives inside "
             "the running server; use its admin API instead)",

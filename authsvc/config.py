@@ -43,6 +43,7 @@ class Settings:
     port: int = 8700
     issuer: str = "http://127.0.0.1:8700"
     redis_url: str = ""
+    redis_cluster_url: str = ""
     redis_prefix: str = "qrauth:"
     keys_dir: str = "keys"
     clients_file: str = str(DEFAULT_CLIENTS)
@@ -71,6 +72,7 @@ class Settings:
             port=port,
             issuer=_env("AUTHSVC_ISSUER", f"http://{host}:{port}").rstrip("/"),
             redis_url=_env("REDIS_URL", ""),
+            redis_cluster_url=_env("REDIS_CLUSTER_URL", ""),
             redis_prefix=_env("AUTHSVC_REDIS_PREFIX", "qrauth:"),
             keys_dir=_env("AUTHSVC_KEYS_DIR", "keys"),
             clients_file=_env("AUTHSVC_CLIENTS", str(DEFAULT_CLIENTS)),

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from authsvc.store.memory import MemoryStore
 from authsvc.store.redis import RedisStore
 from tests.support.redis import REDIS_URL, connect_redis, new_prefix, purge
+from tests.support.redis_cluster import RedisCluster
 
 AnyStore = MemoryStore | RedisStore
 
@@ -22,7 +23,13 @@ async def raw_redis() -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("redis-cluster", marks=pytest.mark.redis),
+    ]
+)
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[AnyStore]:
     """Every backend behind the same contract (the memory one never touches Redis)."""
     if request.param == "memory":
@@ -31,6 +38,15 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[AnyStore]:
         await memory.close()
         return
     prefix = new_prefix()
+    if request.param == "redis-cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        clustered = await RedisStore.connect(cluster.url, prefix=prefix, cluster=True)
+        try:
+            yield clustered
+        finally:
+            await clustered.close()
+            cluster.purge(prefix)
+        return
     redis_store = await connect_redis(prefix)
     try:
         yield redis_store
@@ -39,9 +55,23 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[AnyStore]:
         await purge(prefix)
 
 
-@pytest.fixture
-async def redis_pair(redis_prefix: str) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
-    """Two RedisStores on one prefix: two broker processes sharing one Redis."""
+@pytest.fixture(params=["redis", "redis-cluster"])
+async def redis_pair(
+    request: pytest.FixtureRequest, redis_prefix: str
+) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
+    """Two RedisStores on one prefix: two broker processes sharing one Redis, or sharing the
+    Redis Cluster."""
+    if request.param == "redis-cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        one = await RedisStore.connect(cluster.url, prefix=redis_prefix, cluster=True)
+        two = await RedisStore.connect(cluster.url, prefix=redis_prefix, cluster=True)
+        try:
+            yield one, two
+        finally:
+            await two.close()
+            await one.close()
+            cluster.purge(redis_prefix)
+        return
     a = await connect_redis(redis_prefix)
     try:
         b = await connect_redis(redis_prefix)
