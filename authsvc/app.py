@@ -21,7 +21,7 @@ from authsvc.keyring import Keyring
 from authsvc.services.broker import Broker
 from authsvc.store import Store, open_store
 
-KEY_RELOAD_SECONDS = 5.0
+KEY_RELOAD_SECONDS = 5.0  # authsvc.cli.KEY_RELOAD_SECONDS tells operators this figure
 
 
 def create_app(

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from authsvc.core.ecard import CARD_LIFETIME
 from authsvc.core.tickets import Lifetimes
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -56,6 +57,11 @@ class Settings:
     access_token_ttl: float = 600.0
     id_token_ttl: float = 600.0
     key_grace: float = 7 * 24 * 3600.0
+    #: An e-card lives CARD_LIFETIME: its issuer key must verify for longer than that.
+    ecard_key_grace: float = CARD_LIFETIME + 30 * 24 * 3600.0
+    #: `keys add` → `keys promote`: longer than every process's key reload (5 s) and every
+    #: relying party's JWKS cache (the portal's PORTAL_JWKS_MAX_AGE, 300 s by default).
+    key_publish_wait: float = 600.0
     face_threshold: float = 0.80
     accounts_timeout: float = 3.0
     trust_forwarded_for: bool = False
@@ -91,8 +97,17 @@ class Settings:
             ),
             code_ttl=_float("AUTHSVC_CODE_TTL", 60.0),
             key_grace=_float("AUTHSVC_KEY_GRACE", 7 * 24 * 3600.0),
+            ecard_key_grace=_float("AUTHSVC_ECARD_KEY_GRACE", CARD_LIFETIME + 30 * 24 * 3600.0),
+            key_publish_wait=_float("AUTHSVC_KEY_PUBLISH_WAIT", 600.0),
             face_threshold=_float("AUTHSVC_FACE_THRESHOLD", 0.80),
             trust_forwarded_for=_env("AUTHSVC_TRUST_FORWARDED_FOR", "") == "1",
             pairwise_salt=_env("AUTHSVC_PAIRWISE_SALT", "qrauth-demo-pairwise-salt"),
             qr_auto_renewals=_int("AUTHSVC_QR_AUTO_RENEWALS", 5),
         )
+
+    def grace_for(self, purpose: str) -> float:
+        """How long a promoted-out key of `purpose` still verifies: past the life of anything
+        it signed (QR codes and tokens: minutes; e-cards: CARD_LIFETIME)."""
+        if purpose == "ecard":
+            return max(self.ecard_key_grace, self.key_grace)
+        return self.key_grace

@@ -49,6 +49,7 @@ def create_app(
         settings.client_secret,
         settings.http_timeout_seconds,
         settings.jwks_min_refetch_seconds,
+        settings.jwks_max_age_seconds,
     )
     aiohttp_jinja2.setup(
         app,

@@ -34,6 +34,7 @@ class Settings:
     migrate_on_start: bool = True
     http_timeout_seconds: float = 5.0
     jwks_min_refetch_seconds: float = 10.0  # an unknown kid refetches the JWKS at most this often
+    jwks_max_age_seconds: float = 300.0  # the JWKS is refetched at least this often
     production: bool = False
     cluster: bool = False
 
@@ -162,6 +163,13 @@ ENV: tuple[EnvVar, ...] = (
         "jwks_min_refetch_seconds",
         float,
         "an unknown kid refetches authsvc's JWKS at most this often (seconds)",
+    ),
+    EnvVar(
+        "PORTAL_JWKS_MAX_AGE",
+        "jwks_max_age_seconds",
+        float,
+        "refetch authsvc's JWKS at least this often (seconds); authsvc's "
+        "AUTHSVC_KEY_PUBLISH_WAIT must be longer",
     ),
     EnvVar(
         "PORTAL_PRODUCTION",
