@@ -27,6 +27,13 @@ def _free(port: int) -> bool:
     return True
 
 
+def lone_redis(folder: Path, *, aof: bool) -> Node:
+    """A started standalone redis-server on a free port."""
+    node = Node(_ports(1)[0], folder, aof, cluster=False)
+    node.start()
+    return node
+
+
 def _ports(count: int) -> list[int]:
     """Ports whose cluster bus port (+10000) is free as well."""
     found: list[int] = []
@@ -39,10 +46,18 @@ def _ports(count: int) -> list[int]:
 
 @dataclass
 class Node:
+    """One redis-server of the test's own (a cluster node, or with `cluster=False` a lone
+    Redis that a test may kill and restart on the same folder)."""
+
     port: int
     folder: Path
     aof: bool
     process: subprocess.Popen[bytes] | None = None
+    cluster: bool = True
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -50,16 +65,20 @@ class Node:
             REDIS_SERVER,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
-            "--cluster-enabled", "yes",
-            "--cluster-config-file", "nodes.conf",
-            "--cluster-node-timeout", "3000",
-            "--repl-diskless-sync-delay", "0",
-            "--cluster-replica-validity-factor", "0",
             "--dir", str(self.folder),
             "--save", "",
             "--appendonly", "yes" if self.aof else "no",
+            "--appendfsync", "always",
             "--logfile", "redis.log",
         ]  # fmt: skip
+        if self.cluster:
+            args += [
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", "nodes.conf",
+                "--cluster-node-timeout", "3000",
+                "--repl-diskless-sync-delay", "0",
+                "--cluster-replica-validity-factor", "0",
+            ]  # fmt: skip
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while not self.answers():
