@@ -84,6 +84,7 @@ class Cluster:
     authsvc_count: int = 3
     portal_count: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)
+    extra_clients: list[dict[str, object]] = field(default_factory=list)
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     session_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     authsvc: list[Process] = field(default_factory=list)
@@ -155,7 +156,7 @@ class Cluster:
             "backchannel_logout_uri": f"{portal}/auth/backchannel-logout",
             "identities": ["personal", "legal_rep", "agent"],
         }
-        text = json.dumps({"clients": [client]}, ensure_ascii=False)
+        text = json.dumps({"clients": [client, *self.extra_clients]}, ensure_ascii=False)
         (self.folder / "clients.json").write_text(text, encoding="utf-8")
 
     # --- nginx ---------------------------------------------------------------------------
