@@ -12,7 +12,7 @@ import time
 from aiohttp import web
 
 from authsvc.clients import ClientRegistry
-from authsvc.config import Settings
+from authsvc.config import Settings, deployment_problems
 from authsvc.keyring import Keyring, KeyringError, KeyStatus, Purpose
 
 KEY_RELOAD_SECONDS = 5.0  # authsvc.app reloads the keys folder this often
@@ -20,6 +20,13 @@ KEY_RELOAD_SECONDS = 5.0  # authsvc.app reloads the keys folder this often
 
 def _serve(settings: Settings, _: argparse.Namespace) -> int:
     from authsvc.app import create_app
+
+    secrets = [c.client_secret for c in ClientRegistry.load(settings.clients_file).all()]
+    problems = deployment_problems(settings, [s for s in secrets if s])
+    for problem in problems:
+        print(f"authsvc: refusing to start in production: {problem}", file=sys.stderr)
+    if problems:
+        return 2
 
     logging.basicConfig(
         level=logging.INFO,
