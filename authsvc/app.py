@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import weakref
 from collections.abc import AsyncIterator
 
@@ -52,9 +51,9 @@ def create_app(
         app[BROKER] = Broker(settings, opened, keyring, clients, clock, accounts)
         reloader = asyncio.create_task(_reload_keys(keyring))
         yield
-        reloader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reloader
+        for task in (reloader, *app[BROKER].background):
+            task.cancel()
+        await asyncio.gather(reloader, *app[BROKER].background, return_exceptions=True)
         await accounts.close()
         if store is None:
             await opened.close()

@@ -62,6 +62,8 @@ class Settings:
     trust_forwarded_for: bool = False
     pairwise_salt: str = "qrauth-demo-pairwise-salt"  # DEMO_PAIRWISE_SALT
     qr_auto_renewals: int = 5
+    #: Back-channel logout: the delays before each retry after a failed first attempt.
+    backchannel_retry_delays: tuple[float, ...] = (1.0, 4.0, 15.0, 60.0)
 
     production: bool = False
 
@@ -272,6 +274,12 @@ ENV: tuple[EnvVar, ...] = (
         str,
         "salt of pairwise `sub` values: set once, never change",
         secret=True,
+    ),
+    EnvVar(
+        "AUTHSVC_BACKCHANNEL_RETRY_DELAYS",
+        "backchannel_retry_delays",
+        lambda v: tuple(float(x) for x in v.split(",") if x.strip()),
+        "seconds before each retry of a failed back-channel logout (comma-separated; then give up)",
     ),
     EnvVar(
         "AUTHSVC_QR_AUTO_RENEWALS", "qr_auto_renewals", int, "times an idle QR page renews its QR"

@@ -26,7 +26,7 @@ def _default(value: Any, secret: bool) -> str:
     if isinstance(value, Path):
         value = str(value)
     if isinstance(value, tuple):
-        value = ",".join(value)
+        value = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
     if isinstance(value, str) and str(authsvc_config.PACKAGE_DIR) in value:
         value = value.replace(str(authsvc_config.PACKAGE_DIR.parent) + "/", "")
     if value in ("", None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ class Broker:
     accounts: AccountsProvider
     metrics: Metrics = field(default_factory=Metrics)
     cards: VerifiedCards = field(default_factory=VerifiedCards)
+    #: Work that outlives its request (back-channel logout retries); cancelled at shutdown.
+    background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def now(self) -> float:
         return self.clock.now()
