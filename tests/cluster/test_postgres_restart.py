@@ -24,7 +24,7 @@ from tests.integration.test_portal_with_authsvc import csrf, login, person
 from tests.support.hall import C1, CHEN, WANG, Hall, running_hall
 from tests.support.servers import free_port
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
 
 
 class PrivatePostgres:
