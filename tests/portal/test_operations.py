@@ -10,11 +10,8 @@ import sys
 from pathlib import Path
 
 import aiohttp
-import pytest
-from aiohttp.test_utils import TestClient
 
 from portal.config import Settings, deployment_problems
-from portal.http.keys import ENGINE
 from tests.support.servers import free_port, wait_ready
 
 SECRET = "s" * 40
@@ -118,15 +115,3 @@ async def test_a_cluster_process_waits_for_db_upgrade_then_serves(tmp_path: Path
     finally:
         process.terminate()
         await _exit_code(process)
-
-
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_readyz_reports_a_database_that_is_gone(client: TestClient, tmp_path: Path) -> None:
-    """/readyz is 503 once the database cannot be opened."""
-    assert (await client.get("/readyz")).status == 200
-    await client.app[ENGINE].dispose()
-    (tmp_path / "portal.db").unlink()
-    (tmp_path / "portal.db").mkdir()  # a folder where the file was: SQLite cannot open it
-    response = await client.get("/readyz")
-    assert response.status == 503
-    assert (await response.json())["status"] == "unavailable"
