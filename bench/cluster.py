@@ -56,6 +56,14 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
+def _switches(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        switches = psutil.Process(pid).num_ctx_switches()
+        total += switches.voluntary + switches.involuntary
+    return total
+
+
 async def _redis_cpu(urls: list[str]) -> float:
     total = 0.0
     for url in urls:
@@ -91,16 +99,19 @@ async def _measure(
 ) -> dict[str, Any]:
     await _closed(flow, args.warmup, args.concurrency)
     before = {name: _cpu(p) for name, p in pids.items()}
+    switched = {name: _switches(p) for name, p in pids.items()}
     redis_before = await _redis_cpu(redis_urls)
     samples, failed, elapsed = await _closed(flow, args.logins, args.concurrency)
     done = max(len(samples), 1)
     cpu = {name: (_cpu(p) - before[name]) / done * 1000 for name, p in pids.items()}
+    switches = {name: (_switches(p) - switched[name]) / done for name, p in pids.items()}
     cpu["redis"] = (await _redis_cpu(redis_urls) - redis_before) / done * 1000
     return {
         "done": len(samples),
         "failed": failed,
         "logins_per_s": round(len(samples) / elapsed, 1),
         "cpu_ms_per_login": {k: round(v, 2) for k, v in cpu.items()},
+        "context_switches_per_login": {k: round(v, 1) for k, v in switches.items()},
         "push_ms": summary_ms([s.push_s for s in samples]),
         "login_ms": summary_ms([s.login_s for s in samples]),
     }
