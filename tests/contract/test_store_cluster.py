@@ -131,3 +131,50 @@ async def test_failover_of_a_master_resyncs_listeners_and_events_flow_again(
     assert event == {"n": 1}
     assert clustered.event_connections == 3
     listener.close()
+
+
+def _move_slot(cluster: RedisCluster, slot: int) -> None:
+    """Migrate one slot (and its keys) from its master to another master, the way
+    `redis-cli --cluster reshard` does: IMPORTING/MIGRATING, MIGRATE the keys, SETSLOT NODE."""
+    source = cluster.master_of(slot)
+    target = next(
+        cluster.master_of(s) for s in (0, 8000, 16000) if cluster.master_of(s) is not source
+    )
+    with source.client() as src, target.client() as dst:
+        src_id, dst_id = (
+            src.execute_command("CLUSTER", "MYID"),
+            dst.execute_command("CLUSTER", "MYID"),
+        )
+        dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
+        src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
+        while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
+            src.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *keys)
+        for client in (dst, src):
+            client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+    cluster.wait_healthy()
+
+
+async def test_a_moved_slot_resubscribes_and_resyncs(
+    redis_cluster: RedisCluster, clustered: RedisStore
+) -> None:
+    """The slot of a listener's shard channel moves to another master: the old master's
+    `sunsubscribe` makes the store resubscribe there and resync the listener; the ticket moved
+    with its slot and the next transition reaches the listener from the new master."""
+    ticket = pending("moving-ticket")
+    await clustered.create_ticket(ticket, ttl=60)
+    layout = clustered.layout
+    slot = key_slot(layout.ticket(ticket.id))
+    before = redis_cluster.master_of(slot)
+    events: asyncio.Queue[Event] = asyncio.Queue()
+    listener = clustered.listen(ticket.id, events.put_nowait)
+    await asyncio.to_thread(_move_slot, redis_cluster, slot)
+    assert redis_cluster.master_of(slot) is not before
+    assert await asyncio.wait_for(events.get(), WAIT + 10) == RESYNC
+    assert await clustered.get_ticket(ticket.id) == ticket
+    assert await clustered.commit_transition(
+        scanned(ticket), expected_version=1, ttl=60, event={"moved": True}, audit={"e": 1}
+    )
+    while (event := await asyncio.wait_for(events.get(), WAIT)) == RESYNC:
+        pass
+    assert event == {"moved": True}
+    listener.close()
