@@ -12,6 +12,7 @@ from authsvc.store.memory import MemoryStore
 from authsvc.store.redis import RedisStore
 from authsvc.store.sqlite import EmbeddedStore
 from tests.support.redis import REDIS_URL, connect_redis, new_prefix, purge
+from tests.support.redis_cluster import RedisCluster
 
 AnyStore = MemoryStore | RedisStore | EmbeddedStore
 
@@ -24,7 +25,14 @@ async def raw_redis() -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-@pytest.fixture(params=["memory", "embedded", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=[
+        "memory",
+        "embedded",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("redis-cluster", marks=pytest.mark.redis),
+    ]
+)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AnyStore]:
     """Every backend behind the same contract (memory and embedded never touch Redis; the
     embedded one keeps its long-lived records in a SQLite file of the test's own)."""
@@ -34,6 +42,15 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await local.close()
         return
     prefix = new_prefix()
+    if request.param == "redis-cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        clustered = await RedisStore.connect(cluster.url, prefix=prefix, cluster=True)
+        try:
+            yield clustered
+        finally:
+            await clustered.close()
+            cluster.purge(prefix)
+        return
     redis_store = await connect_redis(prefix)
     try:
         yield redis_store
@@ -42,9 +59,23 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await purge(prefix)
 
 
-@pytest.fixture
-async def redis_pair(redis_prefix: str) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
-    """Two RedisStores on one prefix: two broker processes sharing one Redis."""
+@pytest.fixture(params=["redis", "redis-cluster"])
+async def redis_pair(
+    request: pytest.FixtureRequest, redis_prefix: str
+) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
+    """Two RedisStores on one prefix: two broker processes sharing one Redis, or sharing the
+    Redis Cluster."""
+    if request.param == "redis-cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        one = await RedisStore.connect(cluster.url, prefix=redis_prefix, cluster=True)
+        two = await RedisStore.connect(cluster.url, prefix=redis_prefix, cluster=True)
+        try:
+            yield one, two
+        finally:
+            await two.close()
+            await one.close()
+            cluster.purge(redis_prefix)
+        return
     a = await connect_redis(redis_prefix)
     try:
         b = await connect_redis(redis_prefix)

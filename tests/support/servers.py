@@ -154,9 +154,16 @@ class BrokerProcess:
 
 
 async def start_process(
-    folder: Path, *, port: int, issuer: str, prefix: str, clients_file: Path
+    folder: Path,
+    *,
+    port: int,
+    issuer: str,
+    prefix: str,
+    clients_file: Path,
+    redis_cluster_url: str = "",
 ) -> BrokerProcess:
-    """`python -m authsvc serve` on Redis, as a load balancer would run several."""
+    """`python -m authsvc serve` on Redis (or a Redis Cluster), as a load balancer would run
+    several."""
     env = {
         **os.environ,
         "AUTHSVC_PORT": str(port),
@@ -168,6 +175,7 @@ async def start_process(
         "AUTHSVC_AUDIT_LOG": str(folder / "audit.jsonl"),
         "AUTHSVC_REGISTRY": str(people.world(folder)),
         "AUTHSVC_DB": "",
+        "REDIS_CLUSTER_URL": redis_cluster_url,
     }
     log = (folder / f"authsvc-{port}.log").open("wb")
     process = subprocess.Popen(
