@@ -47,6 +47,7 @@ class Broker:
         if self.faces is None:
             self.faces = SignatureMatcher(self.settings.face_threshold)
         return self.faces
+
     #: Work that outlives its request (back-channel logout retries); cancelled at shutdown.
     background: set[asyncio.Task[None]] = field(default_factory=set)
 

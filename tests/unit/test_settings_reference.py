@@ -32,7 +32,9 @@ def test_each_variable_reaches_its_field() -> None:
     )
     assert settings.limits.ws_heartbeat == 7.0 and settings.lifetimes.pending == 30.0
     assert settings.issuer == "http://127.0.0.1:9001"
-    assert authsvc_config.Settings.from_env({}) == authsvc_config.Settings()
+    # A server started from the environment keeps its long-lived records on disk by default.
+    embedded = authsvc_config.Settings(db_path=authsvc_config.ENV_DB_DEFAULT)
+    assert authsvc_config.Settings.from_env({}) == embedded
 
 
 def test_production_refuses_the_demo_values() -> None:
