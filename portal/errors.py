@@ -38,10 +38,16 @@ class FormError(PortalError):
     """A refusal the visitor answers by correcting what they typed, chose or uploaded: the
     handler shows the same form again with this message (and the status), never the error page.
     Handlers catch this one type; everything else (login, permissions, a missing page, a
-    tampered request, outages) goes to the middleware's error page."""
+    tampered request, outages) goes to the middleware's error page. Each refusal is a
+    subclass with its own code; this base is never raised itself."""
+
+    code = "form_invalid"
+    status = 400
+    zh = "填写的内容有误，请核对后重新提交"
+    en = "Please check what you entered and submit again"
 
 
-REGISTRY: dict[str, type[PortalError]] = {}
+REGISTRY: dict[str, type[PortalError]] = {FormError.code: FormError}
 
 
 def _error(
