@@ -33,6 +33,10 @@ def _used_key(code: str) -> str:
     return "usedcode:" + _digest(code)
 
 
+def _revoked_key(code: str) -> str:
+    return "revokedcode:" + _digest(code)
+
+
 def _ticket_tokens_key(ticket_id: str) -> str:
     return f"ticket-tokens:{ticket_id}"
 
@@ -46,14 +50,25 @@ def sign_jwt(broker: Broker, claims: dict[str, Any], typ: str = "JWT") -> str:
 async def redeem(
     broker: Broker, client: Client, *, code: str, redirect_uri: str, verifier: str
 ) -> dict[str, Any]:
-    """Take the code once, check it, mint an ID token and an access token, consume the ticket."""
-    grant = await broker.store.take_value(code_key(code))
+    """Take the code once, check it, mint an ID token and an access token, consume the ticket.
+
+    RFC 6749 §4.1.2 / §10.5: a code presented twice is refused and what it issued revoked. The
+    access token is chosen before the code is taken, and taking the code leaves the "used"
+    marker naming it in the same atomic Store step, so a concurrent replay always finds what
+    to revoke. The replay flags the code revoked before deleting the token; the winner writes
+    the token before reading the flag — in every interleaving the token ends deleted."""
+    access_token = secrets.token_urlsafe(32)
+    marker = {"access_tokens": [access_key(access_token)]}
+    settings = broker.settings
+    ttl = settings.access_token_ttl
+    grant = await broker.store.take_value_leaving(
+        code_key(code), _used_key(code), marker, ttl=max(ttl, settings.code_ttl)
+    )
     if grant is None:
         await _refuse_replay(broker, code)
         raise TokenError("invalid_grant", "the code is unknown, expired or already used")
     check_grant(grant, client_id=client.client_id, redirect_uri=redirect_uri, verifier=verifier)
     now = broker.now()
-    settings = broker.settings
     sub = oidc_claims.subject(
         grant["subject"]["id_number"],
         client_id=client.client_id,
@@ -67,10 +82,8 @@ async def redeem(
             grant, issuer=settings.issuer, sub=sub, now=now, ttl=settings.id_token_ttl
         ),
     )
-    access_token = secrets.token_urlsafe(32)
     scope = list(grant["request"].get("scope", ["openid"]))
     userinfo = {"sub": sub, **oidc_claims.user_claims(scope, grant["subject"], grant["account"])}
-    ttl = settings.access_token_ttl
     await broker.store.put_value(
         access_key(access_token),
         {
@@ -81,14 +94,12 @@ async def redeem(
         },
         ttl=ttl,
     )
-    issued = {
-        "ticket": grant["ticket"],
-        "access_tokens": [access_key(access_token)],
-        "client_id": client.client_id,
-    }
+    issued = {**marker, "ticket": grant["ticket"], "client_id": client.client_id}
     await broker.store.put_value(_used_key(code), issued, ttl=max(ttl, settings.code_ttl))
     await broker.store.put_value(_ticket_tokens_key(grant["ticket"]), issued, ttl=ttl)
     await broker.store.put_value(f"sid-tokens:{grant['sid']}", issued, ttl=ttl)
+    if await broker.store.get_value(_revoked_key(code)) is not None:  # replayed meanwhile
+        await revoke_issued(broker, issued, reason="code_replayed")
     await _consume_ticket(broker, grant["ticket"])
     await broker.store.audit(
         {
@@ -122,6 +133,8 @@ async def _refuse_replay(broker: Broker, code: str) -> None:
     issued = await broker.store.get_value(_used_key(code))
     if issued is None:
         return
+    ttl = max(broker.settings.access_token_ttl, broker.settings.code_ttl)
+    await broker.store.put_value(_revoked_key(code), {"reason": "code_replayed"}, ttl=ttl)
     await revoke_issued(broker, issued, reason="code_replayed")
 
 

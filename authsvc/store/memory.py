@@ -101,6 +101,14 @@ class MemoryStore:
     async def take_value(self, key: str) -> dict[str, Any] | None:
         return self._values.pop(key)
 
+    async def take_value_leaving(
+        self, key: str, marker_key: str, marker: dict[str, Any], *, ttl: float
+    ) -> dict[str, Any] | None:
+        value = self._values.pop(key)
+        if value is not None:
+            self._values.set(marker_key, dict(marker), ttl)
+        return value
+
     async def delete_value(self, key: str) -> None:
         self._values.pop(key)
 

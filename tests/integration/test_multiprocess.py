@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import PhoneFactory
 from tests.support.browser import BrowserLogin, next_state, wait_for_state
-from tests.support.servers import BrokerProcess, free_port, start_process, write_clients
+from tests.support.servers import BrokerProcess, broker_processes
 
 pytestmark = pytest.mark.redis
 
@@ -20,23 +20,8 @@ async def two_brokers(
     tmp_path: Path, redis_prefix: str
 ) -> AsyncIterator[tuple[BrokerProcess, BrokerProcess]]:
     """Processes A and B share Redis, the keys folder and the public issuer name (A's URL)."""
-    clients = write_clients(tmp_path)
-    port_a, port_b = free_port(), free_port()
-    issuer = f"http://127.0.0.1:{port_a}"
-    a = await start_process(
-        tmp_path, port=port_a, issuer=issuer, prefix=redis_prefix, clients_file=clients
-    )
-    try:
-        b = await start_process(
-            tmp_path, port=port_b, issuer=issuer, prefix=redis_prefix, clients_file=clients
-        )
-    except BaseException:
-        a.kill()
-        raise
-    yield a, b
-    for process in (a, b):
-        if process.process.poll() is None:
-            process.kill()
+    async with broker_processes(tmp_path, redis_prefix) as (a, b):
+        yield a, b
 
 
 async def test_phone_on_b_reaches_browser_on_a(

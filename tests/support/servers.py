@@ -151,9 +151,17 @@ class BrokerProcess:
 
 
 async def start_process(
-    folder: Path, *, port: int, issuer: str, prefix: str, clients_file: Path
+    folder: Path,
+    *,
+    port: int,
+    issuer: str,
+    prefix: str,
+    clients_file: Path,
+    env: dict[str, str] | None = None,
 ) -> BrokerProcess:
-    """`python -m authsvc serve` on Redis, as a load balancer would run several."""
+    """`python -m authsvc serve` on Redis, as a load balancer would run several; `env` adds
+    settings (e.g. limits)."""
+    extra = env or {}
     env = {
         **os.environ,
         "AUTHSVC_PORT": str(port),
@@ -163,6 +171,7 @@ async def start_process(
         "AUTHSVC_KEYS_DIR": str(folder / "keys"),
         "AUTHSVC_CLIENTS": str(clients_file),
         "AUTHSVC_AUDIT_LOG": str(folder / "audit.jsonl"),
+        **extra,
     }
     log = (folder / f"authsvc-{port}.log").open("wb")
     process = subprocess.Popen(
@@ -171,6 +180,30 @@ async def start_process(
     url = f"http://127.0.0.1:{port}"
     await wait_ready(url, process)
     return BrokerProcess(url=url, process=process)
+
+
+@asynccontextmanager
+async def broker_processes(
+    folder: Path, prefix: str, count: int = 2, env: dict[str, str] | None = None
+) -> AsyncIterator[list[BrokerProcess]]:
+    """`count` authsvc processes sharing Redis, the keys folder and the public issuer name
+    (the first one's URL), killed afterwards."""
+    clients = write_clients(folder)
+    ports = [free_port() for _ in range(count)]
+    issuer = f"http://127.0.0.1:{ports[0]}"
+    started: list[BrokerProcess] = []
+    try:
+        for port in ports:
+            started.append(
+                await start_process(
+                    folder, port=port, issuer=issuer, prefix=prefix, clients_file=clients, env=env
+                )
+            )
+        yield started
+    finally:
+        for process in started:
+            if process.process.poll() is None:
+                process.kill()
 
 
 async def wait_ready(
