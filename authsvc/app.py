@@ -14,9 +14,10 @@ from authsvc.clients import ClientRegistry
 from authsvc.config import Settings
 from authsvc.core.clock import Clock, SystemClock
 from authsvc.http import admin, browser, mobile, oidc, ops, ws
-from authsvc.http.appkeys import BROKER, JINJA, SOCKETS
+from authsvc.http.appkeys import BROKER, JINJA, SOCKETS, WS_COUNTS
 from authsvc.http.middleware import error_middleware
 from authsvc.http.pages import STATIC, environment
+from authsvc.http.wslimits import SocketCounts
 from authsvc.keyring import Keyring
 from authsvc.services.broker import Broker
 from authsvc.store import Store, open_store
@@ -58,6 +59,7 @@ def create_app(
 
     app.cleanup_ctx.append(lifecycle)
     app[SOCKETS] = weakref.WeakSet()
+    app[WS_COUNTS] = SocketCounts(settings.limits)
     app.on_shutdown.append(ws.close_all)
     for table in (browser.routes, mobile.routes, ops.routes, ws.routes, oidc.routes, admin.routes):
         app.router.add_routes(table)

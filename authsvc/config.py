@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from authsvc.core import forwarded
 from authsvc.core.tickets import Lifetimes
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -29,6 +30,11 @@ class Limits:
     max_body_bytes: int = 16 * 1024
     tickets_per_ip_per_minute: int = 60
     scans_per_device_per_minute: int = 20
+    authorize_per_ip_per_minute: int = 60
+    token_per_ip_per_minute: int = 120
+    ws_per_ip: int = 20  # open sockets from one address, per process
+    ws_per_ticket: int = 4  # authenticated sockets on one ticket, per process
+    ws_unauthenticated: int = 1000  # sockets that have not sent their secret yet, per process
     ws_max_message_bytes: int = 4096
     ws_auth_timeout: float = 5.0
     ws_heartbeat: float = 15.0
@@ -57,7 +63,7 @@ class Settings:
     key_grace: float = 7 * 24 * 3600.0
     face_threshold: float = 0.80
     accounts_timeout: float = 3.0
-    trust_forwarded_for: bool = False
+    trusted_proxies: tuple[forwarded.Network, ...] = ()
     pairwise_salt: str = "qrauth-demo-pairwise-salt"
     qr_auto_renewals: int = 5
 
@@ -85,12 +91,17 @@ class Settings:
             limits=Limits(
                 tickets_per_ip_per_minute=_int("AUTHSVC_TICKETS_PER_IP_PER_MINUTE", 60),
                 scans_per_device_per_minute=_int("AUTHSVC_SCANS_PER_DEVICE_PER_MINUTE", 20),
+                authorize_per_ip_per_minute=_int("AUTHSVC_AUTHORIZE_PER_IP_PER_MINUTE", 60),
+                token_per_ip_per_minute=_int("AUTHSVC_TOKEN_PER_IP_PER_MINUTE", 120),
+                ws_per_ip=_int("AUTHSVC_WS_PER_IP", 20),
+                ws_per_ticket=_int("AUTHSVC_WS_PER_TICKET", 4),
+                ws_unauthenticated=_int("AUTHSVC_WS_UNAUTHENTICATED", 1000),
                 face_max_failures=_int("AUTHSVC_FACE_MAX_FAILURES", 3),
             ),
             code_ttl=_float("AUTHSVC_CODE_TTL", 60.0),
             key_grace=_float("AUTHSVC_KEY_GRACE", 7 * 24 * 3600.0),
             face_threshold=_float("AUTHSVC_FACE_THRESHOLD", 0.80),
-            trust_forwarded_for=_env("AUTHSVC_TRUST_FORWARDED_FOR", "") == "1",
+            trusted_proxies=forwarded.parse_networks(_env("AUTHSVC_TRUSTED_PROXIES", "")),
             pairwise_salt=_env("AUTHSVC_PAIRWISE_SALT", "qrauth-demo-pairwise-salt"),
             qr_auto_renewals=_int("AUTHSVC_QR_AUTO_RENEWALS", 5),
         )

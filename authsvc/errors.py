@@ -42,9 +42,21 @@ InvalidRequest = _error(
     "invalid_request", 400, "请求参数错误", "The request is missing or has invalid parameters"
 )
 BodyTooLarge = _error("body_too_large", 413, "请求内容过大", "The request body is too large")
-RateLimited = _error(
-    "rate_limited", 429, "操作过于频繁，请稍后再试", "Too many requests; please slow down"
-)
+
+
+class RateLimited(QrAuthError):
+    """RFC 6585 §4: too many requests; `Retry-After` says how many seconds to wait at most."""
+
+    code = "rate_limited"
+    status = 429
+    zh = "操作过于频繁，请稍后再试"
+    en = "Too many requests; please slow down"
+
+    def __init__(self, detail: str = "", *, retry_after: int = 60) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 NotFound = _error("not_found", 404, "您访问的页面不存在", "Not found")
 Unauthorized = _error("unauthorized", 401, "未授权的请求", "The request is not authorized")
 ForbiddenOrigin = _error("forbidden_origin", 403, "来源不被允许", "This origin is not allowed")

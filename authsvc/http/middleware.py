@@ -78,12 +78,16 @@ def _error_response(
     )
     request.app[BROKER].metrics.refusals.labels(code=exc.code).inc()
     if _wants_json(request):
-        return json_response(public.body(request_id), status=public.status)
-    language = lang(request)
-    message = public.message_en if language == "en" else public.message_zh
-    return render(
-        request,
-        "error.html",
-        {"message": message, "code": public.code, "request_id": request_id},
-        status=public.status,
-    )
+        response = json_response(public.body(request_id), status=public.status)
+    else:
+        language = lang(request)
+        message = public.message_en if language == "en" else public.message_zh
+        response = render(
+            request,
+            "error.html",
+            {"message": message, "code": public.code, "request_id": request_id},
+            status=public.status,
+        )
+    if isinstance(exc, errors.RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response

@@ -75,7 +75,7 @@ async def broker_keys(request: web.Request) -> web.Response:
 async def apply_for_card(request: web.Request) -> web.Response:
     b = broker(request)
     await rate_limit(
-        request, "ecard", client_ip(request, trust_forwarded_for=b.settings.trust_forwarded_for), 30
+        request, "ecard", client_ip(request), 30
     )
     raw = await read_body(request)
     body = parse_json(raw)

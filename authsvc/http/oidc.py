@@ -6,9 +6,10 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from authsvc import errors
 from authsvc.core.oidc.claims import SCOPES
 from authsvc.core.oidc.token import TokenError
-from authsvc.http.common import broker, json_response
+from authsvc.http.common import broker, client_ip, json_response, rate_limit
 from authsvc.http.pages import render
 from authsvc.keyring import Purpose
 from authsvc.services import logout, tokens
@@ -93,6 +94,13 @@ def _oauth_error(error: str, description: str, status: int = 400) -> web.Respons
 async def token(request: web.Request) -> web.Response:
     """RFC 6749 §4.1.3 with PKCE; errors in the §5.2 shape."""
     b = broker(request)
+    try:
+        limit = b.settings.limits.token_per_ip_per_minute
+        await rate_limit(request, "token-ip", client_ip(request), limit)
+    except errors.RateLimited as exc:
+        response = _oauth_error("rate_limited", "too many token requests", 429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     try:
         form = dict(await request.post())
     except web.HTTPRequestEntityTooLarge:

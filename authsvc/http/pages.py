@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
 from aiohttp import web
@@ -28,6 +29,14 @@ def csp(frame_ancestors: str = "'none'") -> str:
     )
 
 
+def language_link(request: web.Request, other: str) -> str:
+    """The same page in the other language, as a query-only relative link ("?…&lang=en"): it
+    resolves against the current page, so a path like `//evil.example/x` cannot make it an
+    off-site link."""
+    query = [(k, v) for k, v in request.query.items() if k != "lang"]
+    return "?" + urlencode([*query, ("lang", other)])
+
+
 def render(
     request: web.Request,
     name: str,
@@ -40,7 +49,7 @@ def render(
 
     language = lang(request)
     other = "zh" if language == "en" else "en"
-    lang_href = str(request.rel_url.update_query(lang=other))
+    lang_href = language_link(request, other)
     html = (
         request.app[JINJA].get_template(name).render(lang=language, lang_href=lang_href, **context)
     )

@@ -1,0 +1,77 @@
+"""The browser-facing small fixes of issue 12: the language link stays on-site, and QR images
+are no oracle of a ticket's state. Against a real authsvc on memory and Redis."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+
+from tests.conftest import PhoneFactory
+from tests.security.helpers import begin, refused, unchanged
+from tests.support.servers import Broker
+
+LANG_LINK = re.compile(r'class="lang-switch" href="([^"]*)"')
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["//evil.example/x", "/\\evil.example/x", "//evil.example/%2e%2e", "/authorize"],
+)
+async def test_language_link_is_a_relative_query(
+    authsvc: Broker, http: aiohttp.ClientSession, path: str
+) -> None:
+    """Whatever the path, the language switch is "?…lang=…": it cannot leave the site."""
+    async with http.get(authsvc.url + path + "?x=1", allow_redirects=False) as response:
+        html = await response.text()
+    links = LANG_LINK.findall(html)
+    assert links, html[:200]
+    for link in links:
+        assert link.startswith("?") and "lang=en" in link, link
+        assert "evil" not in link
+
+
+async def _image(http: aiohttp.ClientSession, url: str) -> tuple[int, bytes]:
+    async with http.get(url) as response:
+        return response.status, await response.read()
+
+
+async def test_qr_images_do_not_tell_whether_a_ticket_is_pending(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """The image of a scanned ticket's QR is the same image as while it was pending: drawn from
+    the signed text alone, not from the ticket's state; the ticket is unchanged by asking."""
+    browser, phone, ticket_id = await begin(authsvc, http, phones, scan=False)
+    png, svg = (authsvc.url + browser.ticket[k] for k in ("png_url", "svg_url"))
+    assert "/api/tickets/" not in png
+    pending = [await _image(http, png), await _image(http, svg)]
+    await phone.scan(browser.ticket["qr_text"])
+    async with unchanged(authsvc, ticket_id):
+        scanned = [await _image(http, png), await _image(http, svg)]
+    assert pending == scanned and pending[0][0] == 200
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "https://evil.example/phish", "x" * 5000, "http://127.0.0.1:1/q/AAAA"],
+    ids=["empty", "foreign-url", "huge", "forged"],
+)
+async def test_qr_images_only_for_our_signed_text(
+    authsvc: Broker, http: aiohttp.ClientSession, text: str
+) -> None:
+    """Anything but a QR text signed by this broker is 400 qr_invalid: no QR drawing service."""
+    for kind in ("png", "svg"):
+        async with http.get(f"{authsvc.url}/api/qr.{kind}?{urlencode({'text': text})}") as r:
+            refused((r.status, await r.json()), 400, "qr_invalid")
+
+
+async def test_the_old_ticket_image_routes_are_gone(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """/api/tickets/{id}/qr.png no longer exists: 404 for any id, live or not."""
+    browser, _, ticket_id = await begin(authsvc, http, phones, scan=False)
+    for tid in (ticket_id, "nope"):
+        async with http.get(f"{authsvc.url}/api/tickets/{tid}/qr.png") as response:
+            refused((response.status, await response.json()), 404, "not_found")
