@@ -74,9 +74,7 @@ async def broker_keys(request: web.Request) -> web.Response:
 @routes.post("/api/mobile/ecards")
 async def apply_for_card(request: web.Request) -> web.Response:
     b = broker(request)
-    await rate_limit(
-        request, "ecard", client_ip(request), 30
-    )
+    await rate_limit(request, "ecard", client_ip(request), 30)
     raw = await read_body(request)
     body = parse_json(raw)
     application = ecard.validate_application(body)

@@ -104,9 +104,7 @@ async def _hello(b: Broker, ws: web.WebSocketResponse) -> str | None:
     return None
 
 
-async def _serve(
-    b: Broker, ws: web.WebSocketResponse, ticket_id: str, socket: _Counted
-) -> None:
+async def _serve(b: Broker, ws: web.WebSocketResponse, ticket_id: str, socket: _Counted) -> None:
     secret = await _hello(b, ws)
     socket.authenticate()  # it spoke (or was closed): no longer waiting for its secret
     if secret is None:

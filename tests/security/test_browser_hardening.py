@@ -71,7 +71,7 @@ async def test_the_old_ticket_image_routes_are_gone(
     authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
 ) -> None:
     """/api/tickets/{id}/qr.png no longer exists: 404 for any id, live or not."""
-    browser, _, ticket_id = await begin(authsvc, http, phones, scan=False)
+    _, _, ticket_id = await begin(authsvc, http, phones, scan=False)
     for tid in (ticket_id, "nope"):
         async with http.get(f"{authsvc.url}/api/tickets/{tid}/qr.png") as response:
             refused((response.status, await response.json()), 404, "not_found")
