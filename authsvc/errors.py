@@ -170,6 +170,18 @@ AccountsUnavailable = _error(
     "The portal did not answer; scan again shortly",
 )
 NoAccount = _error("no_account", 403, "未找到账号信息", "No account was found")
+NumberMismatch = _error(
+    "number_mismatch",
+    403,
+    "所选数字与电脑屏幕上的数字不一致，本次登录已取消",
+    "That is not the number on the computer's screen; this login was cancelled",
+)
+NumberMatchRequired = _error(
+    "number_match_required",
+    403,
+    "请先选择电脑屏幕上显示的数字",
+    "First pick the number shown on the computer's screen",
+)
 AdminTokenInvalid = _error("admin_token_invalid", 401, "管理令牌无效", "The admin token is wrong")
 
 # 5xx errors whose own message may be shown: they say what to do, and reveal nothing inside.

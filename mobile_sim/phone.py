@@ -47,6 +47,7 @@ class ScanResult:
     place_warning: bool = False
     phone_place: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    number_choices: list[str] = field(default_factory=list)  # number matching, else empty
 
     def matching(self, role: str, credit_code: str = "") -> list[dict[str, Any]]:
         return [
@@ -79,6 +80,7 @@ def _scan_result(answer: dict[str, Any], phone_place: str) -> ScanResult:
             place_warning=bool(phone_place and place != phone_place),
             phone_place=phone_place,
             raw=answer,
+            number_choices=[str(n) for n in answer.get("number_choices", [])],
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PhoneError(
@@ -266,6 +268,10 @@ class PhoneApp:
             raise errors.no_scan()
         return f"/api/mobile/tickets/{self.ticket.ticket_id}/{action}"
 
+    async def pick_number(self, number: str) -> dict[str, Any]:
+        """Number matching: pick the number the computer's screen shows; a wrong one cancels."""
+        return await self._call("POST", self._ticket_path("number"), {"number": number})
+
     async def choose(self, account_key: str) -> dict[str, Any]:
         return await self._call("POST", self._ticket_path("account"), {"account": account_key})
 
@@ -282,10 +288,18 @@ class PhoneApp:
         return await self._call("POST", self._ticket_path("reject"))
 
     async def login(
-        self, text: str, *, role: str = "personal", credit_code: str = "", face: str = "pass"
+        self,
+        text: str,
+        *,
+        role: str = "personal",
+        credit_code: str = "",
+        face: str = "pass",
+        number: str = "",
     ) -> ScanResult:
-        """Scan, choose the account, pass the face check, confirm: the whole phone side."""
+        """Scan, (pick the number,) choose the account, pass the face check, confirm."""
         result = await self.scan(text)
+        if result.number_choices:
+            await self.pick_number(number)
         await self.choose(result.account(role, credit_code)["key"])
         await self.face_check(face)
         await self.confirm()

@@ -123,6 +123,7 @@ def _scan_view(b: Any, ticket: tickets.Ticket) -> dict[str, Any]:
         "requested_at": ticket.created_at,
         "expires_at": ticket.expires_at,
         "accounts": list(ticket.accounts),
+        **({"number_choices": list(ticket.match_choices)} if ticket.match_choices else {}),
         "face": {
             "threshold": b.settings.face_threshold,
             "max_failures": b.settings.limits.face_max_failures,
@@ -165,3 +166,12 @@ async def reject(request: web.Request) -> web.Response:
     card, _ = await _phone(request)
     ticket = await login.reject(broker(request), request.match_info["ticket_id"], card)
     return json_response({"state": str(ticket.state)})
+
+
+@routes.post("/api/mobile/tickets/{ticket_id}/number")
+async def match_number(request: web.Request) -> web.Response:
+    """Number matching: `{"number": "47"}`, one of the scan's `number_choices`."""
+    card, body = await _phone(request)
+    picked = field(body, "number", max_len=2)
+    await login.match_number(broker(request), request.match_info["ticket_id"], card, picked)
+    return json_response({"matched": True})

@@ -55,6 +55,8 @@ async def scan(broker: Broker, claims: qr.QrClaims, card: Card) -> Ticket:
         raise errors.QrInvalid("QR claims do not match the ticket")
     lifetimes = broker.settings.lifetimes
     context = _context(card)
+    client = broker.clients.get(stored.client_id)
+    challenge = tickets.new_number_challenge() if client.number_matching else None
     scanned = await broker.apply(
         claims.ticket_id,
         lambda t: tickets.scan(
@@ -63,11 +65,11 @@ async def scan(broker: Broker, claims: qr.QrClaims, card: Card) -> Ticket:
             subject=_subject(card),
             now=broker.now(),
             lifetimes=lifetimes,
+            challenge=challenge,
         ),
         context,
         stored=stored,
     )
-    client = broker.clients.get(stored.client_id)
     try:
         accounts = await broker.accounts.accounts_for(client, card, stored.identity, broker.now())
     except errors.NoAccount as exc:
@@ -94,6 +96,20 @@ async def scan(broker: Broker, claims: qr.QrClaims, card: Card) -> Ticket:
         context,
         stored=scanned,
     )
+
+
+async def match_number(broker: Broker, ticket_id: str, card: Card, picked: str) -> Ticket:
+    """Number matching: a wrong pick rejects the ticket, then answers number_mismatch."""
+    ticket = await broker.apply(
+        ticket_id,
+        lambda t: tickets.match_number(
+            t, device_id=card.device_id, picked=picked, now=broker.now()
+        ),
+        _context(card, step="number"),
+    )
+    if ticket.state is tickets.State.REJECTED:
+        raise errors.NumberMismatch()
+    return ticket
 
 
 async def choose(broker: Broker, ticket_id: str, card: Card, key: str) -> Ticket:

@@ -50,8 +50,17 @@ def scanned(ticket: Ticket, device_id: str = DEVICE) -> Ticket:
 
 
 def confirmed() -> Ticket:
-    """A ticket that went all the way: every field but `reason` is off its default."""
-    t = scanned(pending())
+    """A ticket that went all the way (number matching too): every field but `reason` is off
+    its default."""
+    t = tk.scan(
+        pending(),
+        device_id=DEVICE,
+        subject={"name": "欧阳娜娜"},
+        now=NOW + 1.25,
+        lifetimes=LIFETIMES,
+        challenge=("47", ("12", "47", "83")),
+    )
+    t = tk.match_number(t, device_id=DEVICE, picked="47", now=NOW + 2.0)
     t = tk.offer_accounts(t, device_id=DEVICE, accounts=ACCOUNTS, now=NOW + 2.5)
     t = tk.choose_account(t, device_id=DEVICE, key=tk.account_key(ACCOUNTS[0]), now=NOW + 3.5)
     t = tk.record_face_check(t, device_id=DEVICE, passed=False, now=NOW + 4.5, max_failures=3)
