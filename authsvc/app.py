@@ -13,7 +13,7 @@ from authsvc.accounts import AccountsProvider
 from authsvc.clients import ClientRegistry
 from authsvc.config import Settings
 from authsvc.core.clock import Clock, SystemClock
-from authsvc.http import admin, browser, mobile, oidc, ops, ws
+from authsvc.http import admin, browser, mobile, oidc, openapi, ops, ws
 from authsvc.http.appkeys import BROKER, JINJA, SOCKETS, WS_COUNTS
 from authsvc.http.middleware import error_middleware
 from authsvc.http.pages import STATIC, environment
@@ -61,7 +61,8 @@ def create_app(
     app[SOCKETS] = weakref.WeakSet()
     app[WS_COUNTS] = SocketCounts(settings.limits)
     app.on_shutdown.append(ws.close_all)
-    for table in (browser.routes, mobile.routes, ops.routes, ws.routes, oidc.routes, admin.routes):
+    tables = (browser, mobile, ops, ws, oidc, admin, openapi)
+    for table in (module.routes for module in tables):
         app.router.add_routes(table)
     app.router.add_static("/static", STATIC)
     return app
