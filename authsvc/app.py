@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from authsvc import logs
 from authsvc.accounts import AccountsProvider
 from authsvc.clients import ClientRegistry
 from authsvc.config import Settings
@@ -34,6 +35,7 @@ def create_app(
     clients: ClientRegistry | None = None,
 ) -> web.Application:
     """Build the app; a store not given is opened at startup from the settings."""
+    logs.route_to_stdlib()
     app = web.Application(
         middlewares=[error_middleware], client_max_size=settings.limits.max_body_bytes
     )

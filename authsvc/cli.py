@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 import time
 
@@ -17,13 +16,10 @@ from authsvc.keyring import Keyring, Purpose
 
 
 def _serve(settings: Settings, _: argparse.Namespace) -> int:
+    from authsvc import logs
     from authsvc.app import create_app
 
-    logging.basicConfig(
-        level=logging.INFO,
-        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}',
-    )
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logs.configure()
     web.run_app(
         create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None
     )

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
 from authsvc import errors
 from authsvc.accounts import AccountsProvider
 from authsvc.clients import ClientRegistry
@@ -20,7 +22,7 @@ from authsvc.metrics import Metrics
 from authsvc.store.base import Store
 
 log = logging.getLogger(__name__)
-audit_log = logging.getLogger("authsvc.audit")
+audit_log = structlog.get_logger("authsvc.audit")
 
 Step = Callable[[Ticket], Ticket]
 GC_MARGIN = 300.0
@@ -92,7 +94,9 @@ class Broker:
         await self.store.audit(self.audit_entry(ticket, outcome, context))
 
     def audit_entry(self, ticket: Ticket, outcome: str, context: dict[str, Any]) -> dict[str, Any]:
-        audit_log.debug("%s ticket=%s state=%s", outcome, ticket.id[:8], ticket.state)
+        audit_log.debug(
+            "transition", outcome=outcome, ticket=ticket.id[:8], state=str(ticket.state)
+        )
         return {
             "time": self.now(),
             "event": "ticket",

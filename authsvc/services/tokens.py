@@ -4,10 +4,10 @@ revokes what it issued)."""
 from __future__ import annotations
 
 import hashlib
-import logging
 import secrets
 from typing import Any
 
+import structlog
 from joserfc import jwt
 
 from authsvc.clients import Client
@@ -18,7 +18,7 @@ from authsvc.keyring import Purpose
 from authsvc.services.broker import Broker
 from authsvc.services.login import code_key
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 
 def _digest(value: str) -> str:
@@ -125,7 +125,7 @@ async def _consume_ticket(broker: Broker, ticket_id: str) -> None:
             ticket_id, lambda t: tickets.consume(t, now=broker.now()), {"step": "token"}
         )
     except Exception:  # the ticket may be gone (TTL); the tokens are valid regardless
-        log.info("ticket %s could not be marked consumed", ticket_id[:8])
+        log.info("ticket could not be marked consumed", ticket=ticket_id[:8])
 
 
 async def _refuse_replay(broker: Broker, code: str) -> None:
