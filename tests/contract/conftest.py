@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from redis.asyncio import Redis
 
+from authsvc.core.clock import FrozenClock
 from authsvc.store.memory import MemoryStore
 from authsvc.store.redis import RedisStore
 from tests.support.redis import REDIS_URL, connect_redis, new_prefix, purge
@@ -22,11 +24,19 @@ async def raw_redis() -> AsyncIterator[Redis]:
     await client.aclose()
 
 
+@pytest.fixture
+def expiry_clock() -> FrozenClock:
+    """The memory store's clock of physical expiry, moved by `lapse`."""
+    return FrozenClock(0.0)
+
+
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[AnyStore]:
+async def store(
+    request: pytest.FixtureRequest, expiry_clock: FrozenClock
+) -> AsyncIterator[AnyStore]:
     """Every backend behind the same contract (the memory one never touches Redis)."""
     if request.param == "memory":
-        memory = MemoryStore()
+        memory = MemoryStore(monotonic=expiry_clock.now)
         yield memory
         await memory.close()
         return
@@ -37,6 +47,23 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[AnyStore]:
     finally:
         await redis_store.close()
         await purge(prefix)
+
+
+Lapse = Callable[[float], Awaitable[None]]
+
+
+@pytest.fixture
+def lapse(store: AnyStore, expiry_clock: FrozenClock) -> Lapse:
+    """Let `seconds` of TTL pass: the memory store's clock moves (no waiting); Redis expires
+    keys on its own clock, which no test can move, so there — only there — the test waits."""
+
+    async def advance(seconds: float) -> None:
+        if isinstance(store, MemoryStore):
+            expiry_clock.advance(seconds)
+        else:
+            await asyncio.sleep(seconds)
+
+    return advance
 
 
 @pytest.fixture
