@@ -63,3 +63,22 @@ async def phones(tmp_path: Path) -> AsyncIterator[PhoneFactory]:
     yield make
     for phone in made:
         await phone.close()
+
+
+REDIS_FIXTURES = frozenset({"redis_prefix", "raw_redis", "redis_pair"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what each test needs, so subsets run: `-m "not e2e"`, `-m pg`, `-m "not redis"`.
+
+    e2e: everything in tests/e2e (a real Chromium); pg: a PostgreSQL parameter of any fixture;
+    redis: a Redis parameter, or a fixture that talks to Redis."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        names = set(getattr(item, "fixturenames", ()))
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.e2e)
+        if "postgresql" in params.values():
+            item.add_marker(pytest.mark.pg)
+        if "redis" in params.values() or names & REDIS_FIXTURES:
+            item.add_marker(pytest.mark.redis)

@@ -156,8 +156,9 @@ def _require_live(ticket: Ticket, now: float) -> None:
 
 def new_number_challenge() -> tuple[str, tuple[str, str, str]]:
     """Number matching: a two-digit number for the browser and three choices for the phone,
-    the right one among them at a random place (IETF cross-device BCP §6.1.10: the user must
-    look at both screens; a victim who scans an attacker's QR cannot pick the number)."""
+    the right one among them at a random place. It binds the two devices (IETF cross-device
+    BCP): the user must look at both screens, and a victim who scans an attacker's QR cannot
+    know the number shown on the attacker's screen."""
     picked = secrets.SystemRandom().sample(range(10, 100), 3)
     choices = tuple(str(n) for n in picked)
     return choices[secrets.randbelow(3)], (choices[0], choices[1], choices[2])

@@ -75,3 +75,25 @@ async def test_the_old_ticket_image_routes_are_gone(
     for tid in (ticket_id, "nope"):
         async with http.get(f"{authsvc.url}/api/tickets/{tid}/qr.png") as response:
             refused((response.status, await response.json()), 404, "not_found")
+
+
+async def test_every_page_has_a_strict_csp(authsvc: Broker, http: aiohttp.ClientSession) -> None:
+    """The QR page, an error page and the logged-out page: no inline script, no framing (the
+    embedded QR page only by the client's own origin)."""
+    pages = {
+        "qr": authsvc.url + "/authorize?" + urlencode({"client_id": "nobody"}),
+        "logged-out": authsvc.url + "/end-session",
+        "missing": authsvc.url + "/no-such-page",
+    }
+    for name, url in pages.items():
+        async with http.get(url) as response:
+            csp = response.headers.get("Content-Security-Policy", "")
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp, name
+        assert "unsafe-inline" not in csp, name
+    from tests.security.test_limits import _authorize_params
+
+    params = {**_authorize_params(), "display": "embedded"}
+    async with http.get(authsvc.url + "/authorize", params=params) as response:
+        assert response.status == 200
+        csp = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors http://127.0.0.1:9" in csp and "script-src 'self'" in csp

@@ -1,6 +1,6 @@
-"""Number matching (IETF cross-device BCP §6.1.10) for clients that register it, through the real
-API on memory and Redis: the browser shows a two-digit number after the scan, the phone is
-offered three, and only the right pick lets the login go on."""
+"""Number matching (binding the two devices, after the IETF cross-device BCP) for clients that
+register it, through the real API on memory and Redis: the browser shows a two-digit number
+after the scan, the phone is offered three, and only the right pick lets the login go on."""
 
 from __future__ import annotations
 

@@ -157,6 +157,7 @@ def snapshot(client: redis.Redis, prefix: str) -> dict[str, Any]:
     return state
 
 
+@pytest.mark.redis
 def test_served_description_is_the_file_with_the_issuer(live: tuple[str, str]) -> None:
     """GET /openapi.json is openapi.yaml as JSON, with the issuer as its server."""
     url, _ = live
@@ -165,6 +166,7 @@ def test_served_description_is_the_file_with_the_issuer(live: tuple[str, str]) -
     assert served["paths"] == json.loads(json.dumps(description()["paths"]))
 
 
+@pytest.mark.redis
 def test_fuzz_no_5xx_documented_answers_refusals_change_nothing(live: tuple[str, str]) -> None:
     """Every operation, positive and negative data, EXAMPLES each: never a 5xx, the status,
     content type, headers and body as described (every error in its documented shape), and
