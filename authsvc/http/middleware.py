@@ -69,9 +69,7 @@ def _error_response(
         public = errors.QrAuthError()
     else:
         public = exc
-    log.info(
-        "refused", method=request.method, path=request.path, code=exc.code, detail=exc.detail
-    )
+    log.info("refused", method=request.method, path=request.path, code=exc.code, detail=exc.detail)
     request.app[BROKER].metrics.refusals.labels(code=exc.code).inc()
     if _wants_json(request):
         response = json_response(public.body(request_id), status=public.status)

@@ -173,10 +173,13 @@ async def start_process(
         "AUTHSVC_AUDIT_LOG": str(folder / "audit.jsonl"),
         **extra,
     }
-    log = (folder / f"authsvc-{port}.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "authsvc", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    with (folder / f"authsvc-{port}.log").open("wb") as log:  # the child keeps its own copy
+        process = subprocess.Popen(
+            [sys.executable, "-m", "authsvc", "serve"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     await wait_ready(url, process)
     return BrokerProcess(url=url, process=process)
