@@ -16,6 +16,7 @@ from authsvc.config import Settings
 from authsvc.core.clock import Clock, SystemClock
 from authsvc.http import admin, browser, mobile, oidc, openapi, ops, ws
 from authsvc.http.appkeys import BROKER, JINJA, SOCKETS, WS_COUNTS
+from authsvc.http.cors import cors_middleware
 from authsvc.http.middleware import error_middleware
 from authsvc.http.pages import STATIC, environment
 from authsvc.http.wslimits import SocketCounts
@@ -37,7 +38,8 @@ def create_app(
     """Build the app; a store not given is opened at startup from the settings."""
     logs.route_to_stdlib()
     app = web.Application(
-        middlewares=[error_middleware], client_max_size=settings.limits.max_body_bytes
+        middlewares=[cors_middleware, error_middleware],
+        client_max_size=settings.limits.max_body_bytes,
     )
     app[JINJA] = environment()
     clock = clock or SystemClock()

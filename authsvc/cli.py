@@ -84,7 +84,10 @@ def _ecard(settings: Settings, args: argparse.Namespace) -> int:
 
 def _clients(settings: Settings, _: argparse.Namespace) -> int:
     for client in ClientRegistry.load(settings.clients_file).all():
-        print(f"{client.client_id:12} {client.auth_method:20} {', '.join(client.redirect_uris)}")
+        print(
+            f"{client.client_id:12} {client.auth_method:20} {', '.join(client.redirect_uris)}"
+            f"  scopes={' '.join(client.scopes)} alg={client.id_token_signed_response_alg}"
+        )
     return 0
 
 

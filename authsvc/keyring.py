@@ -39,6 +39,9 @@ DEFAULT_ALGORITHMS = {
     Purpose.TOKEN: Algorithm.ES256,
     Purpose.ECARD: Algorithm.ED25519,
 }
+#: Algorithms kept current beside the default one, selected by `alg`: RS256 for the ID tokens
+#: of relying parties registered for it (OpenID Connect Discovery §3 requires offering RS256).
+ADDITIONAL_ALGORITHMS: dict[Purpose, tuple[Algorithm, ...]] = {Purpose.TOKEN: (Algorithm.RS256,)}
 
 
 class KeyStatus(StrEnum):
@@ -88,6 +91,9 @@ class Keyring:
                 r.purpose is purpose and r.status is KeyStatus.CURRENT for r in keyring.records
             ):
                 keyring._add(purpose, algs[purpose], now)
+            for alg in ADDITIONAL_ALGORITHMS.get(purpose, ()):
+                if not keyring._current_with(purpose, alg):
+                    keyring._add(purpose, alg, now)
         return keyring
 
     @classmethod
@@ -154,8 +160,10 @@ class Keyring:
     def rotate(
         self, purpose: Purpose, *, now: float, grace: float, alg: Algorithm | None = None
     ) -> KeyRecord:
-        """A new current key; the old one verifies for `grace` seconds more."""
-        old = self.current_record(purpose)
+        """A new current key; the old one verifies for `grace` seconds more. With `alg`, the
+        current key of that algorithm is the one replaced (if there is one)."""
+        old = self._current_with(purpose, alg) if alg else None
+        old = old or self.current_record(purpose)
         self.records = [
             replace(r, status=KeyStatus.PREVIOUS, retire_after=now + grace) if r is old else r
             for r in self.records
@@ -193,14 +201,40 @@ class Keyring:
     def _record(self, kid: str) -> KeyRecord | None:
         return next((r for r in self.records if r.kid == kid), None)
 
-    def current_record(self, purpose: Purpose) -> KeyRecord:
+    def _current_with(self, purpose: Purpose, alg: Algorithm) -> KeyRecord | None:
         return next(
-            r for r in self.records if r.purpose is purpose and r.status is KeyStatus.CURRENT
+            (
+                r
+                for r in self.records
+                if r.purpose is purpose and r.status is KeyStatus.CURRENT and r.alg is alg
+            ),
+            None,
         )
 
-    def current(self, purpose: Purpose) -> tuple[KeyRecord, PrivateKey]:
-        record = self.current_record(purpose)
+    def current_record(self, purpose: Purpose, alg: Algorithm | None = None) -> KeyRecord:
+        """The current key of this purpose: of algorithm `alg`, or else the main one (not one of
+        the ADDITIONAL_ALGORITHMS kept beside it)."""
+        current = [
+            r for r in self.records if r.purpose is purpose and r.status is KeyStatus.CURRENT
+        ]
+        if alg is not None:
+            return next(r for r in current if r.alg is alg)
+        extra = ADDITIONAL_ALGORITHMS.get(purpose, ())
+        return next((r for r in current if r.alg not in extra), current[0])
+
+    def current(
+        self, purpose: Purpose, alg: Algorithm | None = None
+    ) -> tuple[KeyRecord, PrivateKey]:
+        record = self.current_record(purpose, alg)
         return record, self._private[record.kid]
+
+    def current_algorithms(self, purpose: Purpose) -> list[Algorithm]:
+        """The algorithms this purpose can sign with now, the main one first."""
+        main = self.current_record(purpose).alg
+        others = {
+            r.alg for r in self.records if r.purpose is purpose and r.status is KeyStatus.CURRENT
+        }
+        return [main, *sorted(others - {main})]
 
     def verifying_key(self, purpose: Purpose, kid: str, *, now: float) -> VerifyingKey | None:
         record = self._record(kid)
@@ -223,9 +257,11 @@ class Keyring:
             keys.append({**jwk, "kid": record.kid, "alg": str(record.alg), "use": "sig"})
         return {"keys": keys}
 
-    def jose_signing_key(self, purpose: Purpose) -> tuple[KeyRecord, Any]:
-        """The current key as a joserfc key, for JWTs."""
-        record, key = self.current(purpose)
+    def jose_signing_key(
+        self, purpose: Purpose, alg: Algorithm | None = None
+    ) -> tuple[KeyRecord, Any]:
+        """The current key (of algorithm `alg`, or the main one) as a joserfc key, for JWTs."""
+        record, key = self.current(purpose, alg)
         if record.kid not in self._jose_private:
             self._jose_private[record.kid] = _jose_key(key, record)
         return record, self._jose_private[record.kid]
@@ -240,6 +276,9 @@ class Keyring:
         return self._keysets[cache_key]
 
 
+_KEY_TYPES = {Algorithm.ED25519: "OKP", Algorithm.ES256: "EC", Algorithm.RS256: "RSA"}
+
+
 def _jose_key(key: PrivateKey | PublicKey, record: KeyRecord) -> Any:
-    key_type = "OKP" if record.alg is Algorithm.ED25519 else "EC"
+    key_type = _KEY_TYPES[record.alg]
     return import_key(key, key_type, parameters={"kid": record.kid, "alg": str(record.alg)})

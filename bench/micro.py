@@ -131,7 +131,14 @@ def jose_us(keys_dir: Path, issuer: str, device_alg: Algorithm, count: int) -> d
         "sid": secrets.token_hex(16),
     }
     sub = secrets.token_urlsafe(24)
-    claims = oidc_claims.id_token_claims(grant, issuer=issuer, sub=sub, now=now, ttl=600)
+    claims = oidc_claims.id_token_claims(
+        grant,
+        issuer=issuer,
+        sub=sub,
+        now=now,
+        ttl=600,
+        allowed=oidc_claims.claims_of(oidc_claims.SCOPES),
+    )
     broker = cast(Broker, SimpleNamespace(keyring=keyring))  # sign_jwt reads only the keyring
     read_s = _cpu_per_call(lambda: ecard.read(card, keys, issuer=issuer, now=now), count)
     sign_s = _cpu_per_call(lambda: tokens.sign_jwt(broker, claims), count)

@@ -99,6 +99,7 @@ def scan_lines(result: ScanResult, phone_place: str) -> list[str]:
         f"  大致位置：{view['place']}",
         f"  浏览器/系统：{view['browser']} / {view['os']}",
         f"  请求时间：{view['requested_at']}",
+        f"  {view['release']}",
     ]
     if view["place_warning"]:
         lines.append(f"  ⚠ 注意：{view['place_warning']}")

@@ -48,6 +48,8 @@ class ScanResult:
     phone_place: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
     number_choices: list[str] = field(default_factory=list)  # number matching, else empty
+    #: The claims the broker will give this portal if the login is confirmed (name, id_number…).
+    claims: list[str] = field(default_factory=list)
 
     def matching(self, role: str, credit_code: str = "") -> list[dict[str, Any]]:
         return [
@@ -81,6 +83,7 @@ def _scan_result(answer: dict[str, Any], phone_place: str) -> ScanResult:
             phone_place=phone_place,
             raw=answer,
             number_choices=[str(n) for n in answer.get("number_choices", [])],
+            claims=_claims(answer),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PhoneError(
@@ -89,6 +92,13 @@ def _scan_result(answer: dict[str, Any], phone_place: str) -> ScanResult:
             "The broker's answer is malformed",
             detail=repr(exc)[:120],
         ) from exc
+
+
+def _claims(answer: dict[str, Any]) -> list[str]:
+    claims = answer.get("claims", [])
+    if not isinstance(claims, list) or not all(isinstance(c, str) for c in claims):
+        raise TypeError("claims is not a list of names")
+    return list(claims)
 
 
 class PhoneApp:

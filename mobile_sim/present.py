@@ -111,6 +111,36 @@ def portal_name(client: Mapping[str, Any], lang: str = "zh") -> str:
     return str(name or client.get("id", ""))
 
 
+# The claims the broker says it will release (its scan answer's `claims`), as the person reads
+# them; claims that say one thing under several names share a label and are shown once.
+CLAIM_LABELS: dict[str, tuple[str, str]] = {
+    "name": ("姓名", "name"),
+    "id_number": ("社会保障号码", "social security number"),
+    "phone_number": ("手机号码", "mobile number"),
+    "role": ("登录身份", "login role"),
+    "company": ("单位名称及统一社会信用代码", "company name and credit code"),
+    "relationships": ("单位授权信息", "company authorizations"),
+    "business_items": ("单位授权信息", "company authorizations"),
+    "unit_numbers": ("单位授权信息", "company authorizations"),
+}
+
+
+def claim_labels(claims: list[str], lang: str = "zh") -> list[str]:
+    """姓名、社会保障号码… in the broker's order, each label once; unknown names as sent."""
+    labels = [pick(CLAIM_LABELS.get(c, (c, c)), lang) for c in claims]
+    return list(dict.fromkeys(labels))
+
+
+def release_line(client: Mapping[str, Any], claims: list[str], lang: str = "zh") -> str:
+    """将向“人社网上服务大厅”提供：姓名、社会保障号码 — what confirming gives to whom."""
+    portal = portal_name(client, lang)
+    labels = claim_labels(claims, lang)
+    if lang == "en":
+        given = ", ".join(labels) if labels else "an anonymous user identifier only"
+        return f"“{portal}” will receive: {given}"
+    return f"将向“{portal}”提供：{'、'.join(labels) if labels else '匿名用户标识（不含个人信息）'}"
+
+
 def place_warning(browser_place: str, phone_place: str, lang: str = "zh") -> str:
     if lang == "en":
         return (
@@ -156,6 +186,8 @@ def scan_view(result: Any, phone_place: str, lang: str = "zh") -> dict[str, Any]
         else "",
         "accounts": [account_view(a, lang) for a in result.accounts],
         "face": dict(result.face),
+        "claims": claim_labels(list(result.claims), lang),
+        "release": release_line(result.client, list(result.claims), lang),
     }
 
 

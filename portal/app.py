@@ -13,11 +13,21 @@ from portal import registries
 from portal.clock import Clock, utcnow
 from portal.config import Settings
 from portal.db.engine import make_engine, make_sessionmaker, upgrade
-from portal.http import api, auth, counter, pages, usercenter
-from portal.http.keys import CLOCK, DB, ENGINE, PROVIDER, REGISTRIES, SETTINGS
+from portal.http import api, auth, business, counter, mybusiness, pages, review, usercenter
+from portal.http.keys import (
+    BUSINESS_CLOCK,
+    CLOCK,
+    DB,
+    ENGINE,
+    PROVIDER,
+    REGISTRIES,
+    SETTINGS,
+    WINDOW,
+)
 from portal.http.middleware import csrf, errors, security_headers
 from portal.http.session import session_middleware
 from portal.oidc.provider import Provider
+from portal.rules import window
 from portal.services import sessions
 
 HERE = Path(__file__).parent
@@ -28,14 +38,20 @@ def create_app(
     *,
     clock: Clock = utcnow,
     registry_data: registries.Registries | None = None,
+    business_clock: Clock | None = None,
 ) -> web.Application:
-    """Build the application; the database is opened (and migrated) on startup."""
+    """Build the application; the database is opened (and migrated) on startup.
+
+    `business_clock` (default: `clock`) times business handling — the business window and the
+    applications' timestamps — apart from logins, whose ID tokens follow authsvc's clock."""
     app = web.Application(
         middlewares=[security_headers, errors, session_middleware, csrf],
         client_max_size=settings.max_upload_bytes + 64 * 1024,
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock
+    app[BUSINESS_CLOCK] = business_clock or clock
+    app[WINDOW] = window.parse(settings.business_window, settings.business_tz)
     app[REGISTRIES] = registry_data or registries.load()
     app[PROVIDER] = Provider(
         settings.authsvc_issuer,
@@ -50,7 +66,7 @@ def create_app(
         autoescape=jinja2.select_autoescape(default=True),
         undefined=jinja2.StrictUndefined,
     )
-    for module in (pages, usercenter, counter, auth, api):
+    for module in (pages, usercenter, business, mybusiness, review, counter, auth, api):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", HERE / "static", name="static")
     app.cleanup_ctx.append(_database)

@@ -50,13 +50,15 @@ async def _upgrade(settings: Settings) -> None:
 
 async def _demo(settings: Settings) -> None:
     from portal.db.engine import make_engine, make_sessionmaker, upgrade
-    from portal.demo import load_demo
+    from portal.demo import load_business_demo, load_demo
     from portal.registries import load
 
     engine = make_engine(settings.database_url)
     try:
         await upgrade(engine)
-        summary = await load_demo(make_sessionmaker(engine), load())
+        sessionmaker = make_sessionmaker(engine)
+        summary = await load_demo(sessionmaker, load())
+        summary += "\n" + await load_business_demo(sessionmaker)
     finally:
         await engine.dispose()
     sys.stdout.write(summary + "\n")

@@ -28,6 +28,8 @@ class Settings:
     migrate_on_start: bool = True
     http_timeout_seconds: float = 5.0
     jwks_min_refetch_seconds: float = 10.0  # an unknown kid refetches the JWKS at most this often
+    business_window: str = "5 09:00-25 17:00"  # seed 001 item 41: 每月5号9点到25号17点
+    business_tz: str = "Asia/Shanghai"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -75,4 +77,6 @@ _ENV: tuple[tuple[str, str, Any], ...] = (
     ("PORTAL_SESSION_SECRET", "session_secret", lambda v: v.encode()),
     ("PORTAL_UPLOAD_DIR", "upload_dir", Path),
     ("PORTAL_MAX_UPLOAD_BYTES", "max_upload_bytes", int),
+    ("PORTAL_BUSINESS_WINDOW", "business_window", str),
+    ("PORTAL_BUSINESS_TZ", "business_tz", str),
 )

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from portal.clock import utcnow
+from portal.coresys import seed as coresys_seed
 from portal.db.models import Company
 from portal.registries import Registries
 from portal.rules.people import PersonInput
@@ -41,7 +43,11 @@ async def load_demo(
             await _admin(db, company, entry.get("admin"))
             for agent in entry.get("agents", []):
                 await _agent(db, company, agent)
-    return f"demo data: {len(data['people'])} people, {len(data['companies'])} companies"
+        insured = await coresys_seed.load(db, utcnow())
+    return (
+        f"demo data: {len(data['people'])} people, {len(data['companies'])} companies, "
+        f"{insured} persons in the core system"
+    )
 
 
 async def _company(db: AsyncSession, registry: Registries, entry: dict[str, Any]) -> Company:
@@ -74,3 +80,16 @@ async def _agent(db: AsyncSession, company: Company, entry: dict[str, Any]) -> N
     wanted = [by_key[(unit, kind)] for unit, kind in entry.get("relationships", [])]
     agent = await agents.get(db, company, agent.id)
     await agents.set_grants(db, SYSTEM, company, agent, wanted, entry.get("business_items", []))
+
+
+async def load_business_demo(
+    sessionmaker: async_sessionmaker[AsyncSession], path: Path = DEMO_PATH
+) -> str:
+    """Applications in every state (make demo), filed and reviewed through the services, so a
+    newcomer finds a populated 我的办件 and review queue. Once: skipped when any exist."""
+    from portal.services.business_demo import load
+
+    spec = read(path)["applications"]
+    async with sessionmaker() as db:
+        made = await load(db, spec, utcnow())
+    return f"demo applications: {made}"

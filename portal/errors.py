@@ -192,6 +192,180 @@ ProviderUnavailable = _error(
     "The login service is temporarily unavailable",
 )
 
+# Business handling (seed 000 第4章, seed 001 items 3, 5, 18-21, 27-28, 41, 51; seed 003 三)
+ItemForbidden = _error(
+    "item_forbidden",
+    403,
+    "您无权办理该业务事项，请联系法人授权",
+    "You are not authorized for this business item or insurance relationship",
+)
+RelationshipRequired = _error(
+    "relationship_required", 400, "请选择参保关系", "Choose an insurance relationship"
+)
+InsuranceTypeNotAllowed = _error(
+    "insurance_type_not_allowed",
+    400,
+    "该参保关系的险种不能办理此业务",
+    "This business item cannot be filed for that insurance type",
+)
+PersonsRequired = _error(
+    "persons_required", 400, "请至少填写一名人员信息", "Enter at least one person"
+)
+InvalidMonth = _error(
+    "invalid_month", 400, "月份格式不正确（如 2026-11）", "The month is not valid (e.g. 2026-11)"
+)
+InvalidBase = _error(
+    "invalid_base",
+    400,
+    "缴费基数须为1至999999之间的整数（元）",
+    "The contribution base must be a whole number of yuan between 1 and 999999",
+)
+InvalidField = _error(
+    "invalid_field", 400, "请完整填写带*号的必填项", "Fill in every required field"
+)
+AttachmentRequired = _error(
+    "attachment_required",
+    400,
+    "该业务需要上传附件材料，请将附件材料拍成照片，作为电子档上传",
+    "This business item needs its attachment (a photo or PDF of the material)",
+)
+PersonNotCollected = _error(
+    "person_not_collected",
+    400,
+    "未获取到人员基本信息",
+    "No base information for this person; collect it first (人员基础信息采集)",
+)
+FlexibleEmployment = _error(
+    "flexible_employment",
+    400,
+    "该人员为灵活就业参保人员",
+    "This person is insured as flexibly employed; they must stop that insurance first",
+)
+PensionAlreadyInsured = _error(
+    "pension_already_insured",
+    400,
+    "养老已参保，不能再办理参保",
+    "Already insured for pension; the former employer may not have stopped it",
+)
+AlreadyInsured = _error(
+    "already_insured",
+    400,
+    "该人员此险种已参保，不能再办理参保",
+    "Already insured for this insurance type",
+)
+DuplicatePerson = _error(
+    "duplicate_person",
+    400,
+    "根据身份证号码找到多条人员信息，无法办理此业务",
+    "Several person records share this ID number; file at the counter",
+)
+HukouMissing = _error(
+    "hukou_missing",
+    400,
+    "户籍性质为空",
+    "The household registration type (户籍性质) is empty; the person must complete it",
+)
+BenefitsPaid = _error(
+    "benefits_paid",
+    400,
+    "自参保开始日期下一月起，存在失业金发放信息",
+    "Unemployment benefits were paid after the start month; they must be repaid first",
+)
+BackdateLimit = _error(
+    "backdate_limit",
+    400,
+    "参保开始月份超出补缴范围：网报系统只能从实际操作月往前补六个月",
+    "The start month is out of range: at most six months back, never in the future",
+)
+PersonNameMismatch = _error(
+    "person_name_mismatch",
+    400,
+    "姓名与人员基础信息不一致",
+    "The name does not match the person's base information",
+)
+PersonExists = _error(
+    "person_exists",
+    400,
+    "该人员基础信息已存在，无需重复采集",
+    "This person's base information already exists",
+)
+NotInsuredHere = _error(
+    "not_insured_here",
+    400,
+    "该人员在本单位无此险种的有效参保信息",
+    "The person has no active insurance of this type with this unit",
+)
+BaseNotHigher = _error(
+    "base_not_higher",
+    400,
+    "调整后的缴费基数须高于原缴费基数",
+    "The new contribution base must be higher than the current one",
+)
+PendingApplication = _error(
+    "pending_application",
+    409,
+    "该人员存在未办结的同类业务，请勿重复申报",
+    "This person already has the same business in progress",
+)
+RollbackTargetInvalid = _error(
+    "rollback_target_invalid",
+    400,
+    "未找到本单位可回退的已办结业务，请核对受理流水号",
+    "No completed, not yet rolled back application of this company has that serial number",
+)
+OutsideBusinessWindow = _error(
+    "outside_business_window",
+    409,
+    "不在当前业务周期。网厅申报类业务的时间周期为每个月的5号上午9点到25号下午5点，"
+    "业务已保存至待提交，请在业务周期内提交",
+    "Outside the business window (the 5th 09:00 to the 25th 17:00 each month); "
+    "the application was saved as a draft, submit it once the window opens",
+)
+ApplicationNotFound = _error("application_not_found", 404, "未找到该办件", "Application not found")
+ApplicationState = _error(
+    "application_state",
+    409,
+    "当前办件状态不允许此操作",
+    "The application's state does not allow this",
+)
+ApplicationFinal = _error(
+    "application_final",
+    409,
+    "已撤回或已退回的业务不能恢复，只能重新申报",
+    "A withdrawn or returned application is final; file a new one",
+)
+WithdrawRefused = _error(
+    "withdraw_refused",
+    409,
+    "该业务已由经办人员办理，只能联系经办人员退回",
+    "A reviewer has picked this application up; only the reviewer can return it",
+)
+OwnApplication = _error(
+    "own_application",
+    403,
+    "不能审核本人提交的业务",
+    "You cannot review an application you filed",
+)
+NotReviewer = _error(
+    "not_reviewer",
+    409,
+    "该业务已由其他经办人员领取",
+    "Another reviewer holds this application",
+)
+OtherAgency = _error(
+    "other_agency",
+    403,
+    "该业务不属于本经办机构",
+    "This application belongs to another agency",
+)
+ReasonRequired = _error("reason_required", 400, "请填写退回原因", "Give the reason for returning")
+CoreRejected = _error(
+    "core_rejected",
+    409,
+    "核心业务系统校验未通过，请退回该业务",
+    "The core system refuses the change; return the application",
+)
+
 
 def lookup(code: str) -> type[PortalError]:
     return REGISTRY.get(code, PortalError)

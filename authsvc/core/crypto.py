@@ -1,7 +1,9 @@
 """Signature algorithms behind one interface, keyed by algorithm name and key id.
 
 Adding a profile (SM2 with SM3 for the 国密 suite) means adding one `Algorithm` entry here;
-the QR format and token code only ever name the algorithm.
+the QR format and token code only ever name the algorithm. RS256 (RSA 2048, RFC 7518 §3.3)
+exists for ID tokens only: OpenID Connect Discovery §3 requires it to be offered, and some
+relying parties' libraries accept nothing else; the QR format and device keys never use it.
 """
 
 from __future__ import annotations
@@ -13,20 +15,22 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
 from joserfc.jwk import import_key
 
-PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
-PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+RSA_BITS = 2048  # RFC 7518 §3.3: 2048 bits or larger
 
 
 class Algorithm(StrEnum):
     ED25519 = "Ed25519"
     ES256 = "ES256"
+    RS256 = "RS256"
 
 
 # One byte per algorithm inside binary formats (the QR payload). 3 is reserved for SM2.
@@ -47,29 +51,42 @@ def b64u_decode(text: str) -> bytes:
 def generate(alg: Algorithm) -> PrivateKey:
     if alg is Algorithm.ED25519:
         return ed25519.Ed25519PrivateKey.generate()
+    if alg is Algorithm.RS256:
+        return rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
     return ec.generate_private_key(ec.SECP256R1())
 
 
 def algorithm_of(key: PrivateKey | PublicKey) -> Algorithm:
     if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
         return Algorithm.ED25519
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        return Algorithm.RS256
     return Algorithm.ES256
 
 
 def sign(key: PrivateKey, data: bytes) -> bytes:
-    """Raw signatures (64 bytes for both): r||s for ES256 as in JWS."""
+    """Raw signatures (64 bytes for Ed25519 and ES256): r||s for ES256 as in JWS; RSASSA
+    PKCS#1 v1.5 with SHA-256 for RS256 (RFC 7518 §3.3)."""
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(data)
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
     r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
+def _signature_size(key: PublicKey, alg: Algorithm) -> int:
+    return key.key_size // 8 if isinstance(key, rsa.RSAPublicKey) else SIGNATURE_SIZES[alg]
+
+
 def verify(key: PublicKey, alg: Algorithm, data: bytes, signature: bytes) -> bool:
-    if algorithm_of(key) is not alg or len(signature) != SIGNATURE_SIZES[alg]:
+    if algorithm_of(key) is not alg or len(signature) != _signature_size(key, alg):
         return False
     try:
         if isinstance(key, ed25519.Ed25519PublicKey):
             key.verify(signature, data)
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
         else:
             der = encode_dss_signature(
                 int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
@@ -80,10 +97,17 @@ def verify(key: PublicKey, alg: Algorithm, data: bytes, signature: bytes) -> boo
     return True
 
 
+def _uint(value: int) -> str:
+    return b64u(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+
 def public_jwk(key: PublicKey) -> dict[str, str]:
     if isinstance(key, ed25519.Ed25519PublicKey):
         raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return {"kty": "OKP", "crv": "Ed25519", "x": b64u(raw)}
+    if isinstance(key, rsa.RSAPublicKey):
+        rsa_numbers = key.public_numbers()
+        return {"kty": "RSA", "n": _uint(rsa_numbers.n), "e": _uint(rsa_numbers.e)}
     numbers = key.public_numbers()
     return {
         "kty": "EC",
@@ -94,7 +118,8 @@ def public_jwk(key: PublicKey) -> dict[str, str]:
 
 
 def public_key_from_jwk(jwk: dict[str, Any]) -> PublicKey:
-    """Only the two key types we accept; anything else is a ValueError."""
+    """Only the two key types phones and QR codes use (never RSA); anything else is a
+    ValueError."""
     if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
         return ed25519.Ed25519PublicKey.from_public_bytes(b64u_decode(str(jwk["x"])))
     if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":

@@ -9,6 +9,7 @@ from aiohttp import web
 from authsvc import errors
 from authsvc.core import device, ecard, qr, tickets
 from authsvc.core.ecard import Card
+from authsvc.core.oidc.claims import released
 from authsvc.core.useragent import browser_and_os, rough_place
 from authsvc.http.common import (
     broker,
@@ -112,6 +113,7 @@ def _scan_view(b: Any, ticket: tickets.Ticket) -> dict[str, Any]:
         "ticket_id": ticket.id,
         "state": str(ticket.state),
         "client": {"id": client.client_id, "name": client.display_name()},
+        "claims": released(ticket.request.get("scope", ()), client.released_claims()),
         "identity": str(ticket.identity),
         "browser": {
             "ip": ticket.browser_ip,

@@ -26,6 +26,7 @@ CLAIMS = [
     "company",
     "relationships",
     "business_items",
+    "unit_numbers",
     "acr",
     "amr",
     "auth_time",
@@ -36,7 +37,8 @@ CLAIMS = [
 
 @routes.get("/.well-known/openid-configuration")
 async def discovery(request: web.Request) -> web.Response:
-    issuer = broker(request).settings.issuer
+    b = broker(request)
+    issuer = b.settings.issuer
     return json_response(
         {
             "issuer": issuer,
@@ -49,7 +51,9 @@ async def discovery(request: web.Request) -> web.Response:
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code"],
             "subject_types_supported": ["pairwise", "public"],
-            "id_token_signing_alg_values_supported": ["ES256"],
+            "id_token_signing_alg_values_supported": [
+                str(alg) for alg in b.keyring.current_algorithms(Purpose.TOKEN)
+            ],
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic",
                 "client_secret_post",

@@ -12,6 +12,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from authsvc.clients import Client
+from authsvc.core.crypto import Algorithm
 from authsvc.keyring import Purpose
 from authsvc.services.broker import Broker
 from authsvc.services.tokens import revoke_issued, sign_jwt
@@ -24,7 +25,7 @@ def read_id_token_hint(broker: Broker, hint: str) -> dict[str, Any] | None:
     """Our own ID token, signature checked; an expired one is still a fine hint."""
     try:
         keys = broker.keyring.jose_keyset(Purpose.TOKEN, now=broker.now())
-        claims = jwt.decode(hint, keys, algorithms=["ES256", "Ed25519"]).claims
+        claims = jwt.decode(hint, keys, algorithms=["ES256", "RS256", "Ed25519"]).claims
     except (JoseError, ValueError, KeyError, TypeError):
         return None
     return claims if claims.get("iss") == broker.settings.issuer else None
@@ -64,6 +65,7 @@ async def notify_backchannel(broker: Broker, client: Client, *, sub: str, sid: s
             "events": {LOGOUT_EVENT: {}},
         },
         typ="logout+jwt",
+        alg=Algorithm(client.id_token_signed_response_alg),  # as its ID tokens
     )
     try:
         async with (

@@ -12,6 +12,7 @@ from joserfc import jwt
 
 from authsvc.clients import Client
 from authsvc.core import tickets
+from authsvc.core.crypto import Algorithm
 from authsvc.core.oidc import claims as oidc_claims
 from authsvc.core.oidc.token import TokenError, check_grant
 from authsvc.keyring import Purpose
@@ -41,8 +42,12 @@ def _ticket_tokens_key(ticket_id: str) -> str:
     return f"ticket-tokens:{ticket_id}"
 
 
-def sign_jwt(broker: Broker, claims: dict[str, Any], typ: str = "JWT") -> str:
-    record, key = broker.keyring.jose_signing_key(Purpose.TOKEN)
+def sign_jwt(
+    broker: Broker, claims: dict[str, Any], typ: str = "JWT", alg: Algorithm | None = None
+) -> str:
+    """Sign with the current token key of `alg` (the client's registered ID-token algorithm),
+    or the main one."""
+    record, key = broker.keyring.jose_signing_key(Purpose.TOKEN, alg)
     header = {"alg": str(record.alg), "kid": record.kid, "typ": typ}
     return jwt.encode(header, claims, key, algorithms=[str(record.alg)])
 
@@ -76,14 +81,24 @@ async def redeem(
         subject_type=client.subject_type,
         salt=settings.pairwise_salt,
     )
+    allowed = client.released_claims()
     id_token = sign_jwt(
         broker,
         oidc_claims.id_token_claims(
-            grant, issuer=settings.issuer, sub=sub, now=now, ttl=settings.id_token_ttl
+            grant,
+            issuer=settings.issuer,
+            sub=sub,
+            now=now,
+            ttl=settings.id_token_ttl,
+            allowed=allowed,
         ),
+        alg=Algorithm(client.id_token_signed_response_alg),
     )
-    scope = list(grant["request"].get("scope", ["openid"]))
-    userinfo = {"sub": sub, **oidc_claims.user_claims(scope, grant["subject"], grant["account"])}
+    scope = [s for s in grant["request"].get("scope", ["openid"]) if s in client.scopes]
+    userinfo = {
+        "sub": sub,
+        **oidc_claims.user_claims(scope, grant["subject"], grant["account"], allowed=allowed),
+    }
     await broker.store.put_value(
         access_key(access_token),
         {

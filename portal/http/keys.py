@@ -11,6 +11,7 @@ from portal.clock import Clock
 from portal.config import Settings
 from portal.oidc.provider import Provider
 from portal.registries import Registries
+from portal.rules.window import Window
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -19,3 +20,5 @@ REGISTRIES = web.AppKey("registries", Registries)
 PROVIDER = web.AppKey("provider", Provider)
 CLOCK = web.AppKey("clock", Clock)
 REQUEST_ID = web.RequestKey("request_id", str)
+WINDOW = web.AppKey("window", Window)
+BUSINESS_CLOCK = web.AppKey("business_clock", Clock)

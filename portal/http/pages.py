@@ -22,11 +22,6 @@ async def home(request: web.Request) -> web.Response:
     return render(request, "home.html")
 
 
-@routes.get("/banshi")
-async def business_centre(request: web.Request) -> web.Response:
-    return render(request, "banshi.html")
-
-
 @routes.get("/register")
 async def register_form(request: web.Request) -> web.Response:
     return render(request, "register.html", {"values": {}, "id_types": ID_TYPES})

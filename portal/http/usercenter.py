@@ -27,6 +27,13 @@ ACTION_LABELS = {
     "counter.upload": ("窗口上传授权书", "Counter upload"),
     "counter.upload_delete": ("删除授权书", "Counter upload deleted"),
     "login": ("扫码登录", "Logged in"),
+    "application.save": ("保存办件", "Application saved"),
+    "application.submit": ("提交办件", "Application submitted"),
+    "application.withdraw": ("撤回办件", "Application withdrawn"),
+    "application.accept": ("受理办件", "Application accepted"),
+    "application.pickup": ("领取审核", "Picked up for review"),
+    "application.approve": ("审核通过", "Application approved"),
+    "application.return": ("退回办件", "Application returned"),
 }
 
 
@@ -63,13 +70,6 @@ async def company_home(request: web.Request) -> web.Response:
             "granted_items": [items.get(code) for code in granted_items],
         },
     )
-
-
-@routes.get("/uc/{code}/business")
-async def my_business(request: web.Request) -> web.Response:
-    async with request.app[DB]() as db:
-        _, company = await company_for(request, db, Module.MY_BUSINESS)
-    return render(request, "usercenter/business.html", {"company": company})
 
 
 @routes.get("/uc/{code}/agents")

@@ -38,6 +38,7 @@ class Module(StrEnum):
     AUTHORIZE = "authorize"  # 授权登录
     MY_BUSINESS = "my_business"  # 我的办件
     COUNTER = "counter"  # 窗口授权 (经办机构)
+    REVIEW = "review"  # 业务审核 (经办机构)
     PERSONAL_INFO = "personal_info"  # 个人信息
 
 
@@ -58,6 +59,7 @@ MODULES: dict[Module, ModuleInfo] = {
         ModuleInfo(Module.MY_BUSINESS, "我的办件", "My applications", "/uc/{code}/business"),
         ModuleInfo(Module.PERSONAL_INFO, "个人信息", "My details", "/usercenter"),
         ModuleInfo(Module.COUNTER, "窗口授权", "Counter authorization", "/counter"),
+        ModuleInfo(Module.REVIEW, "业务审核", "Review queue", "/review"),
     )
 }
 
@@ -66,7 +68,7 @@ _BY_ROLE: dict[Role, tuple[Module, ...]] = {
     Role.ADMIN: (Module.BASIC_INFO, Module.EDIT_PROFILE, Module.AUTHORIZE, Module.MY_BUSINESS),
     Role.AGENT: (Module.BASIC_INFO, Module.MY_BUSINESS),
     Role.PERSONAL: (Module.PERSONAL_INFO, Module.MY_BUSINESS),
-    Role.STAFF: (Module.PERSONAL_INFO, Module.COUNTER),
+    Role.STAFF: (Module.PERSONAL_INFO, Module.COUNTER, Module.REVIEW),
 }
 
 

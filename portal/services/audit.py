@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
@@ -21,11 +22,13 @@ def record(
     company_id: int | None,
     target: str = "",
     detail: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
 ) -> None:
-    """Add an audit entry to the caller's transaction (it commits with the change)."""
+    """Add an audit entry to the caller's transaction (it commits with the change).
+    `at` is the caller's injected clock (business handling); the wall clock otherwise."""
     db.add(
         AuditEntry(
-            at=utcnow(),
+            at=at or utcnow(),
             actor_role=actor.role,
             actor=f"{mask_name(actor.name)} {mask(actor.id_number)}",
             company_id=company_id,

@@ -55,4 +55,18 @@
       if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
     });
   });
+
+  // Forms that upload or run the core system's checks: say so while the answer is on its way,
+  // and do not send twice. (Buttons stay enabled: a disabled submitter would drop its value.)
+  document.querySelectorAll("form[data-progress]").forEach(function (form) {
+    var status = document.createElement("p");
+    status.className = "muted small";
+    status.setAttribute("role", "status");
+    form.appendChild(status);
+    form.addEventListener("submit", function (event) {
+      if (form.getAttribute("aria-busy") === "true") { event.preventDefault(); return; }
+      form.setAttribute("aria-busy", "true");
+      status.textContent = document.documentElement.lang === "en" ? "Submitting…" : "正在提交，请稍候…";
+    });
+  });
 }());

@@ -33,7 +33,7 @@ def test_keys_rotate_and_retire(tmp_path: Path) -> None:
     """`keys rotate qr` adds a current key and keeps the old one; `retire` refuses a current key."""
     env = {"AUTHSVC_KEYS_DIR": str(tmp_path / "keys")}
     first = authsvc_cli("keys", "list", **env)
-    assert first.returncode == 0 and first.stdout.count("current") == 3
+    assert first.returncode == 0 and first.stdout.count("current") == 4  # token: ES256 + RS256
     rotated = authsvc_cli("keys", "rotate", "qr", **env)
     old_kid = next(line.split()[1] for line in first.stdout.splitlines() if line.startswith("qr"))
     assert (

@@ -197,7 +197,11 @@ async def test_identity_a_client_does_not_accept_is_refused(
 ) -> None:
     """A personal-only client cannot be asked for a legal-representative login."""
     browser = BrowserLogin(
-        authsvc.url, http, client_id="spa", redirect_uri="http://127.0.0.1:9/spa"
+        authsvc.url,
+        http,
+        client_id="spa",
+        redirect_uri="http://127.0.0.1:9/spa",
+        scope="openid profile",
     )
     await browser.open_page("personal")
     async with http.post(

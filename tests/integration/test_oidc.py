@@ -194,7 +194,11 @@ async def test_public_client_uses_pkce_only(
 ) -> None:
     """A public client (no secret) redeems with its client_id and the PKCE verifier."""
     browser = BrowserLogin(
-        authsvc.url, http, client_id="spa", redirect_uri="http://127.0.0.1:9/spa"
+        authsvc.url,
+        http,
+        client_id="spa",
+        redirect_uri="http://127.0.0.1:9/spa",
+        scope="openid profile",
     )
     code = code_of(await confirmed_redirect(authsvc, http, phones, browser))
     status, body = await redeem(http, authsvc, browser, code, client_id="spa")
@@ -212,6 +216,7 @@ async def keyed_broker(tmp_path: Path) -> AsyncIterator[tuple[Broker, ECKey]]:
         "redirect_uris": ["http://127.0.0.1:9/keyed"],
         "jwks": {"keys": [key.as_dict(private=False)]},
         "identities": ["personal"],
+        "scopes": ["openid", "profile", "id_number", "account"],
     }
     async with running_authsvc(tmp_path, extra_clients=[client]) as broker:
         yield broker, key
@@ -322,6 +327,7 @@ async def test_end_session_revokes_and_notifies_back_channel(
         "redirect_uris": ["http://127.0.0.1:9/bcl"],
         "post_logout_redirect_uris": ["http://127.0.0.1:9/bye"],
         "identities": ["personal"],
+        "scopes": ["openid", "profile", "id_number", "account"],
         "backchannel_logout_uri": f"http://127.0.0.1:{sock.getsockname()[1]}/bcl",
     }
     try:

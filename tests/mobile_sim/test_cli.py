@@ -125,6 +125,7 @@ async def test_interactive_scan_choose_the_second_company_and_confirm(
         "电脑 IP：127.0.0.1",
         "大致位置：本机",
         "请求时间：",
+        "将向“测试服务大厅”提供：姓名、社会保障号码、登录身份、单位名称及统一社会信用代码、单位授权信息",
         "⚠ 注意",
         "请选择登录方式（个人登录 / 单位登录）",
         f"[1] 单位登录 · 法定代表人 · {C1['company_name']}（{C1['credit_code']}）",
@@ -185,6 +186,13 @@ async def test_scan_a_png_with_flags_and_json(
     body = run.json()
     assert body["state"] == "confirmed" and body["account"]["key"] == f"agent:{C1['credit_code']}"
     assert body["scan"]["portal"] == "测试服务大厅" and body["face"]["passed"] is True
+    assert body["scan"]["claims"] == [
+        "姓名",
+        "社会保障号码",
+        "登录身份",
+        "单位名称及统一社会信用代码",
+        "单位授权信息",
+    ]
     assert "电脑 IP" in run.err  # the human part goes to stderr with --json
     await wait_for_state(ws, "confirmed")
     await ws.close()

@@ -151,6 +151,10 @@ async def test_apply_upload_choose_face_retry_confirm(
         await phone.screen("confirm")
         assert "测试服务大厅" in await phone.page.inner_text("#confirm-question")
         assert C2["company_name"] in await phone.page.inner_text("#confirm-account")
+        assert await phone.page.inner_text("#confirm-release") == (
+            "将向“测试服务大厅”提供：姓名、社会保障号码、登录身份、单位名称及统一社会信用代码、"
+            "单位授权信息"
+        )
         await phone.shot("07-confirm")
         await phone.page.click("#confirm-button")
         await phone.screen("outcome")

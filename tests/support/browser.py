@@ -31,6 +31,7 @@ class BrowserLogin:
     http: aiohttp.ClientSession
     client_id: str = "hall"
     redirect_uri: str = "http://127.0.0.1:9/cb"
+    scope: str = "openid profile account id_number"
     verifier: str = ""
     state: str = field(default_factory=lambda: secrets.token_urlsafe(8))
     nonce: str = field(default_factory=lambda: secrets.token_urlsafe(8))
@@ -43,7 +44,7 @@ class BrowserLogin:
             "response_type": "code",
             "client_id": self.client_id,
             "redirect_uri": self.redirect_uri,
-            "scope": "openid profile account id_number",
+            "scope": self.scope,
             "state": self.state,
             "nonce": self.nonce,
             "code_challenge": challenge,

@@ -12,6 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from portal.app import create_app as create_portal
+from portal.clock import Clock
 from portal.config import Settings as PortalSettings
 from portal.demo import load_demo
 from portal.http.keys import DB, REGISTRIES
@@ -43,12 +44,17 @@ def portal_client(portal_url: str) -> dict[str, object]:
         "accounts_endpoint": f"{portal_url}/api/accounts",
         "backchannel_logout_uri": f"{portal_url}/auth/backchannel-logout",
         "identities": ["personal", "legal_rep", "agent"],
+        "scopes": ["openid", "profile", "id_number", "phone", "account"],
     }
 
 
 @asynccontextmanager
 async def running_hall(
-    folder: Path, *, database_url: str = "", **authsvc_overrides: object
+    folder: Path,
+    *,
+    database_url: str = "",
+    business_clock: Clock | None = None,
+    **authsvc_overrides: object,
 ) -> AsyncIterator[Hall]:
     sock = free_socket()
     portal_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
@@ -65,7 +71,7 @@ async def running_hall(
             public_url=portal_url,
             jwks_min_refetch_seconds=0.0,
         )
-        app = create_portal(settings)
+        app = create_portal(settings, business_clock=business_clock)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.SockSite(runner, sock).start()

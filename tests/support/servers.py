@@ -37,12 +37,14 @@ redirect_uris = ["http://127.0.0.1:9/cb"]
 post_logout_redirect_uris = ["http://127.0.0.1:9/"]
 {accounts}
 identities = ["personal", "legal_rep", "agent"]
+scopes = ["openid", "profile", "id_number", "phone", "account"]
 
 [[clients]]
 client_id = "spa"
 name = {{ zh = "演示应用", en = "Demo app" }}
 redirect_uris = ["http://127.0.0.1:9/spa"]
 identities = ["personal"]
+scopes = ["openid", "profile"]
 """
 
 

@@ -79,6 +79,10 @@ REDIRECTED = [
     ({"scope": None}, "invalid_scope"),
     ({"scope": "profile"}, "invalid_scope"),
     ({"scope": "openidprofile"}, "invalid_scope"),
+    ({"scope": "openid id_number"}, "invalid_scope"),  # known, but not registered for hall
+    ({"scope": "openid profile phone"}, "invalid_scope"),
+    ({"scope": "openid email"}, "invalid_scope"),  # unknown here
+    ({"scope": "openid OPENID"}, "invalid_scope"),
     ({"code_challenge": None, "code_challenge_method": None}, "invalid_request"),
     ({"code_challenge": None}, "invalid_request"),
     ({"code_challenge_method": None}, "invalid_request"),
@@ -183,3 +187,24 @@ def test_identity_falls_back_to_one_the_client_accepts(
 def test_display(display: str, expected: str) -> None:
     """Only known display values are kept."""
     assert validate(params(display=display), CLIENTS, ISSUER).display == expected
+
+
+def test_scope_is_deduplicated_and_kept_in_order() -> None:
+    """`openid profile openid` is stored once each, in the order asked (RFC 6749 §3.3)."""
+    request = validate(params(scope="profile  openid profile"), CLIENTS, ISSUER)
+    assert request.scope == ("profile", "openid")
+
+
+def test_a_client_registered_for_more_scopes_may_ask_for_them() -> None:
+    """A registration listing id_number and phone lets its client ask for them."""
+    wide = Client(
+        client_id="wide",
+        name_zh="宽",
+        name_en="Wide",
+        redirect_uris=(CALLBACK,),
+        scopes=("openid", "profile", "id_number", "phone"),
+    )
+    request = validate(
+        params(client_id="wide", scope="openid id_number phone"), ClientRegistry([wide]), ISSUER
+    )
+    assert request.scope == ("openid", "id_number", "phone")

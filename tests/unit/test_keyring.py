@@ -12,7 +12,7 @@ from authsvc import errors
 from authsvc.core import qr
 from authsvc.core.crypto import Algorithm, sign, verify
 from authsvc.core.tickets import Identity, new_ticket_id
-from authsvc.keyring import DEFAULT_ALGORITHMS, Keyring, KeyStatus, Purpose
+from authsvc.keyring import ADDITIONAL_ALGORITHMS, DEFAULT_ALGORITHMS, Keyring, KeyStatus, Purpose
 
 NOW = 1_800_000_000.0
 GRACE = 3600.0
@@ -41,8 +41,10 @@ def test_first_load_generates_one_key_per_purpose_with_private_files(tmp_path: P
         assert record.created_at == NOW and len(bytes.fromhex(record.kid)) == 8
         mode = stat.S_IMODE(pem(tmp_path / "keys", purpose, record.kid).stat().st_mode)
         assert mode == 0o600
+    rsa = keyring.current_record(Purpose.TOKEN, Algorithm.RS256)
+    assert rsa.status is KeyStatus.CURRENT and rsa.kid != keyring.current_record(Purpose.TOKEN).kid
     index = json.loads((tmp_path / "keys" / "keyring.json").read_text())
-    assert len(index["keys"]) == len(Purpose)
+    assert len(index["keys"]) == len(Purpose) + 1  # the RS256 token key beside the ES256 one
     assert "PRIVATE" not in (tmp_path / "keys" / "keyring.json").read_text()
 
 
@@ -66,9 +68,13 @@ def test_jwks_publishes_only_public_members(tmp_path: Path) -> None:
     """The JWKS view carries kid, alg and use and never a private member."""
     keyring = Keyring.load_or_create(tmp_path, now=NOW)
     for purpose in Purpose:
-        (jwk,) = keyring.jwks(purpose, now=NOW)["keys"]
+        jwk, *others = keyring.jwks(purpose, now=NOW)["keys"]
         assert jwk["kid"] == keyring.current_record(purpose).kid and jwk["use"] == "sig"
         assert jwk["alg"] == str(DEFAULT_ALGORITHMS[purpose]) and "d" not in jwk
+        assert [o["alg"] for o in others] == [
+            str(a) for a in ADDITIONAL_ALGORITHMS.get(purpose, ())
+        ]
+        assert all("d" not in o and "p" not in o and "q" not in o for o in others)
 
 
 def test_rotate_keeps_the_old_key_until_its_grace_ends(tmp_path: Path) -> None:
@@ -83,7 +89,10 @@ def test_rotate_keeps_the_old_key_until_its_grace_ends(tmp_path: Path) -> None:
         assert verifies(keyring, Purpose.QR, old.kid, now) is old_live, now
         assert kids(keyring, Purpose.QR, now) == ([old.kid, new.kid] if old_live else [new.kid])
         assert verifies(keyring, Purpose.QR, new.kid, now)
-    assert kids(keyring, Purpose.TOKEN, end) == [keyring.current_record(Purpose.TOKEN).kid]
+    assert kids(keyring, Purpose.TOKEN, end) == [
+        keyring.current_record(Purpose.TOKEN).kid,
+        keyring.current_record(Purpose.TOKEN, Algorithm.RS256).kid,
+    ]
 
 
 def test_a_qr_signed_before_rotation_verifies_during_grace_only(tmp_path: Path) -> None:
@@ -175,3 +184,18 @@ def test_own_changes_do_not_count_as_foreign(tmp_path: Path) -> None:
     keyring = Keyring.load_or_create(tmp_path, now=NOW)
     keyring.rotate(Purpose.QR, now=NOW, grace=GRACE)
     assert keyring.reload_if_changed() is False
+
+
+def test_rs256_token_key_rotates_by_itself(tmp_path: Path) -> None:
+    """Rotating the RS256 token key replaces only it; the ES256 one stays current."""
+    keyring = Keyring.load_or_create(tmp_path, now=NOW)
+    es256 = keyring.current_record(Purpose.TOKEN)
+    old = keyring.current_record(Purpose.TOKEN, Algorithm.RS256)
+    new = keyring.rotate(Purpose.TOKEN, now=NOW, grace=GRACE, alg=Algorithm.RS256)
+    assert keyring.current_record(Purpose.TOKEN, Algorithm.RS256) == new != old
+    assert keyring.current_record(Purpose.TOKEN) == es256
+    assert keyring.current_algorithms(Purpose.TOKEN) == [Algorithm.ES256, Algorithm.RS256]
+    assert kids(keyring, Purpose.TOKEN, NOW) == [es256.kid, old.kid, new.kid]
+    record, key = keyring.current(Purpose.TOKEN, Algorithm.RS256)
+    assert key.key_size >= 2048 and verify(key.public_key(), record.alg, b"m", sign(key, b"m"))
+    assert not verify(key.public_key(), Algorithm.RS256, b"other", sign(key, b"m"))

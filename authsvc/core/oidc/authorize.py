@@ -5,13 +5,14 @@ client as RFC 6749 §4.1.2.1 error redirects."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from authsvc import errors
 from authsvc.clients import Client, ClientRegistry
+from authsvc.core.oidc.claims import SCOPES
 from authsvc.core.tickets import Identity
 
 _PKCE_CHALLENGE_LEN = range(43, 129)
@@ -66,6 +67,23 @@ def _identity(params: Mapping[str, str], client: Client) -> Identity:
     return identity if identity in client.identities else client.identities[0]
 
 
+def _scope(
+    text: str, client: Client, fail: Callable[[str, str], AuthorizeRedirectError]
+) -> tuple[str, ...]:
+    """RFC 6749 §3.3: the requested scopes, each known (claims.SCOPES) and registered for this
+    client, else `invalid_scope` (§4.1.2.1) — checked before anything is stored."""
+    scope = tuple(dict.fromkeys(text.split()))
+    if "openid" not in scope:
+        raise fail("invalid_scope", "scope must include openid")
+    unknown = [s for s in scope if s not in SCOPES]
+    if unknown:
+        raise fail("invalid_scope", "unknown scope")
+    refused = [s for s in scope if s not in client.scopes]
+    if refused:
+        raise fail("invalid_scope", f"scope {refused[0]!r} is not registered for this client")
+    return scope
+
+
 def validate(
     params: Mapping[str, str], clients: ClientRegistry, issuer: str
 ) -> AuthorizationRequest:
@@ -84,9 +102,7 @@ def validate(
 
     if params.get("response_type") != "code":
         raise fail("unsupported_response_type", "only response_type=code")
-    scope = tuple(params.get("scope", "").split())
-    if "openid" not in scope:
-        raise fail("invalid_scope", "scope must include openid")
+    scope = _scope(params.get("scope", ""), client, fail)
     challenge = params.get("code_challenge", "")
     if params.get("code_challenge_method") != "S256" or len(challenge) not in _PKCE_CHALLENGE_LEN:
         raise fail("invalid_request", "PKCE with code_challenge_method=S256 is required")

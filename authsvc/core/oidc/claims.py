@@ -1,17 +1,42 @@
-"""What an ID token and userinfo say (OIDC Core §2, §5.4, §8 pairwise subjects), by scope."""
+"""What an ID token and userinfo say (OIDC Core §2, §5.4, §8 pairwise subjects), by scope.
+
+A claim is released only when the request asked for its scope (§5.4) and the client's
+registration allows it (least privilege: `id_number` and `phone_number` only to clients
+registered for them)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from authsvc.core.crypto import b64u
 
-SCOPES = ("openid", "profile", "id_number", "phone", "account")
 ACCOUNT_FIELDS = ("relationships", "business_items", "unit_numbers")
+#: Each scope and the user claims it stands for (`openid` gives only `sub`), in display order.
+SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
+    "openid": (),
+    "profile": ("name",),
+    "id_number": ("id_number",),
+    "phone": ("phone_number",),
+    "account": ("role", "company", *ACCOUNT_FIELDS),
+}
+SCOPES = tuple(SCOPE_CLAIMS)
+
+
+def claims_of(scope: Iterable[str]) -> frozenset[str]:
+    """The user claims these scopes stand for (unknown scope names stand for none)."""
+    wanted = set(scope)
+    return frozenset(c for s, names in SCOPE_CLAIMS.items() if s in wanted for c in names)
+
+
+def released(scope: Iterable[str], allowed: Collection[str]) -> list[str]:
+    """The names of the claims a login with this scope gives a client allowed `allowed`, in
+    display order: what the phone tells the person before they confirm."""
+    wanted = claims_of(scope)
+    return [c for names in SCOPE_CLAIMS.values() for c in names if c in wanted and c in allowed]
 
 
 def subject(
@@ -27,8 +52,13 @@ def subject(
 
 
 def user_claims(
-    scope: tuple[str, ...] | list[str], person: Mapping[str, Any], account: Mapping[str, Any]
+    scope: tuple[str, ...] | list[str],
+    person: Mapping[str, Any],
+    account: Mapping[str, Any],
+    *,
+    allowed: Collection[str],
 ) -> dict[str, Any]:
+    """The user claims of the requested scope, only those in `allowed` (the registration)."""
     claims: dict[str, Any] = {}
     if "profile" in scope:
         claims["name"] = person.get("name", "")
@@ -46,11 +76,17 @@ def user_claims(
         for name in ACCOUNT_FIELDS:
             if name in account:
                 claims[name] = account[name]
-    return claims
+    return {name: value for name, value in claims.items() if name in allowed}
 
 
 def id_token_claims(
-    grant: Mapping[str, Any], *, issuer: str, sub: str, now: float, ttl: float
+    grant: Mapping[str, Any],
+    *,
+    issuer: str,
+    sub: str,
+    now: float,
+    ttl: float,
+    allowed: Collection[str],
 ) -> dict[str, Any]:
     request = grant["request"]
     claims: dict[str, Any] = {
@@ -66,5 +102,7 @@ def id_token_claims(
     }
     if request.get("nonce"):
         claims["nonce"] = request["nonce"]
-    claims.update(user_claims(request.get("scope", ()), grant["subject"], grant["account"]))
+    claims.update(
+        user_claims(request.get("scope", ()), grant["subject"], grant["account"], allowed=allowed)
+    )
     return claims

@@ -235,6 +235,7 @@
     portal.className = "confirm-portal";
     portal.textContent = "“" + login.portal + "”";
     $("confirm-question").replaceChildren(t.confirm_lead, portal);
+    $("confirm-release").textContent = login.release;
     const account = login.account;
     const lines = [];
     if (account) {
