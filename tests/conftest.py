@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -38,10 +40,25 @@ async def authsvc(tmp_path: Path, store_kind: str, redis_prefix: str) -> AsyncIt
         yield broker
 
 
+class _TrackedSocket(aiohttp.ClientWebSocketResponse):
+    """A client WebSocket that the `http` fixture closes at teardown: one a test left open
+    would otherwise hold its connection until the garbage collector finds it (a ResourceWarning
+    in whichever test runs then)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _OPEN_SOCKETS.add(self)
+
+
+_OPEN_SOCKETS: weakref.WeakSet[aiohttp.ClientWebSocketResponse] = weakref.WeakSet()
+
+
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(ws_response_class=_TrackedSocket) as session:
         yield session
+        for ws in list(_OPEN_SOCKETS):
+            await ws.close()
 
 
 PhoneFactory = Callable[..., Awaitable[PhoneApp]]

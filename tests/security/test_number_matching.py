@@ -19,6 +19,7 @@ NUMBERED = {
     "redirect_uris": ["http://127.0.0.1:9/numbered"],
     "identities": ["personal"],
     "number_matching": True,
+    "scopes": ["openid", "profile", "id_number", "account"],
 }
 
 
