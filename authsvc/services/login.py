@@ -22,7 +22,10 @@ AMR = ("qr", "ecard", "face")
 
 
 def code_key(code: str) -> str:
-    return "code:" + hashlib.sha256(code.encode()).hexdigest()
+    """The code's store key. Its digest is a Redis hash tag (`{…}`): the code and its "used"
+    marker (services/tokens.py) land in one slot of a Redis Cluster, so taking one and leaving
+    the other stays one script."""
+    return "code:{" + hashlib.sha256(code.encode()).hexdigest() + "}"
 
 
 def verify_qr(broker: Broker, text: str) -> qr.QrClaims:

@@ -31,7 +31,7 @@ def access_key(token: str) -> str:
 
 
 def _used_key(code: str) -> str:
-    return "usedcode:" + _digest(code)
+    return "usedcode:{" + _digest(code) + "}"  # the same hash tag as login.code_key
 
 
 def _revoked_key(code: str) -> str:
