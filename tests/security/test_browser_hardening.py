@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import PhoneFactory
-from tests.security.helpers import begin, refused, unchanged
+from tests.security.helpers import begin, refused, unchanged, value_keys
 from tests.support.servers import Broker
 
 LANG_LINK = re.compile(r'class="lang-switch" href="([^"]*)"')
@@ -61,10 +61,13 @@ async def test_qr_images_do_not_tell_whether_a_ticket_is_pending(
 async def test_qr_images_only_for_our_signed_text(
     authsvc: Broker, http: aiohttp.ClientSession, text: str
 ) -> None:
-    """Anything but a QR text signed by this broker is 400 qr_invalid: no QR drawing service."""
+    """Anything but a QR text signed by this broker is 400 qr_invalid: no QR drawing service;
+    nothing is stored or audited."""
+    before = (await value_keys(authsvc, ""), len(await authsvc.store.audit_records(1000)))
     for kind in ("png", "svg"):
         async with http.get(f"{authsvc.url}/api/qr.{kind}?{urlencode({'text': text})}") as r:
             refused((r.status, await r.json()), 400, "qr_invalid")
+    assert (await value_keys(authsvc, ""), len(await authsvc.store.audit_records(1000))) == before
 
 
 async def test_the_old_ticket_image_routes_are_gone(

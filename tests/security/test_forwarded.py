@@ -13,6 +13,7 @@ from authsvc.core.forwarded import parse_networks
 from tests.conftest import PhoneFactory
 from tests.security.helpers import StartServer, post, refused
 from tests.support.browser import BrowserLogin
+from tests.support.servers import Broker
 
 
 async def _ticket(
@@ -21,6 +22,11 @@ async def _ticket(
     body = json.dumps({"request": browser.request_id, "identity": "personal"}).encode()
     headers = {"X-Forwarded-For": forwarded, "Content-Type": "application/json"}
     return await post(http, browser.base + "/api/tickets", body, headers)
+
+
+async def _created(svc: Broker) -> int:
+    records = await svc.store.audit_records(1000)
+    return len([r for r in records if r.get("outcome") == "created"])
 
 
 async def test_the_rightmost_untrusted_address_is_the_browser(
@@ -63,5 +69,7 @@ async def test_limits_count_the_browser_not_what_it_claims(
     await browser.open_page()
     for forged in ("1.1.1.1", "2.2.2.2"):
         assert (await _ticket(http, browser, f"{forged}, 203.0.113.9"))[0] == 201
+    created = await _created(svc)
     refused(await _ticket(http, browser, "3.3.3.3, 203.0.113.9"), 429, "rate_limited")
+    assert await _created(svc) == created  # the refused request made no ticket
     assert (await _ticket(http, browser, "203.0.113.10"))[0] == 201

@@ -149,7 +149,8 @@ async def test_unauthenticated_sockets_are_capped(
     await browser.start()
     url = svc.url + browser.ticket["ws_url"]
     silent = [await http.ws_connect(url) for _ in range(FLOOD)]
-    await _refused_handshake(http, url)
+    async with unchanged(svc, browser.ticket["ticket_id"]):
+        await _refused_handshake(http, url)
     await silent[0].send_json({"type": "auth", "secret": browser.ticket["browser_secret"]})
     assert (await next_state(silent[0]))["state"] == "pending"
     extra = await http.ws_connect(url)
