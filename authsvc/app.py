@@ -14,13 +14,14 @@ from authsvc.accounts import AccountsProvider
 from authsvc.clients import ClientRegistry
 from authsvc.config import Settings
 from authsvc.core.clock import Clock, SystemClock
-from authsvc.http import admin, browser, mobile, oidc, openapi, ops, ws
+from authsvc.http import admin, browser, ecard_api, mobile, oidc, openapi, ops, ws
 from authsvc.http.appkeys import BROKER, JINJA, SOCKETS, WS_COUNTS
 from authsvc.http.cors import cors_middleware
 from authsvc.http.middleware import error_middleware
 from authsvc.http.pages import STATIC, environment
 from authsvc.http.wslimits import SocketCounts
 from authsvc.keyring import Keyring
+from authsvc.registry import FileRegistry, Registry
 from authsvc.services.broker import Broker
 from authsvc.store import Store, open_store
 
@@ -34,6 +35,7 @@ def create_app(
     clock: Clock | None = None,
     keyring: Keyring | None = None,
     clients: ClientRegistry | None = None,
+    registry: Registry | None = None,
 ) -> web.Application:
     """Build the app; a store not given is opened at startup from the settings."""
     logs.route_to_stdlib()
@@ -45,13 +47,17 @@ def create_app(
     clock = clock or SystemClock()
     keyring = keyring or Keyring.load_or_create(settings.keys_dir, now=clock.now())
     clients = clients or ClientRegistry.load(settings.clients_file)
+    registry = registry or FileRegistry(settings.registry_file)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         opened = store or await open_store(
-            settings.redis_url, prefix=settings.redis_prefix, audit_path=settings.audit_log
+            settings.redis_url,
+            prefix=settings.redis_prefix,
+            audit_path=settings.audit_log,
+            db_path=settings.db_path,
         )
         accounts = AccountsProvider(keyring, settings.issuer, settings.accounts_timeout)
-        app[BROKER] = Broker(settings, opened, keyring, clients, clock, accounts)
+        app[BROKER] = Broker(settings, opened, keyring, clients, clock, accounts, registry=registry)
         reloader = asyncio.create_task(_reload_keys(keyring))
         yield
         reloader.cancel()
@@ -65,7 +71,7 @@ def create_app(
     app[SOCKETS] = weakref.WeakSet()
     app[WS_COUNTS] = SocketCounts(settings.limits)
     app.on_shutdown.append(ws.close_all)
-    tables = (browser, mobile, ops, ws, oidc, admin, openapi)
+    tables = (browser, mobile, ops, ws, oidc, admin, ecard_api, openapi)
     for table in (module.routes for module in tables):
         app.router.add_routes(table)
     app.router.add_static("/static", STATIC)

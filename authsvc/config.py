@@ -40,6 +40,10 @@ class Limits:
     ws_heartbeat: float = 15.0
     long_poll_timeout: float = 25.0
     face_max_failures: int = 3
+    face_max_failures_per_day: int = 10
+    face_challenge_ttl: float = 120.0
+    ecard_applications_per_ip_per_minute: int = 30
+    ecard_applications_per_person_per_day: int = 5
     device_clock_skew: float = 300.0
 
 
@@ -53,6 +57,8 @@ class Settings:
     keys_dir: str = "keys"
     clients_file: str = str(DEFAULT_CLIENTS)
     audit_log: str = "var/audit.jsonl"
+    db_path: str = ""
+    registry_file: str = "var/registry.json"
     admin_token: str = ""
     allowed_origins: tuple[str, ...] = ()
     lifetimes: Lifetimes = field(default_factory=Lifetimes)
@@ -81,6 +87,8 @@ class Settings:
             keys_dir=_env("AUTHSVC_KEYS_DIR", "keys"),
             clients_file=_env("AUTHSVC_CLIENTS", str(DEFAULT_CLIENTS)),
             audit_log=_env("AUTHSVC_AUDIT_LOG", "var/audit.jsonl"),
+            db_path=_env("AUTHSVC_DB", "var/authsvc.db"),
+            registry_file=_env("AUTHSVC_REGISTRY", "var/registry.json"),
             admin_token=_env("AUTHSVC_ADMIN_TOKEN", ""),
             allowed_origins=origins,
             lifetimes=Lifetimes(
@@ -97,6 +105,9 @@ class Settings:
                 ws_per_ticket=_int("AUTHSVC_WS_PER_TICKET", 4),
                 ws_unauthenticated=_int("AUTHSVC_WS_UNAUTHENTICATED", 1000),
                 face_max_failures=_int("AUTHSVC_FACE_MAX_FAILURES", 3),
+                face_max_failures_per_day=_int("AUTHSVC_FACE_MAX_FAILURES_PER_DAY", 10),
+                ecard_applications_per_ip_per_minute=_int("AUTHSVC_ECARD_APPLY_PER_IP", 30),
+                ecard_applications_per_person_per_day=_int("AUTHSVC_ECARD_APPLY_PER_PERSON", 5),
             ),
             code_ttl=_float("AUTHSVC_CODE_TTL", 60.0),
             key_grace=_float("AUTHSVC_KEY_GRACE", 7 * 24 * 3600.0),

@@ -18,6 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from joserfc.jwk import KeySet, import_key
 
+from authsvc import errors
 from authsvc.core.crypto import (
     Algorithm,
     PrivateKey,
@@ -174,9 +175,9 @@ class Keyring:
         """Refuse this key's signatures from now on and delete its private half."""
         record = self._record(kid)
         if record is None:
-            raise KeyError(kid)
+            raise errors.UnknownKey(f"no key {kid}")
         if record.status is KeyStatus.CURRENT:
-            raise ValueError("rotate before retiring the current key")
+            raise errors.CurrentKeyRetire(f"rotate before retiring the current key {kid}")
         retired = replace(record, status=KeyStatus.RETIRED)
         self.records = [retired if r is record else r for r in self.records]
         (self.folder / f"{record.purpose}-{kid}.pem").unlink(missing_ok=True)

@@ -12,6 +12,8 @@ from typing import Any, cast
 
 from authsvc import qrimage
 from authsvc.core import ecard, qr
+from authsvc.core.acr import ACR_FACE as ACR
+from authsvc.core.acr import AMR_FACE as AMR
 from authsvc.core.crypto import Algorithm, generate, public_jwk, sign, verify
 from authsvc.core.device import canonical
 from authsvc.core.oidc import claims as oidc_claims
@@ -19,7 +21,6 @@ from authsvc.core.tickets import Identity
 from authsvc.keyring import Keyring, Purpose
 from authsvc.services import tokens
 from authsvc.services.broker import Broker
-from authsvc.services.login import ACR, AMR
 
 
 def _cpu_per_call(work: Callable[[], object], count: int) -> float:

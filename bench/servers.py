@@ -3,7 +3,6 @@ each on a free 127.0.0.1 port, a fresh Redis key prefix, logs in the run's temp 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
@@ -12,11 +11,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 import psutil
 from redis.asyncio import Redis
 
 from tests.support.servers import free_port, write_clients
+from tools.ready import wait_until_ready
 
 # Limits that would throttle one load generator on one IP are lifted; everything else is as
 # `authsvc serve` runs by default. Pending tickets live 10 minutes so idle sockets stay idle.
@@ -85,6 +84,16 @@ def _spawn(name: str, args: list[str], env: dict[str, str], folder: Path, port: 
     return Server(name=name, url=f"http://127.0.0.1:{port}", process=process, log=log)
 
 
+def _registry(folder: Path) -> Path:
+    """The card registry of the bench's made-up people (faces derived from the bench seed)."""
+    from bench.logins import BENCH_FACES, registry_people
+    from tools.people import seed
+
+    path = folder / "registry.json"
+    seed(path, folder / "registry-faces", registry_people(), derive_from=BENCH_FACES)
+    return path
+
+
 def start_authsvc(folder: Path, redis_url: str, prefix: str) -> Server:
     port = free_port()
     clients = write_clients(folder)
@@ -99,6 +108,8 @@ def start_authsvc(folder: Path, redis_url: str, prefix: str) -> Server:
         "AUTHSVC_KEYS_DIR": str(folder / "keys"),
         "AUTHSVC_CLIENTS": str(clients),
         "AUTHSVC_AUDIT_LOG": str(folder / "audit.jsonl"),
+        "AUTHSVC_REGISTRY": str(_registry(folder)),
+        "AUTHSVC_DB": "",
     }
     server = _spawn("authsvc", ["-m", "authsvc", "serve"], env, folder, port)
     server.clients_file = clients
@@ -112,22 +123,10 @@ def start_floor(folder: Path, redis_url: str, prefix: str) -> Server:
 
 
 async def wait_ready(server: Server, timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    async with aiohttp.ClientSession() as http:
-        while True:
-            if server.process.poll() is not None:
-                raise RuntimeError(
-                    f"{server.name} exited with {server.process.returncode}:\n{server.tail()}"
-                )
-            try:
-                async with http.get(server.url + "/readyz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"{server.name} not ready after {timeout} s:\n{server.tail()}")
-            await asyncio.sleep(0.1)
+    """The server answers /readyz with 200 (tools/ready.py, shared with demo and tests)."""
+    await wait_until_ready(
+        server.url + "/readyz", process=server.process, timeout=timeout, describe=server.tail
+    )
 
 
 async def redis_cpu_s(redis_url: str) -> float:

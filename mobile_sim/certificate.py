@@ -26,6 +26,9 @@ ALGORITHMS = ("ES256", "Ed25519")  # "EdDSA" is deprecated by RFC 9864 and refus
 CLOCK_LEEWAY = 60
 MAX_TOKEN_CHARS = 4096
 MAX_FACTS = 30
+# Six calendar months are at most 184 days; a token claiming longer is not one the contract
+# allows (seed 002 单位权益单: 有效期内(6个月)), whoever signed it.
+MAX_VALIDITY = 184 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,16 @@ def token_of(text: str) -> str:
     if not token or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
         raise errors.certificate_invalid("not a JWS compact token")
     return token
+
+
+def looks_like_certificate(text: str) -> bool:
+    """Whether a scanned text is meant as a certificate QR (a `cert+jwt` token), so that the
+    phone's 扫一扫 verifies it instead of treating it as a login QR. Says nothing of validity."""
+    try:
+        header_of(token_of(text))
+    except errors.PhoneError:
+        return False
+    return True
 
 
 def header_of(token: str) -> dict[str, Any]:
@@ -125,6 +138,8 @@ def _check_times(claims: Mapping[str, Any], now: float) -> None:
     exp, iat = _int_claim(claims, "exp"), _int_claim(claims, "iat")
     if now >= exp:
         raise errors.certificate_expired(f"exp {exp}")
+    if exp - iat > MAX_VALIDITY:
+        raise errors.certificate_invalid(f"valid {exp - iat} s, more than six months")
     if _int_claim(claims, "nbf", iat) > now + CLOCK_LEEWAY or iat > now + CLOCK_LEEWAY:
         raise errors.certificate_invalid("not valid yet")
 

@@ -2,8 +2,12 @@
 
     mobile-sim ecard apply --name 张三 --id-number 11010519491231002X --phone 13800138000
     mobile-sim ecard show
-    mobile-sim scan SOURCE [--account legal_rep:CODE] [--face pass|fail|score=0.93]
+    mobile-sim ecard unlock
+    mobile-sim scan SOURCE [--account legal_rep:CODE] [--face capture|fail]
                            [--confirm|--reject]
+
+The face check is the server's: the app answers its liveness challenge with the person's face
+from the faces folder (--faces, default $MOBILE_SIM_FACES), kept apart from the phone's home.
     mobile-sim verify SOURCE [--jwks-url URL]
     mobile-sim serve [--port 8702]
 
@@ -47,7 +51,7 @@ def _face(text: str) -> dict[str, object]:
         return parse_face(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(
-            "--face 应为 pass、fail 或 score=0到1之间的数 " + str(exc)
+            "--face 应为 capture（采集本人人脸）或 fail（模拟失败） " + str(exc)
         ) from exc
 
 
@@ -86,6 +90,11 @@ def _common(*, root: bool) -> Parser:
         help="以 JSON 输出结果 (print one JSON object)",
     )
     common.add_argument(
+        "--faces",
+        default=default(os.environ.get("MOBILE_SIM_FACES", "")),
+        help="本人人脸所在目录，与手机目录分开 (the people's faces folder, apart from --home)",
+    )
+    common.add_argument(
         "--place", default=default(None), help="手机所在地，保存在手机中 (the phone's place, saved)"
     )
     return common
@@ -107,17 +116,20 @@ def build_parser() -> Parser:
     apply.add_argument("--name", required=True, help="姓名")
     apply.add_argument("--id-number", required=True, help="公民身份号码")
     apply.add_argument("--phone", required=True, help="手机号码")
-    apply.add_argument("--face", type=_face, default={"mode": "pass"}, help="pass|fail|score=0.93")
+    apply.add_argument("--face", type=_face, default={"mode": "capture"}, help="capture|fail")
     apply.set_defaults(run=ecard_apply)
     ecard_commands.add_parser("show", parents=common, help="查看电子社保卡 (show)").set_defaults(
         run=ecard_show
     )
+    unlock = ecard_commands.add_parser("unlock", parents=common, help="卡解挂，需人脸识别 (unlock)")
+    unlock.add_argument("--face", type=_face, default={"mode": "capture"}, help="capture|fail")
+    unlock.set_defaults(run=ecard_unlock)
     scan = commands.add_parser("scan", parents=common, help="扫一扫：扫码登录 (scan a login QR)")
     scan.add_argument("source", metavar="SOURCE", help="二维码截图文件或二维码内容")
     scan.add_argument(
         "--account", type=_account, help="personal|legal_rep[:CODE]|agent[:CODE]|admin[:CODE]|staff"
     )
-    scan.add_argument("--face", type=_face, help="pass|fail|score=0.93 (default pass)")
+    scan.add_argument("--face", type=_face, help="capture|fail (default capture)")
     scan.add_argument("--number", default="", help="电脑屏幕上显示的数字 (number matching)")
     decision = scan.add_mutually_exclusive_group()
     decision.add_argument("--confirm", dest="decision", action="store_const", const="confirm")
@@ -142,7 +154,9 @@ def build_parser() -> Parser:
 
 # --- commands ---------------------------------------------------------------------------
 async def ecard_apply(phone: PhoneApp, args: argparse.Namespace, console: Console) -> int:
-    answer = await phone.apply_ecard(args.name, args.id_number, args.phone, face=args.face)
+    answer = await phone.apply_ecard(
+        args.name, args.id_number, args.phone, face=str(args.face["mode"])
+    )
     card = present.card_view(phone.state.ecard, phone.state.card_no)
     console.result(
         {"card_no": answer["card_no"], "status": answer["status"]},
@@ -171,6 +185,14 @@ async def ecard_show(phone: PhoneApp, args: argparse.Namespace, console: Console
     return EXIT_OK
 
 
+async def ecard_unlock(phone: PhoneApp, args: argparse.Namespace, console: Console) -> int:
+    console.say("人脸识别中，请正对手机屏幕…")
+    answer = await phone.unlock_ecard(face=str(args.face["mode"]))
+    status = str(answer.get("status", ""))
+    console.result(answer, "卡解挂成功。", f"  状态：{CARD_STATUS.get(status, status)}")
+    return EXIT_OK
+
+
 async def scan_command(phone: PhoneApp, args: argparse.Namespace, console: Console) -> int:
     options = ScanOptions(
         source=args.source,
@@ -195,6 +217,7 @@ def open_phone(args: argparse.Namespace) -> PhoneApp:
         args.broker or "",
         place=args.place,
         certificate_jwks_url=getattr(args, "jwks_url", None),
+        faces_dir=Path(args.faces).expanduser() if getattr(args, "faces", "") else None,
     )
     if not phone.state.broker_url:
         phone.state.use_broker(DEFAULT_BROKER)
@@ -233,7 +256,7 @@ def serve(args: argparse.Namespace) -> int:
 
     phone = open_phone(args)
     broker_url = phone.state.broker_url
-    app = create_app(phone.state.home, broker_url, host=args.host)
+    app = create_app(phone.state.home, broker_url, host=args.host, faces_dir=phone.faces_dir)
     print(
         f"电子社保卡模拟页面：http://{args.host}:{args.port}/  （认证服务 {broker_url}）",
         flush=True,

@@ -147,11 +147,11 @@ def _not_offered(result: ScanResult, spec: AccountSpec | None) -> PhoneError:
 
 
 async def _face_check(phone: PhoneApp, options: ScanOptions, console: Console) -> dict[str, Any]:
-    face = options.face or {"mode": "pass"}
+    face = options.face or {"mode": "capture"}
     while True:
         console.say("人脸识别中，请正对手机屏幕…")
         try:
-            answer = await phone.face_check(face["mode"], face.get("score"))
+            answer = await phone.face_check(str(face["mode"]))
         except PhoneError as exc:
             if exc.code != "face_check_failed" or options.decision:
                 raise
@@ -162,29 +162,27 @@ async def _face_check(phone: PhoneApp, options: ScanOptions, console: Console) -
 
 
 async def _retry(console: Console, failure: PhoneError) -> dict[str, Any]:
-    """After a failed face check, interactively: try again, with which simulated outcome."""
+    """After a failed face check, interactively: try again, capturing the face or failing."""
     console.say(f"{failure.zh}")
     if not await console.yes_no("重新识别？[y/N] "):
         raise Cancelled("no retry")
-    answer = await console.ask("模拟识别结果 pass / fail / score=0.93 [pass]：")
+    answer = await console.ask("采集本人人脸 capture / 模拟失败 fail [capture]：")
     try:
-        return parse_face(answer or "pass")
+        return parse_face(answer or "capture")
     except ValueError:
-        console.say("无法识别，按 pass 处理 (not understood; using pass)")
-        return {"mode": "pass"}
+        console.say("无法识别，按 capture 处理 (not understood; capturing the face)")
+        return {"mode": "capture"}
 
 
 def parse_face(text: str) -> dict[str, Any]:
-    """pass | fail | score=0.93 → the face-check stub's body."""
+    """capture (the person's own face; `pass` is an old spelling of it) | fail (look away).
+    Which outcome it has is the server's decision."""
     value = text.strip().lower()
-    if value in ("pass", "fail"):
-        return {"mode": value}
-    name, sep, number = value.partition("=")
-    if name == "score" and sep:
-        score = float(number)
-        if 0.0 <= score <= 1.0:
-            return {"mode": "score", "score": score}
-    raise ValueError(f"face must be pass, fail or score=0..1, not {text!r}")
+    if value in ("capture", "pass"):
+        return {"mode": "capture"}
+    if value == "fail":
+        return {"mode": "fail"}
+    raise ValueError(f"face must be capture or fail, not {text!r}")
 
 
 async def _cancel_quietly(phone: PhoneApp) -> None:

@@ -59,6 +59,24 @@ def no_ecard() -> PhoneError:
     )
 
 
+def no_face(id_number: str) -> PhoneError:
+    return PhoneError(
+        "no_face",
+        "未找到本人人脸（faces 文件夹），无法完成人脸识别",
+        "This person's face is not in the faces folder; the face check cannot pass",
+        detail=id_number[:4] + "…",
+    )
+
+
+def face_mode_unknown(mode: str) -> PhoneError:
+    return PhoneError(
+        "face_mode_unknown",
+        "人脸识别只能采集本人人脸（capture）或模拟失败（fail）",
+        "The face check is either a capture of the person's face or a chosen failure",
+        detail=mode[:20],
+    )
+
+
 def no_scan() -> PhoneError:
     return PhoneError("no_scan", "请先扫描登录二维码", "Scan a login QR code first")
 

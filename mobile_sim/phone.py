@@ -20,10 +20,11 @@ from authsvc.core.crypto import (
     Algorithm,
     VerifyingKey,
     algorithm_of,
+    b64u_decode,
     public_jwk,
     public_key_from_jwk,
 )
-from mobile_sim import certificate, errors
+from mobile_sim import certificate, errors, faces
 from mobile_sim.errors import PhoneError
 from mobile_sim.source import read_file, read_source
 from mobile_sim.state import PhoneState
@@ -102,8 +103,15 @@ def _claims(answer: dict[str, Any]) -> list[str]:
 
 
 class PhoneApp:
-    def __init__(self, state: PhoneState, *, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        state: PhoneState,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        faces_dir: Path | None = None,
+    ) -> None:
         self.state = state
+        self.faces_dir = faces_dir if faces_dir is not None else faces.default_folder()
         self._session = session
         self._owns_session = session is None
         self._unknown_kids: set[str] = set()
@@ -119,7 +127,10 @@ class PhoneApp:
         place: str | None = None,
         algorithm: Algorithm = Algorithm.ES256,
         certificate_jwks_url: str | None = None,
+        faces_dir: str | Path | None = None,
     ) -> PhoneApp:
+        """`faces_dir`: where the people's faces are (default $MOBILE_SIM_FACES), never inside
+        the phone's home folder."""
         state = PhoneState.open(
             Path(home),
             broker_url=broker_url,
@@ -127,7 +138,7 @@ class PhoneApp:
             algorithm=algorithm,
             certificate_jwks_url=certificate_jwks_url,
         )
-        return cls(state, session=session)
+        return cls(state, session=session, faces_dir=Path(faces_dir) if faces_dir else None)
 
     async def close(self) -> None:
         if self._session is not None and self._owns_session:
@@ -236,19 +247,54 @@ class PhoneApp:
 
     # --- the card ------------------------------------------------------------------------
     async def apply_ecard(
-        self, name: str, id_number: str, phone: str, *, face: dict[str, Any] | None = None
+        self, name: str, id_number: str, phone: str, *, face: str = "capture"
     ) -> dict[str, Any]:
-        """电子社保卡申领: name, ID number, phone and a face check; the card binds this device."""
-        body = {
+        """电子社保卡申领: the registry checks the person, the server sends a liveness challenge,
+        the person's face answers it; the card binds this device. `face="fail"` looks away."""
+        body: dict[str, Any] = {
             "name": name,
             "id_number": id_number,
             "phone": phone,
-            "face": face or {"mode": "pass"},
             "device_jwk": public_jwk(self.state.device_key.public_key()),
         }
+        challenge = await self._call("POST", "/api/mobile/face-challenges", body)
+        body["face"] = self._capture(challenge, id_number, face)
         answer = await self._call("POST", "/api/mobile/ecards", body)
-        self.state.save_card(answer["ecard"], answer["card_no"])
+        self.state.save_card(answer["ecard"], answer["card_no"], id_number.upper())
         return answer
+
+    def _capture(self, challenge: dict[str, Any], id_number: str, mode: str) -> dict[str, str]:
+        """采集本人人脸: the person's face signs the challenge — or, choosing to fail, does not."""
+        if mode not in ("capture", "pass", "fail"):
+            raise errors.face_mode_unknown(mode)
+        key = None
+        if mode != "fail":
+            key = faces.load(self.faces_dir, id_number)
+            if key is None:
+                raise errors.no_face(id_number)
+        return {
+            "challenge_id": str(challenge.get("challenge_id", "")),
+            "capture": faces.capture(key, challenge),
+        }
+
+    def holder(self) -> str:
+        """The ID number of this phone's card holder (from the state, else the card itself)."""
+        if self.state.holder:
+            return self.state.holder
+        try:
+            payload = self.state.ecard.split(".")[1]
+            claims = json.loads(b64u_decode(payload))
+            return str(claims.get("id_number", ""))
+        except (IndexError, ValueError):
+            return ""
+
+    async def unlock_ecard(self, *, face: str = "capture") -> dict[str, Any]:
+        """卡解挂 on this phone: a fresh face check of the card holder, then the card works."""
+        if not self.state.ecard:
+            raise errors.no_ecard()
+        challenge = await self._call("POST", "/api/mobile/ecard/unlock-challenge")
+        body = {"face": self._capture(challenge, self.holder(), face)}
+        return await self._call("POST", "/api/mobile/ecard/unlock", body)
 
     async def show_ecard(self) -> dict[str, Any]:
         if not self.state.ecard:
@@ -285,11 +331,13 @@ class PhoneApp:
     async def choose(self, account_key: str) -> dict[str, Any]:
         return await self._call("POST", self._ticket_path("account"), {"account": account_key})
 
-    async def face_check(self, mode: str = "pass", score: float | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"mode": mode}
-        if score is not None:
-            body["score"] = score
-        return await self._call("POST", self._ticket_path("face"), body)
+    async def face_check(self, mode: str = "capture") -> dict[str, Any]:
+        """The server's liveness challenge, answered with the holder's face (`capture`) or a
+        chosen failure (`fail`, to show retries). The phone never says "passed"."""
+        challenge = await self._call("POST", self._ticket_path("face-challenge"))
+        answer = self._capture(challenge, self.holder(), mode)
+        result = await self._call("POST", self._ticket_path("face"), answer)
+        return result
 
     async def confirm(self) -> dict[str, Any]:
         return await self._call("POST", self._ticket_path("confirm"))
@@ -303,7 +351,7 @@ class PhoneApp:
         *,
         role: str = "personal",
         credit_code: str = "",
-        face: str = "pass",
+        face: str = "capture",
         number: str = "",
     ) -> ScanResult:
         """Scan, (pick the number,) choose the account, pass the face check, confirm."""

@@ -10,8 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from authsvc.core.crypto import b64u_decode
-from authsvc.core.idnumber import mask
-from authsvc.core.tickets import mask_name
+from authsvc.core.idnumber import mask, mask_name
 
 ROLES: dict[str, tuple[str, str]] = {
     "personal": ("个人", "Personal"),

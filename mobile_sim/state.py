@@ -55,6 +55,7 @@ class PhoneState:
     pinned_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
     ecard: str = ""
     card_no: str = ""
+    holder: str = ""  # the card holder's ID number (whose face the face check asks for)
     place: str = ""
     certificate_jwks_url: str = DEFAULT_CERTIFICATE_JWKS_URL
     certificate_issuer: str = ""
@@ -120,6 +121,7 @@ class PhoneState:
         }
         self.save()
 
-    def save_card(self, ecard: str, card_no: str) -> None:
+    def save_card(self, ecard: str, card_no: str, holder: str = "") -> None:
         self.ecard, self.card_no = ecard, card_no
+        self.holder = holder or self.holder
         self.save()

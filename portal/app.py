@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,7 +15,21 @@ from portal import registries
 from portal.clock import Clock, utcnow
 from portal.config import Settings
 from portal.db.engine import make_engine, make_sessionmaker, upgrade
-from portal.http import api, auth, business, counter, mybusiness, pages, review, usercenter
+from portal.documents.keyring import CertKeyring
+from portal.http import (
+    accessibility,
+    api,
+    auth,
+    batch,
+    business,
+    certificates,
+    counter,
+    documents,
+    mybusiness,
+    pages,
+    review,
+    usercenter,
+)
 from portal.http.keys import (
     BUSINESS_CLOCK,
     CLOCK,
@@ -28,7 +44,7 @@ from portal.http.middleware import csrf, errors, security_headers
 from portal.http.session import session_middleware
 from portal.oidc.provider import Provider
 from portal.rules import window
-from portal.services import sessions
+from portal.services import housekeeping
 
 HERE = Path(__file__).parent
 
@@ -66,7 +82,21 @@ def create_app(
         autoescape=jinja2.select_autoescape(default=True),
         undefined=jinja2.StrictUndefined,
     )
-    for module in (pages, usercenter, business, mybusiness, review, counter, auth, api):
+    app[certificates.CERT_KEYS] = CertKeyring.open(settings.cert_keys_dir, now=clock())
+    for module in (
+        pages,
+        usercenter,
+        business,
+        mybusiness,
+        review,
+        counter,
+        auth,
+        api,
+        certificates,
+        documents,
+        batch,
+        accessibility,
+    ):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", HERE / "static", name="static")
     app.cleanup_ctx.append(_database)
@@ -80,10 +110,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     if settings.migrate_on_start:
         await upgrade(engine)
     app[ENGINE] = engine
-    app[DB] = make_sessionmaker(engine)
-    async with app[DB]() as db:
-        await sessions.purge_expired(db, app[CLOCK]())
+    app[DB] = make_sessionmaker(engine, app[CLOCK])
+    purger = asyncio.create_task(housekeeping.run(app[DB], app[CLOCK]))
     yield
+    purger.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await purger
     await engine.dispose()
 
 

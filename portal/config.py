@@ -30,6 +30,8 @@ class Settings:
     jwks_min_refetch_seconds: float = 10.0  # an unknown kid refetches the JWKS at most this often
     business_window: str = "5 09:00-25 17:00"  # seed 001 item 41: 每月5号9点到25号17点
     business_tz: str = "Asia/Shanghai"
+    cert_keys_dir: Path = Path("keys/portal")  # certificate signing keys (portal/documents)
+    cjk_font: Path | None = None  # TrueType CJK font for PDFs; None: fonts-wqy-zenhei
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -79,4 +81,6 @@ _ENV: tuple[tuple[str, str, Any], ...] = (
     ("PORTAL_MAX_UPLOAD_BYTES", "max_upload_bytes", int),
     ("PORTAL_BUSINESS_WINDOW", "business_window", str),
     ("PORTAL_BUSINESS_TZ", "business_tz", str),
+    ("PORTAL_KEYS_DIR", "cert_keys_dir", Path),
+    ("PORTAL_CJK_FONT", "cjk_font", Path),
 )

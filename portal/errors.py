@@ -12,8 +12,8 @@ from typing import ClassVar
 class PortalError(Exception):
     code: ClassVar[str] = "internal_error"
     status: ClassVar[int] = 500
-    zh: ClassVar[str] = "系统繁忙，请稍后再试"
-    en: ClassVar[str] = "Something went wrong on our side; please try again later"
+    zh: str = "系统繁忙，请稍后再试"
+    en: str = "Something went wrong on our side; please try again later"
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(detail or self.code)
@@ -21,6 +21,10 @@ class PortalError(Exception):
 
     def message(self, lang: str) -> str:
         return self.en if lang == "en" else self.zh
+
+    def headers(self) -> dict[str, str]:
+        """Extra response headers (Retry-After of a 429)."""
+        return {}
 
     def body(self, request_id: str = "") -> dict[str, object]:
         return {
@@ -30,17 +34,30 @@ class PortalError(Exception):
         }
 
 
+class FormError(PortalError):
+    """A refusal the visitor answers by correcting what they typed, chose or uploaded: the
+    handler shows the same form again with this message (and the status), never the error page.
+    Handlers catch this one type; everything else (login, permissions, a missing page, a
+    tampered request, outages) goes to the middleware's error page."""
+
+
 REGISTRY: dict[str, type[PortalError]] = {}
 
 
-def _error(code: str, status: int, zh: str, en: str) -> type[PortalError]:
+def _error(
+    code: str, status: int, zh: str, en: str, base: type[PortalError] = PortalError
+) -> type[PortalError]:
     cls = type(
         "".join(part.title() for part in code.split("_")),
-        (PortalError,),
+        (base,),
         {"code": code, "status": status, "zh": zh, "en": en},
     )
     REGISTRY[code] = cls
     return cls
+
+
+def _form(code: str, status: int, zh: str, en: str) -> type[PortalError]:
+    return _error(code, status, zh, en, base=FormError)
 
 
 REGISTRY[PortalError.code] = PortalError
@@ -66,19 +83,44 @@ ModuleForbidden = _error(
     "module_forbidden", 403, "当前账号无权使用此功能", "This account cannot use this function"
 )
 
+
+class TooManyAttempts(PortalError):
+    """A bounded form was tried too often (rules.limits): 429 with Retry-After (RFC 6585 §4)."""
+
+    code = "too_many_attempts"
+    status = 429
+    zh = "操作过于频繁，请稍后再试"
+    en = "Too many attempts; please try again later"
+
+    def __init__(self, detail: str = "", *, retry_after: int = 60) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+REGISTRY[TooManyAttempts.code] = TooManyAttempts
+
 # Field validation
-InvalidIdNumber = _error(
+InvalidIdNumber = _form(
     "invalid_id_number", 400, "证件号码格式不正确，请核对后重新输入", "The ID number is not valid"
 )
-InvalidCreditCode = _error(
+InvalidCreditCode = _form(
     "invalid_credit_code",
     400,
     "统一社会信用代码格式不正确，请核对后重新输入",
     "The unified social credit code is not valid",
 )
-InvalidPhone = _error("invalid_phone", 400, "联系电话格式不正确", "The phone number is not valid")
-InvalidName = _error("invalid_name", 400, "姓名不能为空", "The name is required")
-AgreementRequired = _error(
+InvalidPhone = _form("invalid_phone", 400, "联系电话格式不正确", "The phone number is not valid")
+InvalidName = _form("invalid_name", 400, "姓名不能为空", "The name is required")
+InvalidText = _form(
+    "invalid_text",
+    400,
+    "输入内容过长或包含不支持的字符，请核对后重新输入",
+    "The text is too long or contains characters that are not allowed",
+)
+AgreementRequired = _form(
     "agreement_required",
     400,
     "请阅读并同意《法人用户注册协议》",
@@ -86,25 +128,13 @@ AgreementRequired = _error(
 )
 
 # Company registration (seed 000 §5.1)
-RegistryVerificationFailed = _error(
+RegistryVerificationFailed = _form(
     "registry_verification_failed",
     400,
     "企业信息在组织机构相关信息库验证失败，无法注册！",
     "The company was not found in the organization registries; it cannot be registered",
 )
-CompanyNameMismatch = _error(
-    "company_name_mismatch",
-    400,
-    "单位名称与统一社会信用代码不一致，请核对后重新注册！",
-    "The company name does not match the unified social credit code",
-)
-LegalRepMismatch = _error(
-    "legal_rep_mismatch",
-    400,
-    "法定代表人姓名、证件号码与参保信息中的法人信息不一致，无法注册！",
-    "The legal representative does not match the registered company records",
-)
-LegalRepAccountExists = _error(
+LegalRepAccountExists = _form(
     "legal_rep_account_exists",
     409,
     "根据统一社会信用代码发现，当前法人账号已经存在，可以直接扫码登录！",
@@ -112,42 +142,40 @@ LegalRepAccountExists = _error(
 )
 
 # Agents and grants (seed 000 §3, seed 002 总结)
-AgentLimitReached = _error(
+AgentLimitReached = _form(
     "agent_limit_reached",
     409,
     "每个单位最多可添加10名经办人，请删除后再添加",
     "A company may have at most ten agents",
 )
-AdminLimitReached = _error(
+AdminLimitReached = _form(
     "admin_limit_reached",
     409,
     "每个单位最多只能设置1名管理员",
     "A company may have at most one administrator",
 )
-AgentExists = _error(
+AgentExists = _form(
     "agent_exists", 409, "该经办人已添加，请勿重复添加", "This agent has already been added"
 )
 AgentNotFound = _error("agent_not_found", 404, "未找到该经办人", "Agent not found")
-RelationshipNotFound = _error(
+RelationshipNotFound = _form(
     "relationship_not_found",
     400,
     "所选参保关系不属于本单位",
     "The insurance relationship is not this company's",
 )
-UnknownBusinessItem = _error(
-    "unknown_business_item", 400, "未知的业务事项", "Unknown business item"
-)
-CompanyNotFound = _error(
+UnknownBusinessItem = _form("unknown_business_item", 400, "未知的业务事项", "Unknown business item")
+CompanyNotFound = _form(
     "company_not_found",
     404,
     "系统没有识别到该单位的有效公共服务注册信息，请在公共服务端办理注册后再由经办机构进行授权操作。",
     "No registered company matches; the company must register before counter authorization",
 )
-UploadRequired = _error(
+UploadRequired = _form(
     "upload_required", 400, "请上传已签字的授权委托书", "Upload the signed authorization form"
 )
-UploadTooLarge = _error("upload_too_large", 413, "上传的文件过大", "The uploaded file is too large")
-UploadBadType = _error(
+UploadTooLarge = _form("upload_too_large", 413, "上传的文件过大", "The uploaded file is too large")
+UploadBadType = _form(
     "upload_bad_type",
     415,
     "仅支持上传 PNG、JPG 图片或 PDF 文件",

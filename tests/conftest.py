@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -12,9 +13,14 @@ import aiohttp
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from mobile_sim import PhoneApp
+from mobile_sim import PhoneApp, faces
+from tests.support import people
 from tests.support.redis import new_prefix, purge
 from tests.support.servers import Broker, running_authsvc
+
+# The people's faces for every phone a test opens (PhoneApp, the CLI, the phone page), in a
+# folder of this test run apart from the phones' home folders.
+os.environ.setdefault(faces.ENV, str(people.faces_dir()))
 
 # A valid GB 11643 ID number and name for the default test citizen.
 CITIZEN = {"name": "张三", "id_number": "11010519491231002X", "phone": "13800138000"}
@@ -70,7 +76,9 @@ async def phones(tmp_path: Path) -> AsyncIterator[PhoneFactory]:
     made: list[PhoneApp] = []
 
     async def make(broker_url: str, *, apply: bool = True, **person: str) -> PhoneApp:
-        phone = PhoneApp.open(tmp_path / f"phone-{len(made)}", broker_url)
+        phone = PhoneApp.open(
+            tmp_path / f"phone-{len(made)}", broker_url, faces_dir=people.faces_dir()
+        )
         made.append(phone)
         if apply:
             citizen = {**CITIZEN, **person}

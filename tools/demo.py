@@ -1,6 +1,11 @@
 """`make demo`: authsvc (:8700), the portal (:8701) and the phone page (:8702) on 127.0.0.1 with
-the embedded defaults (memory store, SQLite, keys generated into keys/), demo data loaded, an
-e-card applied for every demo person, and the command that logs each of them in."""
+the embedded defaults (memory store with the long-lived records in var/demo/authsvc.db, SQLite
+for the portal, keys generated into keys/), the card registry and the people's faces seeded
+(var/demo/registry.json, var/demo/faces/), an e-card applied for every demo person the registry
+allows, and the command that logs each of them in.
+
+Correct on every start: a phone whose e-card the broker still knows keeps it (the records are
+durable); one whose card the broker does not know (the database was removed) applies again."""
 
 from __future__ import annotations
 
@@ -17,7 +22,9 @@ from typing import Any
 
 import aiohttp
 
-from mobile_sim import PhoneApp
+from mobile_sim import PhoneApp, PhoneError
+from tools import people
+from tools.ready import ServerExited, wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "demo"
@@ -28,7 +35,9 @@ PORTS = {
 }
 AUTHSVC = f"http://127.0.0.1:{PORTS['authsvc']}"
 PORTAL = f"http://127.0.0.1:{PORTS['portal']}"
-LOST = "e-card reported lost"
+JWKS = f"{PORTAL}/.well-known/cert-jwks.json"
+REGISTRY = VAR / "registry.json"
+FACES = VAR / "faces"
 
 
 def _env() -> dict[str, str]:
@@ -41,6 +50,10 @@ def _env() -> dict[str, str]:
         "PORTAL_PORT": str(PORTS["portal"]),
         "PORTAL_PUBLIC_URL": PORTAL,
         "MOBILE_SIM_BROKER": AUTHSVC,
+        "MOBILE_SIM_CERT_JWKS_URL": JWKS,
+        "AUTHSVC_REGISTRY": str(REGISTRY),
+        "AUTHSVC_DB": str(VAR / "authsvc.db"),
+        "MOBILE_SIM_FACES": str(FACES),
     }
 
 
@@ -53,18 +66,12 @@ def _start(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[
 
 
 async def _wait(url: str, process: subprocess.Popen[bytes], name: str) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(200):
-            if process.poll() is not None:
-                raise SystemExit(f"{name} exited; see {VAR / (name + '.log')}")
-            try:
-                async with http.get(url) as response:
-                    if response.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit(f"{name} did not start; see {VAR / (name + '.log')}")
+    try:
+        await wait_until_ready(url, process=process, timeout=20.0)
+    except ServerExited:
+        raise SystemExit(f"{name} exited; see {VAR / (name + '.log')}") from None
+    except TimeoutError:
+        raise SystemExit(f"{name} did not start; see {VAR / (name + '.log')}") from None
 
 
 def _accounts(person: dict[str, Any], companies: list[dict[str, Any]]) -> list[str]:
@@ -83,55 +90,96 @@ def _accounts(person: dict[str, Any], companies: list[dict[str, Any]]) -> list[s
     return found or ["personal"]
 
 
-async def _phones(env: dict[str, str]) -> list[tuple[dict[str, Any], Path, list[str]]]:
+Guide = list[tuple[dict[str, Any], Path, list[str], str]]
+
+
+async def _card_for(phone: PhoneApp, person: dict[str, Any]) -> str:
+    """Keep a card the broker still knows; apply when there is none. Returns why not, or ""."""
+    if phone.state.ecard:
+        try:
+            await phone.show_ecard()
+            return ""
+        except PhoneError as exc:
+            if exc.code not in ("ecard_invalid", "ecard_not_found", "device_key_mismatch"):
+                return exc.zh
+    try:
+        await phone.apply_ecard(person["name"], person["id_number"], person["phone"])
+    except PhoneError as exc:
+        return f"{exc.zh} ({exc.code})"
+    return ""
+
+
+async def _phones() -> Guide:
     demo = json.loads((ROOT / "portal" / "data" / "demo.json").read_text(encoding="utf-8"))
-    made = []
+    made: Guide = []
+    everyone = [*people.demo_people(), people.NOT_IN_REGISTRY]
     async with aiohttp.ClientSession() as http:
-        for person in demo["people"]:
+        for person in everyone:
             home = VAR / "phones" / person["id_number"]
-            async with PhoneApp.open(home, AUTHSVC, session=http, place="本机") as phone:
-                if not phone.state.ecard:
-                    await phone.apply_ecard(person["name"], person["id_number"], person["phone"])
-                if LOST in person.get("note", ""):
-                    headers = {"Authorization": f"Bearer {env['AUTHSVC_ADMIN_TOKEN']}"}
-                    url = f"{AUTHSVC}/api/admin/ecards/{phone.state.card_no}/report_lost"
-                    async with http.post(url, headers=headers) as response:
-                        await response.read()
-            made.append((person, home, _accounts(person, demo["companies"])))
+            async with PhoneApp.open(
+                home, AUTHSVC, session=http, place="本机", faces_dir=FACES
+            ) as phone:
+                refused = await _card_for(phone, person)
+            made.append((person, home, _accounts(person, demo["companies"]), refused))
     return made
 
 
-def _print_guide(phones: list[tuple[dict[str, Any], Path, list[str]]]) -> None:
+def _pin_certificate_keys(home: Path) -> None:
+    """The phone page verifies certificates against this portal's JWKS (fetched at first use)."""
+    state = PhoneApp.open(home, AUTHSVC, certificate_jwks_url=JWKS).state
+    state.save()
+
+
+def _print_documents(printed: list[str]) -> None:
+    pngs = [Path(p).relative_to(ROOT) for p in printed if p.endswith(".png")]
+    print("  Printed documents (单位参保证明 and 受理单), each with a signed QR:")
+    for path in printed:
+        print(f"    {Path(path).relative_to(ROOT)}")
+    print(
+        "  Verify one: the phone page → 扫一扫 → choose the PNG (or drop it there), or\n"
+        + "".join(f"    .venv/bin/mobile-sim --home var/demo/phones/web verify {p}\n" for p in pngs)
+        + f"  Print a fresh one in the portal: 用户中心 → 单位权益单 (keys: {JWKS})\n",
+        flush=True,
+    )
+
+
+def _print_guide(phones: Guide) -> None:
     print(
         f"\n  人社网上服务大厅 (portal)   {PORTAL}\n  统一身份认证 (authsvc)      {AUTHSVC}\n"
         f"  电子社保卡 phone page        http://127.0.0.1:{PORTS['phone']}\n"
+        f"  card registry {REGISTRY.relative_to(ROOT)}, faces {FACES.relative_to(ROOT)}/\n"
     )
     print(
         "  Open the portal, 登录 → 企业用户 or 个人用户, save the QR image (right click)"
         " as qr.png, then:\n"
     )
-    for person, home, accounts in phones:
+    for person, home, accounts, refused in phones:
         rel = home.relative_to(ROOT)
         print(f"  # {person['name']} — {person.get('note', '')}")
+        if refused:
+            print(f"  #   no e-card: {refused}")
+            continue
         for account in accounts:
             identity = {"admin": "legal_rep", "staff": "personal"}.get(
                 account.split(":")[0], account.split(":")[0]
             )
             print(
-                f"  .venv/bin/mobile-sim --home {rel} scan qr.png --account {account}"
-                f" --face pass --confirm    (QR: {identity})"
+                f"  .venv/bin/mobile-sim --home {rel} --faces {FACES.relative_to(ROOT)}"
+                f" scan qr.png --account {account} --confirm    (QR: {identity})"
             )
-    print("\n  Ctrl-C stops everything.\n", flush=True)
+    print("\n  Ctrl-C stops everything; `make demo` again keeps the e-cards.\n", flush=True)
 
 
 async def _main() -> None:
     env = _env()
+    people.seed(REGISTRY, FACES, people.demo_people())
     processes = {
         "authsvc": _start("authsvc", ["-m", "authsvc", "serve"], env),
         "portal": _start("portal", ["-m", "portal", "serve"], env),
     }
     try:
         await _wait(AUTHSVC + "/readyz", processes["authsvc"], "authsvc")
+        await _wait(PORTAL + "/", processes["portal"], "portal")  # it migrates the database
         subprocess.run(
             [sys.executable, "-m", "portal", "demo-data"],
             cwd=ROOT,
@@ -139,8 +187,16 @@ async def _main() -> None:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        await _wait(PORTAL + "/", processes["portal"], "portal")
-        phones = await _phones(env)
+        printed = subprocess.run(
+            [sys.executable, "-m", "portal", "demo-documents", "--out", str(VAR)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        phones = await _phones()
+        _pin_certificate_keys(VAR / "phones" / "web")
         processes["phone"] = _start(
             "phone",
             [
@@ -158,6 +214,7 @@ async def _main() -> None:
         )
         await _wait(f"http://127.0.0.1:{PORTS['phone']}/", processes["phone"], "phone")
         _print_guide(phones)
+        _print_documents(printed)
         while all(p.poll() is None for p in processes.values()):
             await asyncio.sleep(0.5)
         print("a process stopped; see var/demo/*.log", file=sys.stderr)

@@ -84,6 +84,11 @@ def validate_application(body: Mapping[str, Any]) -> Application:
     return Application(name=name, id_number=id_number, phone=phone, device_jwk=jwk)
 
 
+def device_thumbprint(app: Application) -> str:
+    """The device id the card will be bound to (RFC 7638 thumbprint of its key)."""
+    return thumbprint(app.device_jwk)
+
+
 def new_card_number() -> str:
     """Card numbers as the hall prints them: a letter and eight digits."""
     return (

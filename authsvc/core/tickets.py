@@ -16,6 +16,8 @@ from enum import StrEnum
 from typing import Any
 
 from authsvc import errors
+from authsvc.core import acr
+from authsvc.core.idnumber import mask_name as mask_name  # re-exported: the events' rule
 
 
 class State(StrEnum):
@@ -98,11 +100,6 @@ def hash_secret(secret: str) -> str:
 
 def secret_matches(ticket: Ticket, secret: str) -> bool:
     return hmac.compare_digest(ticket.browser_secret_hash, hash_secret(secret))
-
-
-def mask_name(name: str) -> str:
-    """张三 → 张*, 欧阳娜娜 → 欧***."""
-    return name[:1] + "*" * (len(name) - 1) if name else ""
 
 
 def create(
@@ -226,6 +223,11 @@ def release(ticket: Ticket, *, now: float, lifetimes: Lifetimes) -> Ticket:
     )
 
 
+def require_scanned_by(ticket: Ticket, device_id: str, now: float) -> None:
+    """The ticket is live, scanned, and by this device (public: the face challenge asks too)."""
+    _require_scanned_by(ticket, device_id, now)
+
+
 def _require_scanned_by(ticket: Ticket, device_id: str, now: float) -> None:
     _require_live(ticket, now)
     if ticket.state is not State.SCANNED:
@@ -296,7 +298,7 @@ def check_confirmable(ticket: Ticket, *, device_id: str, now: float) -> None:
         raise errors.NumberMatchRequired()
     if not ticket.account:
         raise errors.AccountRequired()
-    if not ticket.face_passed:
+    if not ticket.face_passed and acr.face_required(ticket.request):
         raise errors.FaceCheckRequired()
 
 

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from authsvc import errors, qrimage
 from authsvc.core import qr, tickets
-from authsvc.core.oidc.authorize import AuthorizeRedirectError, validate
+from authsvc.core.oidc.authorize import validate
 from authsvc.core.tickets import Identity, Ticket
 from authsvc.http.common import broker, client_ip, field, json_response, lang, rate_limit, read_json
 from authsvc.http.pages import render
@@ -41,10 +41,7 @@ async def authorize(request: web.Request) -> web.StreamResponse:
     b = broker(request)
     limit = b.settings.limits.authorize_per_ip_per_minute
     await rate_limit(request, "authorize-ip", client_ip(request), limit)
-    try:
-        auth = validate(request.query, b.clients, b.settings.issuer)
-    except AuthorizeRedirectError as exc:
-        raise web.HTTPFound(exc.location) from exc
+    auth = validate(request.query, b.clients, b.settings.issuer)
     request_id = secrets.token_urlsafe(16)
     await b.store.put_value(_request_key(request_id), auth.as_dict(), ttl=AUTH_REQUEST_TTL)
     client = b.clients.get(auth.client_id)

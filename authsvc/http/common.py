@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from authsvc import errors
-from authsvc.core import forwarded
+from authsvc.core import forwarded, language
 from authsvc.http.appkeys import BROKER
 from authsvc.services.broker import Broker
 
@@ -58,13 +58,10 @@ def client_ip(request: web.Request) -> str:
 
 
 def lang(request: web.Request) -> str:
-    """zh first; English by ?lang=en / ui_locales=en or an Accept-Language that prefers it."""
-    explicit = request.query.get("lang") or request.query.get("ui_locales", "")
-    if explicit:
-        return "en" if explicit.lower().startswith("en") else "zh"
-    accept = request.headers.get("Accept-Language", "").lower()
-    first = accept.split(",")[0].strip()
-    return "en" if first.startswith("en") else "zh"
+    """zh first; English by ?lang=en / ui_locales=en (OIDC Core §3.1.2.1) or an Accept-Language
+    that prefers it (negotiated by Babel, authsvc/core/language.py)."""
+    chosen = language.explicit(request.query.get("lang") or request.query.get("ui_locales", ""))
+    return chosen or language.negotiate(request.headers.get("Accept-Language", ""))
 
 
 def json_response(body: dict[str, Any], status: int = 200) -> web.Response:

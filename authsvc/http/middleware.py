@@ -1,4 +1,5 @@
-"""One middleware turns errors into responses: JSON for APIs, a page for browsers."""
+"""One middleware turns errors into responses: JSON for APIs, the RFC 6749 §5.2 shape at the
+OAuth endpoints, RFC 6749 §4.1.2.1 redirects for authorization errors, a page for browsers."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+
+
+OAUTH_PATHS = frozenset({"/token", "/userinfo"})
+"""Endpoints a client (not a person) calls: every error there is JSON in the RFC 6749 shape."""
 
 
 def _wants_json(request: web.Request) -> bool:
@@ -71,17 +76,39 @@ def _error_response(
         public = exc
     log.info("refused", method=request.method, path=request.path, code=exc.code, detail=exc.detail)
     request.app[BROKER].metrics.refusals.labels(code=exc.code).inc()
+    response = _render(request, exc, public, request_id)
+    response.headers.update(public.headers())
+    return response
+
+
+def _render(
+    request: web.Request, exc: errors.QrAuthError, public: errors.QrAuthError, request_id: str
+) -> web.Response:
+    if isinstance(exc, errors.AuthorizeRedirect):
+        return web.Response(status=302, headers={"Location": exc.location})
+    if request.path in OAUTH_PATHS:
+        return _oauth_response(public, request_id)
     if _wants_json(request):
         response = json_response(public.body(request_id), status=public.status)
+        if exc.retry_after:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    language = lang(request)
+    message = public.message_en if language == "en" else public.message_zh
+    return render(
+        request,
+        "error.html",
+        {"message": message, "code": public.code, "request_id": request_id},
+        status=public.status,
+    )
+
+
+def _oauth_response(exc: errors.QrAuthError, request_id: str) -> web.Response:
+    """RFC 6749 §5.2: `error` and `error_description`; our own errors (a store outage, a body
+    too large) keep their registry code and give their English message as the description."""
+    if isinstance(exc, errors.OAuthError):
+        body: dict[str, object] = dict(exc.oauth_body())
     else:
-        language = lang(request)
-        message = public.message_en if language == "en" else public.message_zh
-        response = render(
-            request,
-            "error.html",
-            {"message": message, "code": public.code, "request_id": request_id},
-            status=public.status,
-        )
-    if isinstance(exc, errors.RateLimited):
-        response.headers["Retry-After"] = str(exc.retry_after)
-    return response
+        body = {"error": exc.code, "error_description": exc.message_en}
+    body["request_id"] = request_id
+    return json_response(body, status=exc.status)

@@ -7,7 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from authsvc import errors
-from authsvc.core import device, ecard, qr, tickets
+from authsvc.core import acr, device, ecard, qr, tickets
+from authsvc.core import face as face_rules
 from authsvc.core.ecard import Card
 from authsvc.core.oidc.claims import released
 from authsvc.core.useragent import browser_and_os, rough_place
@@ -21,7 +22,8 @@ from authsvc.http.common import (
     read_body,
 )
 from authsvc.keyring import Purpose
-from authsvc.services import ecards, login
+from authsvc.registry import person_key
+from authsvc.services import ecards, face, login
 
 routes = web.RouteTableDef()
 
@@ -72,16 +74,53 @@ async def broker_keys(request: web.Request) -> web.Response:
     )
 
 
-@routes.post("/api/mobile/ecards")
-async def apply_for_card(request: web.Request) -> web.Response:
+async def _application(request: web.Request) -> tuple[ecard.Application, dict[str, Any]]:
+    """An application's body, signed by the device key it names, within the per-IP limit."""
     b = broker(request)
-    await rate_limit(request, "ecard", client_ip(request), 30)
+    ip = client_ip(request)
+    await rate_limit(request, "ecard", ip, b.settings.limits.ecard_applications_per_ip_per_minute)
     raw = await read_body(request)
     body = parse_json(raw)
     application = ecard.validate_application(body)
     await _verified(request, application.device_jwk, raw)
-    login.require_face(body.get("face"), b.settings.face_threshold)
-    return json_response(await ecards.issue(b, application), status=201)
+    return application, body
+
+
+@routes.post("/api/mobile/face-challenges")
+async def application_face_challenge(request: web.Request) -> web.Response:
+    """Step 1 of 电子社保卡申领: the registry must know this person, then a liveness challenge."""
+    b = broker(request)
+    application, _ = await _application(request)
+    await ecards.holder_for(b, application)
+    await ecards.require_not_blocked(b, application.id_number)
+    device_id = ecard.device_thumbprint(application)
+    challenge = await face.issue(
+        b,
+        purpose=face.application_purpose(device_id),
+        id_number=application.id_number,
+        device=device_id,
+    )
+    return json_response(challenge.view(), status=201)
+
+
+@routes.post("/api/mobile/ecards")
+async def apply_for_card(request: web.Request) -> web.Response:
+    """Step 2: the application with the capture; the server decides, then issues atomically."""
+    b = broker(request)
+    application, body = await _application(request)
+    await per_person_limit(request, application.id_number)
+    return json_response(await ecards.apply(b, application, body), status=201)
+
+
+async def per_person_limit(request: web.Request, id_number: str) -> None:
+    """Applications per person per day (a 429 with Retry-After)."""
+    b = broker(request)
+    window = face_rules.seconds_left_today(b.now())
+    count = await b.store.hit(
+        f"rl:ecard-person:{person_key(id_number)}:{face_rules.day_of(b.now())}", window=window
+    )
+    if count > b.settings.limits.ecard_applications_per_person_per_day:
+        raise errors.RateLimited("ecard applications per person", retry_after=int(window) + 1)
 
 
 @routes.get("/api/mobile/ecard")
@@ -89,9 +128,12 @@ async def show_card(request: web.Request) -> web.Response:
     """The card's status, readable even when it is suspended or lost (the app shows it)."""
     card, _ = await _phone(request, require_active=False)
     record = await ecards.record_of(broker(request), card.card_no)
-    return json_response(
-        {k: record[k] for k in ("card_no", "status", "name", "id_number_masked", "phone_masked")}
-    )
+    return json_response(_card_view(record))
+
+
+def _card_view(record: dict[str, Any]) -> dict[str, Any]:
+    keys = ("card_no", "status", "name", "id_number_masked", "phone_masked")
+    return {k: record[k] for k in keys} | {"reason": record.get("reason", "")}
 
 
 @routes.post("/api/mobile/scan")
@@ -127,6 +169,7 @@ def _scan_view(b: Any, ticket: tickets.Ticket) -> dict[str, Any]:
         "accounts": list(ticket.accounts),
         **({"number_choices": list(ticket.match_choices)} if ticket.match_choices else {}),
         "face": {
+            "required": acr.face_required(ticket.request),
             "threshold": b.settings.face_threshold,
             "max_failures": b.settings.limits.face_max_failures,
             "failures": ticket.face_failures,
@@ -142,18 +185,53 @@ async def choose_account(request: web.Request) -> web.Response:
     return json_response({"account": dict(ticket.account)})
 
 
+@routes.post("/api/mobile/tickets/{ticket_id}/face-challenge")
+async def ticket_face_challenge(request: web.Request) -> web.Response:
+    card, _ = await _phone(request)
+    challenge = await login.face_challenge(broker(request), request.match_info["ticket_id"], card)
+    return json_response(challenge.view(), status=201)
+
+
 @routes.post("/api/mobile/tickets/{ticket_id}/face")
 async def face_check(request: web.Request) -> web.Response:
+    """The capture for the ticket's challenge; pass or fail is the server's decision."""
     b = broker(request)
     card, body = await _phone(request)
-    passed = login.face_passed(body, b.settings.face_threshold)
-    ticket = await login.face(b, request.match_info["ticket_id"], card, passed)
+    ticket, result = await login.face_check(b, request.match_info["ticket_id"], card, body)
     left = max(b.settings.limits.face_max_failures - ticket.face_failures, 0)
     if ticket.state is tickets.State.REJECTED:
         raise errors.FaceCheckExhausted()
-    if not passed:
+    if not result.passed:
         raise errors.FaceCheckFailed(f"{left} left")
-    return json_response({"passed": True, "failures": ticket.face_failures, "failures_left": left})
+    return json_response(
+        {
+            "passed": True,
+            "score": result.score,
+            "failures": ticket.face_failures,
+            "failures_left": left,
+        }
+    )
+
+
+@routes.post("/api/mobile/ecard/unlock-challenge")
+async def unlock_challenge(request: web.Request) -> web.Response:
+    """卡解挂 on the phone that holds the card: a liveness challenge for its holder."""
+    card, _ = await _phone(request, require_active=False)
+    challenge = await face.issue(
+        broker(request),
+        purpose=face.unlock_purpose(card.card_no),
+        id_number=card.id_number,
+        device=card.device_id,
+    )
+    return json_response(challenge.view(), status=201)
+
+
+@routes.post("/api/mobile/ecard/unlock")
+async def unlock(request: web.Request) -> web.Response:
+    """卡解挂 (seed 004): only after a fresh server-side face check of the card holder."""
+    card, body = await _phone(request, require_active=False)
+    record = await ecards.unlock(broker(request), card, body)
+    return json_response(_card_view(record))
 
 
 @routes.post("/api/mobile/tickets/{ticket_id}/confirm")

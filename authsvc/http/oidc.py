@@ -7,14 +7,13 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from authsvc import errors
+from authsvc.core import acr
 from authsvc.core.oidc.claims import SCOPES
-from authsvc.core.oidc.token import TokenError
 from authsvc.http.common import broker, client_ip, json_response, rate_limit
 from authsvc.http.pages import render
 from authsvc.keyring import Purpose
 from authsvc.services import logout, tokens
 from authsvc.services.client_auth import authenticate
-from authsvc.services.login import ACR
 
 routes = web.RouteTableDef()
 CLAIMS = [
@@ -69,7 +68,7 @@ async def discovery(request: web.Request) -> web.Response:
             "code_challenge_methods_supported": ["S256"],
             "scopes_supported": list(SCOPES),
             "claims_supported": CLAIMS,
-            "acr_values_supported": [ACR],
+            "acr_values_supported": list(acr.SUPPORTED),
             "display_values_supported": ["page", "popup", "embedded"],
             "ui_locales_supported": ["zh-CN", "en"],
             "backchannel_logout_supported": True,
@@ -87,56 +86,42 @@ async def jwks(request: web.Request) -> web.Response:
     return json_response(b.keyring.jwks(Purpose.TOKEN, now=b.now()))
 
 
-def _oauth_error(error: str, description: str, status: int = 400) -> web.Response:
-    response = json_response({"error": error, "error_description": description}, status=status)
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Basic realm="qrauth"'
-    return response
-
-
 @routes.post("/token")
 async def token(request: web.Request) -> web.Response:
-    """RFC 6749 §4.1.3 with PKCE; errors in the §5.2 shape."""
+    """RFC 6749 §4.1.3 with PKCE; errors (the registry's OAuthError) in the §5.2 shape, rendered
+    by the middleware like every other error."""
     b = broker(request)
-    try:
-        limit = b.settings.limits.token_per_ip_per_minute
-        await rate_limit(request, "token-ip", client_ip(request), limit)
-    except errors.RateLimited as exc:
-        response = _oauth_error("rate_limited", "too many token requests", 429)
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+    limit = b.settings.limits.token_per_ip_per_minute
+    await rate_limit(request, "token-ip", client_ip(request), limit)  # 429 + Retry-After
     try:
         form = dict(await request.post())
-    except web.HTTPRequestEntityTooLarge:
-        return _oauth_error("invalid_request", "request too large", 413)
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise errors.TokenRequestTooLarge("request too large") from exc
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    try:
-        client = await authenticate(
-            fields,
-            request.headers.get("Authorization", ""),
-            b.clients,
-            b.store,
-            token_endpoint=f"{b.settings.issuer}/token",
-            issuer=b.settings.issuer,
-            now=b.now(),
-        )
-        if fields.get("grant_type") != "authorization_code":
-            raise TokenError("unsupported_grant_type", "only authorization_code")
-        body = await tokens.redeem(
-            b,
-            client,
-            code=fields.get("code", ""),
-            redirect_uri=fields.get("redirect_uri", ""),
-            verifier=fields.get("code_verifier", ""),
-        )
-    except TokenError as exc:
-        b.metrics.refusals.labels(code=exc.error).inc()
-        return _oauth_error(exc.error, exc.description, exc.status)
+    client = await authenticate(
+        fields,
+        request.headers.get("Authorization", ""),
+        b.clients,
+        b.store,
+        token_endpoint=f"{b.settings.issuer}/token",
+        issuer=b.settings.issuer,
+        now=b.now(),
+    )
+    if fields.get("grant_type") != "authorization_code":
+        raise errors.UnsupportedGrantType("only authorization_code")
+    body = await tokens.redeem(
+        b,
+        client,
+        code=fields.get("code", ""),
+        redirect_uri=fields.get("redirect_uri", ""),
+        verifier=fields.get("code_verifier", ""),
+    )
     return json_response(body)
 
 
 @routes.route("*", "/userinfo")
 async def userinfo(request: web.Request) -> web.Response:
+    """OIDC Core §5.3 with an RFC 6750 §2.1 bearer token; a bad token: RFC 6750 §3.1 challenge."""
     if request.method not in ("GET", "POST"):
         raise web.HTTPMethodNotAllowed(request.method, ["GET", "POST"])
     header = request.headers.get("Authorization", "")
@@ -144,11 +129,7 @@ async def userinfo(request: web.Request) -> web.Response:
         await tokens.userinfo(broker(request), header[7:]) if header.startswith("Bearer ") else None
     )
     if claims is None:
-        response = json_response(
-            {"error": "invalid_token", "error_description": "unknown or revoked token"}, status=401
-        )
-        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-        return response
+        raise errors.InvalidToken("unknown or revoked token")
     return json_response(claims)
 
 

@@ -29,12 +29,33 @@ def csp(frame_ancestors: str = "'none'") -> str:
     )
 
 
-def language_link(request: web.Request, other: str) -> str:
-    """The same page in the other language, as a query-only relative link ("?…&lang=en"): it
-    resolves against the current page, so a path like `//evil.example/x` cannot make it an
-    off-site link."""
-    query = [(k, v) for k, v in request.query.items() if k != "lang"]
-    return "?" + urlencode([*query, ("lang", other)])
+def query_link(request: web.Request, **changes: str) -> str:
+    """The same page with some query parameters changed (`lang`, `elder`), as a query-only
+    relative link ("?…&lang=en"): it resolves against the current page, so a path like
+    `//evil.example/x` cannot make it an off-site link (issue 12)."""
+    query = [(k, v) for k, v in request.query.items() if k not in changes]
+    return "?" + urlencode([*query, *changes.items()])
+
+
+ELDER_COOKIE = "elder"
+
+
+def elder_mode(request: web.Request) -> bool:
+    """长辈模式 (适老化: larger text, higher contrast): `?elder=1|0` switches it and a cookie keeps
+    it — the same cookie the portal sets, so in one site the QR page follows the portal's mode."""
+    chosen = request.query.get("elder")
+    if chosen in ("0", "1"):
+        return chosen == "1"
+    return request.cookies.get(ELDER_COOKIE) == "1"
+
+
+def _keep_elder_mode(response: web.Response, on: bool) -> None:
+    if on:
+        response.set_cookie(
+            ELDER_COOKIE, "1", max_age=365 * 24 * 3600, path="/", samesite="Lax", httponly=True
+        )
+    else:
+        response.del_cookie(ELDER_COOKIE, path="/")
 
 
 def render(
@@ -49,11 +70,17 @@ def render(
 
     language = lang(request)
     other = "zh" if language == "en" else "en"
-    lang_href = language_link(request, other)
+    lang_href = query_link(request, lang=other)
+    elder = elder_mode(request)
+    elder_href = query_link(request, elder="0" if elder else "1")
     html = (
-        request.app[JINJA].get_template(name).render(lang=language, lang_href=lang_href, **context)
+        request.app[JINJA]
+        .get_template(name)
+        .render(lang=language, lang_href=lang_href, elder=elder, elder_href=elder_href, **context)
     )
     response = web.Response(text=html, status=status, content_type="text/html")
+    if "elder" in request.query:
+        _keep_elder_mode(response, elder)
     response.headers["Content-Security-Policy"] = csp(frame_ancestors)
     response.headers["Cache-Control"] = "no-store"
     return response

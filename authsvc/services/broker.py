@@ -19,6 +19,8 @@ from authsvc.core.ecard import VerifiedCards
 from authsvc.core.tickets import Ticket
 from authsvc.keyring import Keyring
 from authsvc.metrics import Metrics
+from authsvc.registry import FileRegistry, Registry
+from authsvc.services.face import FaceMatcher, SignatureMatcher
 from authsvc.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,14 @@ class Broker:
     accounts: AccountsProvider
     metrics: Metrics = field(default_factory=Metrics)
     cards: VerifiedCards = field(default_factory=VerifiedCards)
+    registry: Registry = field(default_factory=lambda: FileRegistry(""))
+    faces: FaceMatcher | None = None
+
+    def face_matcher(self) -> FaceMatcher:
+        """The face service: the signature stub unless a real one was given."""
+        if self.faces is None:
+            self.faces = SignatureMatcher(self.settings.face_threshold)
+        return self.faces
 
     def now(self) -> float:
         return self.clock.now()

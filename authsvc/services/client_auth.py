@@ -15,16 +15,16 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 
+from authsvc import errors
 from authsvc.clients import Client, ClientRegistry
-from authsvc.core.oidc.token import TokenError
 from authsvc.store.base import Store
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGORITHMS = ["ES256", "RS256", "PS256", "Ed25519"]
 
 
-def _invalid(description: str) -> TokenError:
-    return TokenError("invalid_client", description, status=401)
+def _invalid(description: str) -> errors.InvalidClient:
+    return errors.InvalidClient(description)
 
 
 def _basic(header: str) -> tuple[str, str] | None:

@@ -5,20 +5,20 @@ Each step is a core transition applied through the broker (compare-and-set, publ
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 from typing import Any
 from urllib.parse import urlencode
 
 from authsvc import errors
-from authsvc.core import qr, tickets
+from authsvc.core import acr, qr, tickets
 from authsvc.core.ecard import Card
+from authsvc.core.face import Challenge, FaceResult
 from authsvc.core.tickets import Ticket
 from authsvc.keyring import Purpose
+from authsvc.services import face
 from authsvc.services.broker import Broker
 
-ACR = "urn:qrauth:acr:ecard-qr-face"
-AMR = ("qr", "ecard", "face")
+ACR = acr.ACR_FACE  # the default level (kept for importers)
 
 
 def code_key(code: str) -> str:
@@ -123,38 +123,41 @@ async def choose(broker: Broker, ticket_id: str, card: Card, key: str) -> Ticket
     )
 
 
-def face_passed(body: dict[str, Any], threshold: float) -> bool:
-    """The face-check stub: `pass`, `fail`, or a `score` compared with the threshold."""
-    mode = body.get("mode")
-    if mode == "pass":
-        return True
-    if mode == "fail":
-        return False
-    score = body.get("score")
-    if (
-        mode == "score"
-        and isinstance(score, int | float)
-        and math.isfinite(score)
-        and 0 <= score <= 1
-    ):
-        return float(score) >= threshold
-    raise errors.InvalidRequest("face mode must be pass, fail or score with 0 ≤ score ≤ 1")
+async def face_challenge(broker: Broker, ticket_id: str, card: Card) -> Challenge:
+    """A liveness challenge for this ticket, its card holder and the device that scanned it."""
+    stored = await broker.load_stored(ticket_id)
+    tickets.require_scanned_by(stored, card.device_id, broker.now())
+    return await face.issue(
+        broker,
+        purpose=face.ticket_purpose(ticket_id),
+        id_number=card.id_number,
+        device=card.device_id,
+    )
 
 
-def require_face(face: Any, threshold: float) -> None:
-    if not isinstance(face, dict) or not face_passed(face, threshold):
-        raise errors.FaceCheckFailed("at card application")
-
-
-async def face(broker: Broker, ticket_id: str, card: Card, passed: bool) -> Ticket:
+async def face_check(
+    broker: Broker, ticket_id: str, card: Card, body: dict[str, Any]
+) -> tuple[Ticket, FaceResult]:
+    """The server decides: take the challenge, compare the capture, record pass or fail (the
+    `face_max_failures`-th failure rejects the ticket)."""
+    stored = await broker.load_stored(ticket_id)
+    tickets.require_scanned_by(stored, card.device_id, broker.now())
+    result = await face.answer(
+        broker,
+        body,
+        purpose=face.ticket_purpose(ticket_id),
+        id_number=card.id_number,
+        device=card.device_id,
+    )
     limit = broker.settings.limits.face_max_failures
-    return await broker.apply(
+    ticket = await broker.apply(
         ticket_id,
         lambda t: tickets.record_face_check(
-            t, device_id=card.device_id, passed=passed, now=broker.now(), max_failures=limit
+            t, device_id=card.device_id, passed=result.passed, now=broker.now(), max_failures=limit
         ),
-        _context(card, face="pass" if passed else "fail"),
+        _context(card, face="pass" if result.passed else "fail", score=result.score),
     )
+    return ticket, result
 
 
 async def confirm(broker: Broker, ticket_id: str, card: Card) -> Ticket:
@@ -209,7 +212,9 @@ def _redirect_with_code(broker: Broker, ticket: Ticket, code: str) -> str:
 
 
 def _grant(broker: Broker, ticket: Ticket) -> dict[str, Any]:
-    """What the code stands for, read back by the token endpoint."""
+    """What the code stands for, read back by the token endpoint; `acr`/`amr` say what really
+    happened on this ticket."""
+    achieved = acr.achieved(ticket.face_passed)
     return {
         "ticket": ticket.id,
         "client_id": ticket.client_id,
@@ -217,8 +222,8 @@ def _grant(broker: Broker, ticket: Ticket) -> dict[str, Any]:
         "subject": dict(ticket.subject),
         "account": dict(ticket.account),
         "auth_time": int(broker.now()),
-        "acr": ACR,
-        "amr": list(AMR),
+        "acr": achieved[0],
+        "amr": achieved[1],
         "sid": session_id(ticket.id),
     }
 

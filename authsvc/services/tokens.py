@@ -10,12 +10,15 @@ from typing import Any
 import structlog
 from joserfc import jwt
 
+from authsvc import errors
 from authsvc.clients import Client
 from authsvc.core import tickets
 from authsvc.core.crypto import Algorithm
 from authsvc.core.oidc import claims as oidc_claims
-from authsvc.core.oidc.token import TokenError, check_grant
+from authsvc.core.oidc.token import check_grant
 from authsvc.keyring import Purpose
+from authsvc.registry import person_key
+from authsvc.services import sessions
 from authsvc.services.broker import Broker
 from authsvc.services.login import code_key
 
@@ -71,7 +74,7 @@ async def redeem(
     )
     if grant is None:
         await _refuse_replay(broker, code)
-        raise TokenError("invalid_grant", "the code is unknown, expired or already used")
+        raise errors.InvalidGrant("the code is unknown, expired or already used")
     check_grant(grant, client_id=client.client_id, redirect_uri=redirect_uri, verifier=verifier)
     now = broker.now()
     sub = oidc_claims.subject(
@@ -99,6 +102,7 @@ async def redeem(
         "sub": sub,
         **oidc_claims.user_claims(scope, grant["subject"], grant["account"], allowed=allowed),
     }
+    person = person_key(grant["subject"]["id_number"])
     await broker.store.put_value(
         access_key(access_token),
         {
@@ -106,13 +110,18 @@ async def redeem(
             "client_id": client.client_id,
             "sid": grant["sid"],
             "ticket": grant["ticket"],
+            "scope": scope,
+            "person": person,
+            "card_no": grant["subject"].get("card_no", ""),
         },
         ttl=ttl,
     )
-    issued = {**marker, "ticket": grant["ticket"], "client_id": client.client_id}
+    issued = {**marker, "ticket": grant["ticket"], "client_id": client.client_id, "person": person}
     await broker.store.put_value(_used_key(code), issued, ttl=max(ttl, settings.code_ttl))
     await broker.store.put_value(_ticket_tokens_key(grant["ticket"]), issued, ttl=ttl)
     await broker.store.put_value(f"sid-tokens:{grant['sid']}", issued, ttl=ttl)
+    session = {"sid": grant["sid"], "client_id": client.client_id, "sub": sub}
+    await sessions.remember(broker, person, session, ttl=max(ttl, settings.id_token_ttl))
     if await broker.store.get_value(_revoked_key(code)) is not None:  # replayed meanwhile
         await revoke_issued(broker, issued, reason="code_replayed")
     await _consume_ticket(broker, grant["ticket"])
@@ -144,13 +153,22 @@ async def _consume_ticket(broker: Broker, ticket_id: str) -> None:
 
 
 async def _refuse_replay(broker: Broker, code: str) -> None:
-    """A code presented twice: revoke every token it issued."""
+    """A code presented twice: revoke every token it issued, and end that person's sessions
+    everywhere by back-channel logout (the code may have been stolen)."""
     issued = await broker.store.get_value(_used_key(code))
     if issued is None:
         return
     ttl = max(broker.settings.access_token_ttl, broker.settings.code_ttl)
     await broker.store.put_value(_revoked_key(code), {"reason": "code_replayed"}, ttl=ttl)
     await revoke_issued(broker, issued, reason="code_replayed")
+    await _end_person(broker, issued, reason="code_replayed")
+
+
+async def _end_person(broker: Broker, issued: dict[str, Any], *, reason: str) -> None:
+    from authsvc.services import logout  # logout builds on this module
+
+    if issued.get("person"):
+        await logout.end_person_sessions(broker, str(issued["person"]), reason=reason)
 
 
 async def revoke_issued(broker: Broker, issued: dict[str, Any], *, reason: str) -> int:
@@ -170,8 +188,13 @@ async def revoke_issued(broker: Broker, issued: dict[str, Any], *, reason: str) 
 
 
 async def revoke_ticket(broker: Broker, ticket_id: str, *, reason: str) -> int:
+    """Revoke what one ticket issued, then end that person's sessions everywhere."""
     issued = await broker.store.get_value(_ticket_tokens_key(ticket_id))
-    return 0 if issued is None else await revoke_issued(broker, issued, reason=reason)
+    if issued is None:
+        return 0
+    count = await revoke_issued(broker, issued, reason=reason)
+    await _end_person(broker, issued, reason=reason)
+    return count
 
 
 async def userinfo(broker: Broker, token: str) -> dict[str, Any] | None:

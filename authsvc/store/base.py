@@ -8,12 +8,14 @@ so callers subscribe first and read the ticket second.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from typing import Any, Protocol
 
 from authsvc.core.tickets import Ticket
 
 Event = dict[str, Any]
+ISSUED, CONFLICT, BLOCKED = "issued", "conflict", "blocked"
+BLOCKING_STATUSES = ("lost", "suspended")
 
 
 class Subscription(Protocol):
@@ -84,6 +86,39 @@ class Store(Protocol):
     def listen(self, ticket_id: str, callback: Callable[[Event], None]) -> Closable:
         """Like `subscribe`, but events are handed to `callback` as they arrive (it must not
         block); `{"resync": True}` means some may be lost. For long-lived idle listeners."""
+        ...
+
+    # E-cards: long-lived records, one person's keys together (one hash tag on Redis).
+
+    async def issue_card(
+        self, person: str, card: dict[str, Any], *, expected: str, now: float
+    ) -> str:
+        """One active e-card per person, atomically. If the person's current card number is
+        still `expected` ("" = none) and that card is not lost or suspended, the old card is
+        cancelled (`reason` "rebound") and `card` (with `card_no`) becomes the current one.
+        Returns ISSUED, CONFLICT (the current card changed meanwhile) or BLOCKED (it is lost or
+        suspended: 解挂 first) — nothing is written unless ISSUED."""
+        ...
+
+    async def get_card(self, card_no: str, *, person: str = "") -> dict[str, Any] | None:
+        """The card's record; `person` (when the caller knows it) saves an index lookup."""
+        ...
+
+    async def current_card(self, person: str) -> dict[str, Any] | None:
+        """The person's latest card (active or not), or None."""
+        ...
+
+    async def set_card_status(
+        self,
+        card_no: str,
+        status: str,
+        *,
+        allowed: Collection[str],
+        reason: str,
+        now: float,
+    ) -> dict[str, Any] | None:
+        """Move the card to `status` only from a status in `allowed`; the new record, or None
+        (unknown card, or not allowed: read it again to tell which)."""
         ...
 
     async def audit(self, record: dict[str, Any]) -> None: ...

@@ -6,11 +6,12 @@ import asyncio
 import json
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
 from authsvc.core.tickets import Ticket
+from authsvc.store import cards
 from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
 
 
@@ -73,6 +74,9 @@ class MemoryStore:
         self._counters = _Expiring(monotonic)
         self._fanout = Fanout()
         self._audit_path = Path(audit_path) if audit_path else None
+        self._cards: dict[str, dict[str, Any]] = {}
+        self._card_person: dict[str, str] = {}
+        self._current: dict[str, str] = {}
         self._recent_audit: deque[dict[str, Any]] = deque(maxlen=audit_keep)
         if self._audit_path:
             self._audit_path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,6 +145,45 @@ class MemoryStore:
 
     def subscriber_count(self) -> int:
         return self._fanout.count()
+
+    # E-cards (no await inside a step: each one is atomic on the event loop)
+
+    async def issue_card(
+        self, person: str, card: dict[str, Any], *, expected: str, now: float
+    ) -> str:
+        current = self._current.get(person, "")
+        old = self._cards.get(current) if current else None
+        outcome, cancelled = cards.issue(current, old, expected=expected, now=now)
+        if outcome != "issued":
+            return outcome
+        if cancelled is not None:
+            self._cards[current] = cancelled
+        self._cards[card["card_no"]] = dict(card)
+        self._card_person[card["card_no"]] = person
+        self._current[person] = card["card_no"]
+        return outcome
+
+    async def get_card(self, card_no: str, *, person: str = "") -> dict[str, Any] | None:
+        record = self._cards.get(card_no)
+        return dict(record) if record is not None else None
+
+    async def current_card(self, person: str) -> dict[str, Any] | None:
+        current = self._current.get(person)
+        return await self.get_card(current) if current else None
+
+    async def set_card_status(
+        self,
+        card_no: str,
+        status: str,
+        *,
+        allowed: Collection[str],
+        reason: str,
+        now: float,
+    ) -> dict[str, Any] | None:
+        new = cards.moved(self._cards.get(card_no), status, allowed=allowed, reason=reason, now=now)
+        if new is not None:
+            self._cards[card_no] = new
+        return dict(new) if new is not None else None
 
     async def audit(self, record: dict[str, Any]) -> None:
         self._recent_audit.append(record)

@@ -5,6 +5,8 @@ Keys (all under `prefix`):
   v:{key}  a value, as a JSON string
   o:{key}  an `add_once` marker
   h:{key}  a `hit` counter
+  card:{person:P}:N        an e-card record (JSON); card:{person:P}:current its number
+  cardidx:N                which person card N belongs to (for lookups by number alone)
   audit    the audit stream (one JSON field `r` per entry)
   events   the one pub/sub channel; a message is "{ticket_id} {json}"
 
@@ -24,7 +26,7 @@ import json
 import logging
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from importlib import resources
 from typing import Any, cast
 
@@ -46,6 +48,7 @@ _AUDIT_MAXLEN = 100_000
 _IDLE_PING = 5.0  # seconds of pub/sub silence before a PING; no answer by the next one = dead
 _BACKOFF_FIRST = 0.05
 _BACKOFF_MAX = 2.0
+CARD_TTL = 10 * 365 * 24 * 3600.0  # e-card records live for years
 
 
 def _ms(seconds: float) -> int:
@@ -103,6 +106,8 @@ class RedisStore:
         self._commit = self._redis.register_script(_lua("commit_transition.lua"))
         self._hit = self._redis.register_script(_lua("hit.lua"))
         self._take_leaving = self._redis.register_script(_lua("take_leaving.lua"))
+        self._issue_card = self._redis.register_script(_lua("issue_card.lua"))
+        self._set_card_status = self._redis.register_script(_lua("set_card_status.lua"))
         self._conn: AbstractConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._pubsub_client_id: int | None = None
@@ -214,6 +219,58 @@ class RedisStore:
             count = await self._hit(keys=[self._key("h", key)], args=[_ms(window)])
         return int(count)
 
+    # E-cards: every key of one person under the hash tag {person:P}
+
+    def _card_key(self, person: str, card_no: str) -> str:
+        return f"{self._prefix}card:{{person:{person}}}:{card_no}"
+
+    async def issue_card(
+        self, person: str, card: dict[str, Any], *, expected: str, now: float
+    ) -> str:
+        card_no = str(card["card_no"])
+        keys = [
+            self._card_key(person, "current"),
+            self._card_key(person, card_no),
+            self._card_key(person, expected or card_no),
+        ]
+        args: list[str | int | float] = [expected, _dumps(card), card_no, _ms(CARD_TTL), now]
+        with _guard("issue_card"):
+            # The index only helps lookups by number; written first, it is harmless if orphaned.
+            await self._redis.set(self._key("cardidx", card_no), person, px=_ms(CARD_TTL))
+            outcome = await self._issue_card(keys=keys, args=args)
+        return str(outcome)
+
+    async def get_card(self, card_no: str, *, person: str = "") -> dict[str, Any] | None:
+        with _guard("get_card"):
+            if not person:
+                person = cast("str", await self._redis.get(self._key("cardidx", card_no)) or "")
+                if not person:
+                    return None
+            raw = cast("str | None", await self._redis.get(self._card_key(person, card_no)))
+        return _loads_value(raw)
+
+    async def current_card(self, person: str) -> dict[str, Any] | None:
+        with _guard("current_card"):
+            card_no = cast("str | None", await self._redis.get(self._card_key(person, "current")))
+        return await self.get_card(card_no, person=person) if card_no else None
+
+    async def set_card_status(
+        self,
+        card_no: str,
+        status: str,
+        *,
+        allowed: Collection[str],
+        reason: str,
+        now: float,
+    ) -> dict[str, Any] | None:
+        with _guard("set_card_status"):
+            person = cast("str", await self._redis.get(self._key("cardidx", card_no)) or "")
+            if not person:
+                return None
+            args: list[str | int | float] = [status, reason, now, _ms(CARD_TTL), *allowed]
+            raw = await self._set_card_status(keys=[self._card_key(person, card_no)], args=args)
+        return _loads_value(cast("str | None", raw))
+
     # Events
 
     async def publish(self, ticket_id: str, event: Event) -> None:
@@ -233,7 +290,9 @@ class RedisStore:
 
     async def _open_pubsub(self) -> AbstractConnection:
         """A dedicated connection, SUBSCRIBEd and confirmed."""
-        conn: AbstractConnection = await self._redis.connection_pool.get_connection()
+        # redis-py wraps get_connection in an untyped deprecation decorator.
+        pool = self._redis.connection_pool
+        conn: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
             await conn.send_command("CLIENT", "ID")
             self._pubsub_client_id = int(await conn.read_response())

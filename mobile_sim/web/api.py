@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from authsvc.core import language
+from mobile_sim import certificate
 from mobile_sim.errors import PhoneError, UsageError
 from mobile_sim.source import MAX_IMAGE_BYTES, MAX_TEXT_CHARS, decode_image
 from mobile_sim.web.keys import SESSION
@@ -22,7 +23,9 @@ CHUNK = 64 * 1024
 
 
 def lang_of(request: web.Request) -> str:
-    return "en" if request.query.get("lang", "").lower().startswith("en") else "zh"
+    """?lang=en, else the Accept-Language the phone's browser sends (negotiated by Babel)."""
+    chosen = language.explicit(request.query.get("lang", ""))
+    return chosen or language.negotiate(request.headers.get("Accept-Language", ""))
 
 
 def answer(request: web.Request, session: PhoneSession, **extra: Any) -> web.Response:
@@ -37,6 +40,8 @@ def bad_request(what: str) -> UsageError:
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
+    """The one bounded JSON body reader of mobile_sim's web API: at most MAX_JSON_BYTES, an
+    object, and anything else (not JSON, nested too deep, not an object) a usage error."""
     if (request.content_length or 0) > MAX_JSON_BYTES:
         raise bad_request("body too large")
     raw = await request.content.read(MAX_JSON_BYTES + 1)
@@ -44,7 +49,7 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         raise bad_request("body too large")
     try:
         body = json.loads(raw or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise bad_request("not JSON") from exc
     if not isinstance(body, dict):
         raise bad_request("not a JSON object")
@@ -58,16 +63,12 @@ def text_field(body: dict[str, Any], name: str, max_len: int = 64) -> str:
     return value.strip()
 
 
-def face_of(body: Any) -> dict[str, Any]:
-    """The simulated face-check outcome chosen on the page: pass, fail or score in [0, 1]."""
-    if not isinstance(body, dict) or body.get("mode") not in ("pass", "fail", "score"):
+def face_of(body: Any) -> str:
+    """What the person does in front of the camera, chosen on the page: capture their face, or
+    look away (fail, to show retries). Whether it passes is the server's decision."""
+    if not isinstance(body, dict) or body.get("mode") not in ("capture", "pass", "fail"):
         raise bad_request("face")
-    if body["mode"] != "score":
-        return {"mode": body["mode"]}
-    score = body.get("score")
-    if not isinstance(score, int | float) or not math.isfinite(score) or not 0 <= score <= 1:
-        raise bad_request("face score")
-    return {"mode": "score", "score": float(score)}
+    return "fail" if body["mode"] == "fail" else "capture"
 
 
 @routes.get("/api/state")
@@ -130,9 +131,20 @@ async def _read_part(part: BodyPartReader) -> bytes:
 
 @routes.post("/api/scan")
 async def scan(request: web.Request) -> web.Response:
+    """扫一扫: a login QR starts a login; a certificate QR (单位参保证明, 受理单) is verified
+    offline against the pinned portal keys, as `mobile-sim verify` does."""
     session = request.app[SESSION]
     text = await _qr_text(request)
     async with session.lock:
+        session.forget_certificate()
+        if certificate.looks_like_certificate(text):
+            try:
+                session.certificate = await session.phone.verify_certificate(text)
+            except PhoneError as exc:
+                if exc.code not in ("certificate_invalid", "certificate_expired"):
+                    raise
+                session.certificate_refusal = exc.as_dict()["message"]
+            return answer(request, session)
         result = await session.phone.scan(text)
         session.login = Login(result)
     return answer(request, session)
@@ -186,7 +198,7 @@ async def face_check(request: web.Request) -> web.Response:
     face = face_of(await read_json(request))
 
     async def run(login: Login) -> None:
-        await session.phone.face_check(face["mode"], face.get("score"))
+        await session.phone.face_check(face)
         login.face_passed = True
 
     await _step(session, run)
@@ -222,6 +234,7 @@ async def done(request: web.Request) -> web.Response:
     """Back to the home screen; a login still in progress is cancelled first (取消)."""
     session = request.app[SESSION]
     async with session.lock:
+        session.forget_certificate()
         login, session.login = session.login, None
         if login is not None and not login.outcome:
             try:

@@ -123,12 +123,14 @@ def create_app(
     *,
     place: str | None = None,
     host: str = "127.0.0.1",
+    faces_dir: str | Path | None = None,
 ) -> web.Application:
-    """The phone page for the phone whose home folder is `home`, talking to `broker_url`."""
+    """The phone page for the phone whose home folder is `home`, talking to `broker_url`;
+    the people's faces are in `faces_dir` (default $MOBILE_SIM_FACES)."""
     app = web.Application(
         middlewares=[security_headers, errors, guard], client_max_size=MAX_IMAGE_BYTES + 64 * 1024
     )
-    app[SESSION] = PhoneSession(PhoneApp.open(home, broker_url, place=place))
+    app[SESSION] = PhoneSession(PhoneApp.open(home, broker_url, place=place, faces_dir=faces_dir))
     app[GUARD] = Guard(LOOPBACK_HOSTS | {host})
     app[JINJA] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, auto_reload=False

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authsvc.core.ecard import STATUS_MESSAGES, CardStatus
-from mobile_sim import present
+from mobile_sim import certificate, present
 from mobile_sim.errors import PhoneError
 from mobile_sim.phone import PhoneApp, ScanResult
 
@@ -72,6 +72,9 @@ class PhoneSession:
         self.login: Login | None = None
         self.card_status = ""
         self.card_problem: dict[str, str] = {}
+        # The last certificate QR checked by 扫一扫: the certificate, or the refusal's words.
+        self.certificate: certificate.Certificate | None = None
+        self.certificate_refusal: dict[str, str] = {}
 
     async def refresh_card(self) -> None:
         """Ask the broker for the card's status (readable even when the card is blocked), and
@@ -102,7 +105,18 @@ class PhoneSession:
             "place": state.place,
             "broker": state.broker_url,
             "login": self.login.view(state.place, lang) if self.login else None,
+            "certificate": self.certificate_view(lang),
         }
+
+    def certificate_view(self, lang: str) -> dict[str, Any] | None:
+        if self.certificate is not None:
+            return {"ok": True, "lines": present.certificate_lines(self.certificate, lang)}
+        if self.certificate_refusal:
+            return {"ok": False, "message": self.certificate_refusal}
+        return None
+
+    def forget_certificate(self) -> None:
+        self.certificate, self.certificate_refusal = None, {}
 
     def current(self) -> Login:
         if self.login is None or self.login.outcome:

@@ -11,6 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from portal.clock import Clock, utcnow
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -33,8 +35,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: AsyncEngine, clock: Clock = utcnow) -> async_sessionmaker[Any]:
+    """Sessions that carry the app's clock (`portal.clock.now(db)` reads it)."""
+    return async_sessionmaker(engine, expire_on_commit=False, info={"clock": clock})
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

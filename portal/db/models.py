@@ -160,6 +160,25 @@ class CounterUpload(Base):
     submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class SeenToken(Base):
+    """A signed request already acted on (logout token, accounts request), kept until its `exp`
+    so that a replay is refused (Back-Channel Logout §2.6 step 8; docs/api.md)."""
+
+    __tablename__ = "seen_tokens"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of kind + jti
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
+class RateCounter(Base):
+    """A fixed-window counter of attempts (e.g. 单位注册 per client address), shared by every
+    portal process because it lives in the database."""
+
+    __tablename__ = "rate_counters"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the scope
+    count: Mapped[int] = mapped_column(Integer)
+    window_ends: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
 class AuditEntry(Base):
     """Who changed what, when. Actors are recorded masked (张*, 2301**********1236)."""
 
@@ -379,3 +398,34 @@ class CoreChange(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime)
     reverted_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+# 批量增员 / 批量减员 (portal/documents): one uploaded file and its per-row results.
+
+
+class BatchFile(Base):
+    """处理详情: an uploaded batch file, the application its valid rows became (none when no
+    row passed), and every row's result (结果) — seed 003 三、1(1). `results` holds, per data
+    row, its sheet row number, name, ID number, and either `ok` or the error's code and words."""
+
+    __tablename__ = "batch_files"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("companies.id", ondelete="CASCADE"), index=True
+    )
+    item_code: Mapped[str] = mapped_column(String(32))
+    relationship_id: Mapped[int | None] = mapped_column(
+        ForeignKey("insurance_relationships.id", ondelete="SET NULL"), nullable=True
+    )
+    application_id: Mapped[int | None] = mapped_column(
+        ForeignKey("applications.id", ondelete="SET NULL"), nullable=True
+    )
+    original_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    uploader_role: Mapped[str] = mapped_column(String(16))
+    uploader_name: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    total: Mapped[int] = mapped_column(Integer)
+    accepted: Mapped[int] = mapped_column(Integer)
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

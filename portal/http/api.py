@@ -9,11 +9,13 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from portal.clock import epoch
-from portal.errors import BodyTooLarge, InvalidAccountsRequest
+from portal.clock import epoch, from_epoch
+from portal.errors import InvalidAccountsRequest
+from portal.http.forms import read_bounded
 from portal.http.keys import CLOCK, DB, PROVIDER, SETTINGS
 from portal.oidc import tokens
 from portal.rules.roles import Identity
+from portal.services import replay
 from portal.services.accounts import accounts_for
 
 routes = web.RouteTableDef()
@@ -24,11 +26,7 @@ TYP = "accounts-request+jwt"
 @routes.post("/api/accounts")
 async def accounts(request: web.Request) -> web.Response:
     """Verify the broker's signed request, then answer this person's accounts or 404."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise BodyTooLarge(str(request.content_length))
-    body = await request.content.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
-        raise BodyTooLarge()
+    body = await read_bounded(request, MAX_BODY)
     settings = request.app[SETTINGS]
     expect = tokens.Expect(
         issuer=settings.authsvc_issuer,
@@ -39,10 +37,13 @@ async def accounts(request: web.Request) -> web.Response:
     try:
         claims = await request.app[PROVIDER].verify(body.decode("ascii").strip(), expect)
         id_number, name, identity = tokens.check_accounts_request(claims)
+        jti, exp = tokens.replay_id(claims)
         wanted = Identity(identity)
     except (tokens.TokenInvalid, UnicodeError, ValueError) as exc:
         raise InvalidAccountsRequest(str(exc)) from None
     async with request.app[DB]() as db:
+        if not await replay.first_use(db, "accounts", jti, from_epoch(exp + tokens.LEEWAY_SECONDS)):
+            raise InvalidAccountsRequest("accounts request replayed")
         found = await accounts_for(db, id_number, name, wanted)
     return web.json_response({"accounts": [a.wire() for a in found]})
 

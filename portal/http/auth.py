@@ -11,19 +11,20 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
-from portal.clock import epoch
+from portal.clock import epoch, from_epoch
 from portal.errors import InvalidRequest, LoginFailed, PortalError
+from portal.http.i18n import lang_of
 from portal.http.keys import CLOCK, DB, PROVIDER, SETTINGS
 from portal.http.render import redirect
 from portal.http.session import Session, get_session
 from portal.oidc import pkce, tokens
 from portal.rules.roles import Identity, Role
-from portal.services import audit, companies, sessions
+from portal.services import audit, companies, replay, sessions
 from portal.services.accounts import still_valid
 from portal.services.actor import Actor
 
 routes = web.RouteTableDef()
-SCOPE = "openid profile id_number account"
+SCOPE = "openid profile id_number account ecard"
 MAX_PENDING_LOGINS = 5
 
 
@@ -51,7 +52,7 @@ async def login(request: web.Request) -> web.Response:
     }
     if request.query.get("display") == "embedded":
         params["display"] = "embedded"
-    if session.get("lang") == "en":
+    if lang_of(request) == "en":
         params["ui_locales"] = "en"
     return redirect(str(URL(endpoint).update_query(params)))
 
@@ -65,7 +66,7 @@ def _remember(session: Session, state: str, login: dict[str, Any]) -> None:
 
 @routes.get("/auth/callback")
 async def callback(request: web.Request) -> web.Response:
-    session, settings = get_session(request), request.app[SETTINGS]
+    session = get_session(request)
     pending = dict(session.get("logins") or {})
     login = pending.pop(request.query.get("state", ""), None)
     session["logins"] = pending
@@ -73,20 +74,31 @@ async def callback(request: web.Request) -> web.Response:
         raise LoginFailed("unknown state")
     if "error" in request.query:
         raise LoginFailed(f"provider error {request.query.get('error')}")
-    iss = request.query.get("iss")
-    if iss is not None and iss.rstrip("/") != settings.authsvc_issuer:
-        raise LoginFailed("iss parameter (RFC 9207)")
-    id_token, claims = await _redeem(request, login)
+    await _check_iss(request, request.query.get("iss"))
+    id_token, claims, access_token = await _redeem(request, login)
     account = await _account(request, claims)
     session.renew()
     session["account"] = account
     session["id_token"] = id_token
+    session["access_token"] = access_token  # 我的社会保障卡 (scope ecard) at authsvc
     session["op_sid"] = claims.get("sid")
     session.csrf_token()
     return redirect("/usercenter")
 
 
-async def _redeem(request: web.Request, login: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+async def _check_iss(request: web.Request, iss: str | None) -> None:
+    """RFC 9207 §2.4: the `iss` parameter must name our issuer, and must be present when the
+    provider's metadata says it sends one (a mix-up attack answers without it)."""
+    settings, provider = request.app[SETTINGS], request.app[PROVIDER]
+    if iss is None:
+        if (await provider.metadata()).get("authorization_response_iss_parameter_supported"):
+            raise LoginFailed("iss parameter missing (RFC 9207)")
+        return
+    if iss != settings.authsvc_issuer:
+        raise LoginFailed("iss parameter (RFC 9207)")
+
+
+async def _redeem(request: web.Request, login: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
     settings, provider = request.app[SETTINGS], request.app[PROVIDER]
     code = request.query.get("code", "")
     if not code:
@@ -102,7 +114,7 @@ async def _redeem(request: web.Request, login: dict[str, Any]) -> tuple[str, dic
         tokens.check_id_token(claims, login["nonce"])
     except tokens.TokenInvalid as exc:
         raise LoginFailed(str(exc)) from None
-    return answer.id_token, claims
+    return answer.id_token, claims, answer.access_token
 
 
 async def _account(request: web.Request, claims: dict[str, Any]) -> dict[str, str]:
@@ -156,13 +168,16 @@ async def backchannel_logout(request: web.Request) -> web.Response:
         issuer=settings.authsvc_issuer,
         audience=settings.client_id,
         now=epoch(request.app[CLOCK]()),
-        typ="logout+jwt",
-        typ_optional=True,
+        typ="logout+jwt",  # §2.4 recommends it; authsvc sends it, so we require it
     )
     try:
-        sid = tokens.check_logout_token(await request.app[PROVIDER].verify(token, expect))
+        claims = await request.app[PROVIDER].verify(token, expect)
+        sid = tokens.check_logout_token(claims)
+        jti, exp = tokens.replay_id(claims)
     except tokens.TokenInvalid as exc:
         raise InvalidRequest(str(exc)) from None
     async with request.app[DB]() as db:
+        if not await replay.first_use(db, "logout", jti, from_epoch(exp + tokens.LEEWAY_SECONDS)):
+            raise InvalidRequest("logout token replayed")  # §2.6 step 8
         await sessions.drop_by_op_sid(db, sid)
     return web.Response(status=200, headers={"Cache-Control": "no-store"})

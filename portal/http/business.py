@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.clock import china_today
 from portal.db.models import Company
 from portal.errors import ItemForbidden, NotFound, PortalError
-from portal.http.guards import actor_of, company_for
+from portal.http.guards import actor_of, company_for, current_actor
 from portal.http.i18n import lang_of
 from portal.http.keys import BUSINESS_CLOCK, DB, SETTINGS, WINDOW
 from portal.http.render import redirect, render
@@ -56,7 +56,7 @@ async def centre(request: web.Request) -> web.Response:
     account = request[SESSION].account
     if account and account["role"] == Role.AGENT:
         async with request.app[DB]() as db:
-            actor = actor_of(request)
+            actor = await current_actor(request, db)
             company = await _company(db, actor.credit_code)
             access = await access_service.access_for(db, actor, company)
         shown = [i for i in shown if access.may_item(i.code)]
@@ -74,10 +74,10 @@ async def guide(request: web.Request) -> web.Response:
 async def apply_entry(request: web.Request) -> web.Response:
     """立即办理: into the logged-in company's form (login first)."""
     item = _item(request)
-    actor = actor_of(request)
-    if not is_company_role(actor.role):
-        raise ItemForbidden(f"{actor.role}")
     async with request.app[DB]() as db:
+        actor = await current_actor(request, db)
+        if not is_company_role(actor.role):
+            raise ItemForbidden(f"{actor.role}")
         company = await _company(db, actor.credit_code)
         (await access_service.access_for(db, actor, company)).check(item.code, item_only=True)
     if item.kind == "print":

@@ -5,9 +5,21 @@ from __future__ import annotations
 from aiohttp import web
 
 from portal.clock import china_today
-from portal.errors import InvalidRequest
+from portal.errors import BodyTooLarge, InvalidRequest
 from portal.http.keys import CLOCK
 from portal.rules import people
+
+
+async def read_bounded(request: web.Request, limit: int) -> bytes:
+    """The portal's one reader of a raw request body: at most `limit` bytes, else BodyTooLarge
+    (before reading when Content-Length already says so). Forms go through `form` instead,
+    bounded by the app's client_max_size."""
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge(str(request.content_length))
+    body = await request.content.read(limit + 1)
+    if len(body) > limit:
+        raise BodyTooLarge()
+    return body
 
 
 async def form(request: web.Request) -> dict[str, str]:

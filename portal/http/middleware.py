@@ -85,21 +85,24 @@ def _respond(request: web.Request, exc: PortalError) -> web.Response:
     elif exc.detail:
         log.info("%s: %s", exc.code, exc.detail, extra={"request_id": request_id})
     if wants_json(request):
-        return web.json_response(exc.body(request_id), status=exc.status)
-    lang = lang_of(request)
-    return render(
-        request,
-        "error.html",
-        {"error": exc, "message": exc.message(lang), "request_id": request_id},
-        status=exc.status,
-    )
+        response = web.json_response(exc.body(request_id), status=exc.status)
+    else:
+        lang = lang_of(request)
+        response = render(
+            request,
+            "error.html",
+            {"error": exc, "message": exc.message(lang), "request_id": request_id},
+            status=exc.status,
+        )
+    response.headers.update(exc.headers())
+    return response
 
 
 @web.middleware
 async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every unsafe request from a browser carries the session's token (form or header)."""
     if request.method in UNSAFE and request.path not in CSRF_EXEMPT:
-        expected = request[SESSION].get("csrf")
+        expected = request[SESSION].expected_csrf()
         sent = request.headers.get("X-CSRF-Token")
         if sent is None and request.content_type in (
             "application/x-www-form-urlencoded",

@@ -5,14 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from portal.clock import china_today
-from portal.errors import AgreementRequired, PortalError
+from portal.errors import AgreementRequired, FormError, NotFound, TooManyAttempts
 from portal.http.forms import form
 from portal.http.keys import CLOCK, DB, REGISTRIES
 from portal.http.render import redirect, render
-from portal.rules import creditcode, idcard
+from portal.http.session import get_session
+from portal.rules import creditcode, idcard, limits
 from portal.rules.people import ID_TYPES, clean_name
 from portal.rules.registration import Application
-from portal.services import companies
+from portal.services import companies, throttle
 
 routes = web.RouteTableDef()
 
@@ -29,20 +30,25 @@ async def register_form(request: web.Request) -> web.Response:
 
 @routes.post("/register")
 async def register(request: web.Request) -> web.Response:
+    """单位注册, bounded per client address and per credit code (rules.limits): 429 beyond."""
     values = await form(request)
     try:
-        application = _application(values, request)
         async with request.app[DB]() as db:
+            now = request.app[CLOCK]()
+            await throttle.hit(db, limits.REGISTER_PER_ADDRESS, request.remote or "", now)
+            application = _application(values, request)
+            await throttle.hit(db, limits.REGISTER_PER_CREDIT_CODE, application.credit_code, now)
             company = await companies.register(db, request.app[REGISTRIES], application)
-    except PortalError as exc:
-        if exc.status >= 500:
-            raise
-        return render(
+    except (FormError, TooManyAttempts) as exc:
+        response = render(
             request,
             "register.html",
             {"values": values, "id_types": ID_TYPES, "error": exc},
             status=exc.status,
         )
+        response.headers.update(exc.headers())
+        return response
+    get_session(request)["registered"] = company.credit_code
     return redirect(f"/register/done?code={company.credit_code}")
 
 
@@ -61,7 +67,11 @@ def _application(values: dict[str, str], request: web.Request) -> Application:
 
 @routes.get("/register/done")
 async def register_done(request: web.Request) -> web.Response:
+    """注册成功, for the session that registered only: to anyone else the page does not say
+    whether a company is registered, nor its name (issue 12)."""
     code = request.query.get("code", "")
+    if not code or get_session(request).get("registered") != code:
+        raise NotFound(request.path)
     async with request.app[DB]() as db:
         company = await companies.by_code(db, code) if creditcode.is_valid(code) else None
     return render(request, "register_done.html", {"company": company})

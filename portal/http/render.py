@@ -7,9 +7,11 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from portal.http.accessibility import elder_mode
 from portal.http.i18n import lang_of, translator
 from portal.http.keys import SETTINGS
 from portal.http.session import SESSION, Session
+from portal.rules import idcard, phone
 from portal.rules.roles import MODULES, ROLE_LABELS, Role, modules_for
 
 
@@ -32,6 +34,10 @@ def base_context(request: web.Request) -> dict[str, Any]:
         "path": request.path,
         "query": request.query,
         "request_path_qs": request.path_qs,
+        # Issue 8: pages show 2301**********1236 and 138****0001, not the full values.
+        "mask_id": idcard.mask,
+        "mask_phone": phone.mask,
+        "elder": elder_mode(request),
     }
 
 

@@ -20,12 +20,12 @@ OPS = {"accept": Op.ACCEPT, "pickup": Op.PICKUP, "approve": Op.APPROVE, "return"
 
 @routes.get("/review")
 async def queue(request: web.Request) -> web.Response:
-    staff_of(request)
     wanted = request.query.get("state", "")
     states = (
         (State(wanted),) if wanted in {str(s) for s in State} - {"draft"} else review.QUEUE_STATES
     )
     async with request.app[DB]() as db:
+        await staff_of(request, db)
         agency = await review.agency_of(db, origin_of(request))
         rows = await review.queue(db, agency, states)
     return render(
@@ -37,8 +37,8 @@ async def queue(request: web.Request) -> web.Response:
 
 @routes.get("/review/{app_id}")
 async def detail(request: web.Request) -> web.Response:
-    staff = staff_of(request)
     async with request.app[DB]() as db:
+        staff = await staff_of(request, db)
         agency = await review.agency_of(db, origin_of(request))
         app = await review.get(db, agency, int_param(request, "app_id"))
     return render(
@@ -56,13 +56,13 @@ async def detail(request: web.Request) -> web.Response:
 
 @routes.post("/review/{app_id}/{op}")
 async def act(request: web.Request) -> web.Response:
-    staff_of(request)
     op = OPS.get(request.match_info["op"])
     if op is None:
         raise web.HTTPNotFound()
     values = await form(request)
     app_id = int_param(request, "app_id")
     async with request.app[DB]() as db:
+        await staff_of(request, db)
         await review.act(
             db,
             origin_of(request),
@@ -76,8 +76,8 @@ async def act(request: web.Request) -> web.Response:
 
 @routes.get("/review/{app_id}/attachments/{att_id}")
 async def attachment(request: web.Request) -> web.StreamResponse:
-    staff_of(request)
     async with request.app[DB]() as db:
+        await staff_of(request, db)
         agency = await review.agency_of(db, origin_of(request))
         app = await review.get(db, agency, int_param(request, "app_id"))
     return file_response(request, app, int_param(request, "att_id"))

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from portal.errors import Forbidden, PortalError
+from portal.errors import Forbidden, FormError, PortalError
 from portal.http.forms import form, int_list, int_param, person_input
-from portal.http.guards import actor_of, company_for
-from portal.http.keys import DB
+from portal.http.guards import actor_of, company_for, current_actor
+from portal.http.keys import DB, PROVIDER
 from portal.http.render import redirect, render
-from portal.rules import items, phone
+from portal.http.session import SESSION
+from portal.rules import items, phone, text
 from portal.rules.roles import Module, Role, is_company_role
-from portal.services import agents, audit, companies
-from portal.services.accounts import still_valid
+from portal.services import agents, audit, companies, mycard
+from portal.services.actor import Actor
 
 routes = web.RouteTableDef()
 ACTION_LABELS = {
@@ -39,10 +40,39 @@ ACTION_LABELS = {
 
 @routes.get("/usercenter")
 async def usercenter(request: web.Request) -> web.Response:
-    actor = actor_of(request)
-    if is_company_role(actor.role):
-        return redirect(f"/uc/{actor.credit_code}")
-    return render(request, "usercenter/personal.html", {"actor": actor})
+    claimed = actor_of(request)
+    if is_company_role(claimed.role):
+        return redirect(f"/uc/{claimed.credit_code}")
+    async with request.app[DB]() as db:
+        actor = await current_actor(request, db)
+    return await _personal(request, actor)
+
+
+async def _personal(
+    request: web.Request, actor: Actor, answer: mycard.CardAnswer | None = None
+) -> web.Response:
+    """个人用户主页面 with 我的社会保障卡 (seed 004), read live from authsvc."""
+    token = str(request[SESSION].get("access_token") or "")
+    card = await mycard.my_card(request.app[PROVIDER], token)
+    return render(
+        request,
+        "usercenter/personal.html",
+        {"actor": actor, "card": card.card, "card_states": mycard.STATES, "refusal": answer},
+    )
+
+
+@routes.post("/usercenter/card/report-lost")
+async def card_report_lost(request: web.Request) -> web.Response:
+    """卡挂失: on success every session of the person ends (this one too) — say so and go."""
+    async with request.app[DB]() as db:
+        actor = await current_actor(request, db)
+    answer = await mycard.report_lost(
+        request.app[PROVIDER], str(request[SESSION].get("access_token") or "")
+    )
+    if answer.card is None:
+        return await _personal(request, actor, answer)
+    request[SESSION].clear()
+    return render(request, "usercenter/card_lost.html", {"card": answer.card})
 
 
 @routes.get("/uc/{code}")
@@ -51,13 +81,10 @@ async def company_home(request: web.Request) -> web.Response:
         actor, company = await company_for(request, db, Module.BASIC_INFO)
         relationships = list(company.relationships)
         granted_items: list[str] = []
-        if actor.role is Role.AGENT:
-            account = await still_valid(
-                db, actor.role, actor.id_number, actor.name, company.credit_code
-            )
-            granted = {(r.unit_no, r.insurance_type) for r in account.relationships}
+        if actor.role is Role.AGENT:  # what the tables grant now, not what the login said
+            granted = {(r.unit_no, r.insurance_type) for r in actor.relationships}
             relationships = [r for r in relationships if (r.unit_no, r.insurance_type) in granted]
-            granted_items = list(account.business_items)
+            granted_items = list(actor.business_items)
         admin = await agents.admin_of(db, company)
     return render(
         request,
@@ -113,9 +140,7 @@ async def agent_add(request: web.Request) -> web.Response:
         async with request.app[DB]() as db:
             actor, company = await company_for(request, db, Module.AUTHORIZE)
             await agents.add(db, actor, company, person_input(request, values))
-    except PortalError as exc:
-        if exc.status in (401, 403) or exc.status >= 500:
-            raise
+    except FormError as exc:
         return await _agents_page(request, error=exc, values=values)
     return redirect(f"/uc/{company.credit_code}/agents?added=1")
 
@@ -160,10 +185,12 @@ async def agent_update(request: web.Request) -> web.Response:
         async with request.app[DB]() as db:
             actor, company = await company_for(request, db, Module.AUTHORIZE)
             agent = await agents.get(db, company, int_param(request, "agent_id"))
-            await agents.update(db, actor, company, agent, person_input(request, values))
-    except PortalError as exc:
-        if exc.status in (401, 403, 404) or exc.status >= 500:
-            raise
+            # The form shows the ID number and phone masked: an empty field keeps the value.
+            kept = {"id_number": agent.id_number, "phone": agent.phone}
+            entered = {k: v for k, v in values.items() if v.strip() or k not in kept}
+            person = person_input(request, {**kept, **entered})
+            await agents.update(db, actor, company, agent, person)
+    except FormError as exc:
         return await _agent_page(request, error=exc, values=values)
     return redirect(f"/uc/{company.credit_code}/agents/{agent.id}?saved=1")
 
@@ -200,9 +227,7 @@ async def admin_set(request: web.Request) -> web.Response:
             if actor.role is not Role.LEGAL_REP:
                 raise Forbidden("only the legal representative sets the administrator")
             await agents.set_admin(db, actor, company, person_input(request, values))
-    except PortalError as exc:
-        if exc.status in (401, 403) or exc.status >= 500:
-            raise
+    except FormError as exc:
         return await _agents_page(request, error=exc, values={})
     return redirect(f"/uc/{company.credit_code}/agents?admin=1")
 
@@ -238,16 +263,14 @@ async def _profile_page(
 @routes.post("/uc/{code}/profile")
 async def profile_save(request: web.Request) -> web.Response:
     values = await form(request)
-    address = " ".join(values.get("address", "").split())[:256]
     try:
+        address = text.clean_text(values.get("address", ""), max_len=256)
         phone_no = phone.validate(values.get("legal_rep_phone", ""))
         async with request.app[DB]() as db:
             actor, company = await company_for(request, db, Module.EDIT_PROFILE)
             await companies.update_profile(
                 db, actor, company, address=address, legal_rep_phone=phone_no
             )
-    except PortalError as exc:
-        if exc.status != 400:
-            raise
+    except FormError as exc:
         return await _profile_page(request, error=exc)
     return redirect(f"/uc/{company.credit_code}/profile?saved=1")

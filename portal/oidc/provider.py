@@ -125,6 +125,17 @@ class Provider:
             raise tokens.TokenInvalid(f"token endpoint {status} {error}")
         return TokenResponse(body["id_token"], str(body.get("access_token", "")), body)
 
+    async def bearer(self, method: str, path: str, access_token: str) -> tuple[int, dict[str, Any]]:
+        """One of the issuer's bearer-token APIs (RFC 6750 §2.1), e.g. /api/ecard/me: the
+        status and the JSON body (our own APIs answer errors as JSON too)."""
+        headers = {"Authorization": f"Bearer {access_token}"}
+        try:
+            async with self._session().request(method, self.issuer + path, headers=headers) as resp:
+                body = await resp.json(content_type=None)
+                return resp.status, body if isinstance(body, dict) else {}
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise ProviderUnavailable(f"{path}: {type(exc).__name__}") from None
+
 
 def _form_encode(value: str) -> str:
     """RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic encoding."""

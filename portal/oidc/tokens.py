@@ -116,6 +116,17 @@ def check_logout_token(claims: dict[str, Any]) -> str:
     return sid
 
 
+def replay_id(claims: dict[str, Any]) -> tuple[str, int]:
+    """The `jti` and `exp` a single-use token must carry (Back-Channel Logout §2.4: jti is
+    REQUIRED in a logout token; docs/api.md: accounts requests carry one too)."""
+    jti, exp = claims.get("jti"), claims.get("exp")
+    if not isinstance(jti, str) or not jti or len(jti) > 256:
+        raise TokenInvalid("jti")
+    if not isinstance(exp, int | float):
+        raise TokenInvalid("exp")
+    return jti, int(exp)
+
+
 def check_accounts_request(claims: dict[str, Any]) -> tuple[str, str, str]:
     """docs/api.md: `name`, `id_number`, `identity` → those three, or TokenInvalid."""
     values = tuple(claims.get(k) for k in ("id_number", "name", "identity"))

@@ -1,20 +1,29 @@
-"""GB 32100-2015 unified social credit codes (统一社会信用代码)."""
+"""GB 32100-2015 unified social credit codes (统一社会信用代码); the check character is
+python-stdnum's `stdnum.cn.uscc`.
+
+The shape is GB 32100's own, not stdnum's `validate`: stdnum wants the first eight characters
+to be digits, while GB 32100 §4.1 allows letters in positions 1-2 (登记管理部门代码 Y,
+机构类别代码); positions 3-8 (the GB/T 2260 division code) are ASCII digits.
+"""
 
 from __future__ import annotations
+
+import re
+
+from stdnum.cn import uscc
 
 from portal.errors import InvalidCreditCode
 
 #: The 31 characters of GB 32100 (no I, O, S, V, Z).
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_REGION = re.compile(r"[0-9]{6}")
 
 
 def check_character(first17: str) -> str:
     """GB 32100 §4.3: weighted sum modulo 31 over the first 17 characters."""
     if len(first17) != 17 or any(c not in ALPHABET for c in first17):
         raise ValueError("need 17 code characters")
-    total = sum(ALPHABET.index(c) * w for c, w in zip(first17, _WEIGHTS, strict=True))
-    return ALPHABET[(31 - total % 31) % 31]
+    return uscc.calc_check_digit(first17)
 
 
 def normalize(code: str) -> str:
@@ -27,7 +36,7 @@ def problem(code: str) -> str | None:
         return "length"
     if any(c not in ALPHABET for c in code):
         return "characters"
-    if not code[2:8].isdigit():
+    if not _REGION.fullmatch(code[2:8]):
         return "region"
     if check_character(code[:17]) != code[17]:
         return "check_character"

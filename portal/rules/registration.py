@@ -2,8 +2,12 @@
 
 Seed 000 §5.1.1: the company is checked in three registries (营商, 企业养老, 机关事业养老); when
 none knows it: 企业信息在组织机构相关信息库验证失败，无法注册！ When a registry knows it, the
-name and the legal representative entered must match that registry's record. Seed 000 §5.1.2:
-when the credit code is already registered: 当前法人账号已经存在，可以直接扫码登录！
+name and the legal representative entered must match that registry's record. The seed words
+the three failures with that one message (方案二: check the code and name, then the legal
+representative's name and ID number), and so do we: a distinct answer for "the name matched but
+not the ID number" would let anyone probe whose ID number belongs to a company (issue 12); the
+private `detail` says which check failed. Seed 000 §5.1.2: when the credit code is already
+registered: 当前法人账号已经存在，可以直接扫码登录！
 """
 
 from __future__ import annotations
@@ -11,12 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from portal.errors import (
-    CompanyNameMismatch,
-    LegalRepAccountExists,
-    LegalRepMismatch,
-    RegistryVerificationFailed,
-)
+from portal.errors import LegalRepAccountExists, RegistryVerificationFailed
 
 
 @dataclass(frozen=True)
@@ -67,10 +66,10 @@ def decide(
     if already_registered:
         raise LegalRepAccountExists(application.credit_code)
     if not records:
-        raise RegistryVerificationFailed(application.credit_code)
+        raise RegistryVerificationFailed(f"{application.credit_code[:4]}: unknown")
     named = [r for r in records if r.name == application.company_name.strip()]
     if not named:
-        raise CompanyNameMismatch(application.credit_code)
+        raise RegistryVerificationFailed(f"{application.credit_code[:4]}: name")
     matching = [
         r
         for r in named
@@ -78,7 +77,7 @@ def decide(
         and r.legal_rep_name == application.legal_rep_name.strip()
     ]
     if not matching:
-        raise LegalRepMismatch(application.credit_code)
+        raise RegistryVerificationFailed(f"{application.credit_code[:4]}: legal representative")
     return _merge(matching)
 
 

@@ -37,6 +37,8 @@ class Module(StrEnum):
     EDIT_PROFILE = "edit_profile"  # 修改资料
     AUTHORIZE = "authorize"  # 授权登录
     MY_BUSINESS = "my_business"  # 我的办件
+    BATCH = "batch"  # 批量办理 (seed 003 批量增员/批量减员)
+    CERTIFICATE = "certificate"  # 单位权益单 (seed 003 三、5)
     COUNTER = "counter"  # 窗口授权 (经办机构)
     REVIEW = "review"  # 业务审核 (经办机构)
     PERSONAL_INFO = "personal_info"  # 个人信息
@@ -57,16 +59,33 @@ MODULES: dict[Module, ModuleInfo] = {
         ModuleInfo(Module.EDIT_PROFILE, "修改资料", "Edit details", "/uc/{code}/profile"),
         ModuleInfo(Module.AUTHORIZE, "授权登录", "Agent authorization", "/uc/{code}/agents"),
         ModuleInfo(Module.MY_BUSINESS, "我的办件", "My applications", "/uc/{code}/business"),
+        ModuleInfo(Module.BATCH, "批量办理", "Batch filing", "/uc/{code}/batch"),
+        ModuleInfo(
+            Module.CERTIFICATE, "单位权益单", "Insurance certificate", "/uc/{code}/certificate"
+        ),
         ModuleInfo(Module.PERSONAL_INFO, "个人信息", "My details", "/usercenter"),
         ModuleInfo(Module.COUNTER, "窗口授权", "Counter authorization", "/counter"),
         ModuleInfo(Module.REVIEW, "业务审核", "Review queue", "/review"),
     )
 }
 
+_DOCUMENTS = (Module.BATCH, Module.CERTIFICATE)
 _BY_ROLE: dict[Role, tuple[Module, ...]] = {
-    Role.LEGAL_REP: (Module.BASIC_INFO, Module.EDIT_PROFILE, Module.AUTHORIZE, Module.MY_BUSINESS),
-    Role.ADMIN: (Module.BASIC_INFO, Module.EDIT_PROFILE, Module.AUTHORIZE, Module.MY_BUSINESS),
-    Role.AGENT: (Module.BASIC_INFO, Module.MY_BUSINESS),
+    Role.LEGAL_REP: (
+        Module.BASIC_INFO,
+        Module.EDIT_PROFILE,
+        Module.AUTHORIZE,
+        Module.MY_BUSINESS,
+        *_DOCUMENTS,
+    ),
+    Role.ADMIN: (
+        Module.BASIC_INFO,
+        Module.EDIT_PROFILE,
+        Module.AUTHORIZE,
+        Module.MY_BUSINESS,
+        *_DOCUMENTS,
+    ),
+    Role.AGENT: (Module.BASIC_INFO, Module.MY_BUSINESS, *_DOCUMENTS),
     Role.PERSONAL: (Module.PERSONAL_INFO, Module.MY_BUSINESS),
     Role.STAFF: (Module.PERSONAL_INFO, Module.COUNTER, Module.REVIEW),
 }

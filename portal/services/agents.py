@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
 from sqlalchemy import func, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.clock import utcnow
+from portal import clock
 from portal.db.models import Admin, Agent, Company, ItemGrant, RelationshipGrant
 from portal.errors import AgentExists, AgentNotFound, Forbidden, RelationshipNotFound
 from portal.rules import items, roles
+from portal.rules.idcard import mask_name
 from portal.rules.people import PersonInput
 from portal.services import audit
 from portal.services.actor import Actor
@@ -32,8 +35,10 @@ async def get(db: AsyncSession, company: Company, agent_id: int) -> Agent:
 
 
 async def _lock(db: AsyncSession, company: Company) -> None:
-    """Serialize limit checks per company (row lock on PostgreSQL; SQLite locks the file)."""
-    await db.execute(select(Company.id).where(Company.id == company.id).with_for_update())
+    """Serialize limit checks per company: a no-op UPDATE of the company row takes its row lock
+    on PostgreSQL and the database's write lock on SQLite (where SELECT … FOR UPDATE is
+    ignored and 20 concurrent adds used to make 16 agents), before the count is read."""
+    await db.execute(sql_update(Company).where(Company.id == company.id).values(id=Company.id))
 
 
 async def add(db: AsyncSession, actor: Actor, company: Company, person: PersonInput) -> Agent:
@@ -43,7 +48,7 @@ async def add(db: AsyncSession, actor: Actor, company: Company, person: PersonIn
     roles.check_can_add_agent(count or 0)
     if await _find(db, company, person.id_number) is not None:
         raise AgentExists(company.credit_code)
-    now = utcnow()
+    now = clock.now(db)
     agent = Agent(
         company_id=company.id,
         id_number=person.id_number,
@@ -62,7 +67,7 @@ async def add(db: AsyncSession, actor: Actor, company: Company, person: PersonIn
         "agent.add",
         company_id=company.id,
         target=f"agent:{agent.id}",
-        detail={"name": person.name[:1] + "*"},
+        detail={"name": mask_name(person.name)},
     )
     await db.commit()
     return agent
@@ -83,7 +88,7 @@ async def update(
         raise AgentExists(company.credit_code)
     changed = [f for f in ("id_number", "name", "phone") if getattr(agent, f) != getattr(person, f)]
     agent.id_number, agent.name, agent.phone = person.id_number, person.name, person.phone
-    agent.updated_at = utcnow()
+    agent.updated_at = clock.now(db)
     audit.record(
         db,
         actor,
@@ -129,7 +134,7 @@ async def set_grants(
         wanted |= held
         codes |= held_items
     added, removed = wanted - held, held - wanted
-    _apply(agent, actor, added, removed, codes - held_items, held_items - codes)
+    _apply(agent, actor, added, removed, codes - held_items, held_items - codes, clock.now(db))
     audit.record(
         db,
         actor,
@@ -154,8 +159,8 @@ def _apply(
     removed: set[int],
     items_added: set[str],
     items_removed: set[str],
+    now: dt.datetime,
 ) -> None:
-    now = utcnow()
     agent.relationship_grants = [
         g for g in agent.relationship_grants if g.relationship_id not in removed
     ] + [
@@ -182,7 +187,7 @@ async def set_admin(db: AsyncSession, actor: Actor, company: Company, person: Pe
         id_number=person.id_number,
         name=person.name,
         phone=person.phone,
-        created_at=utcnow(),
+        created_at=clock.now(db),
     )
     db.add(admin)
     audit.record(db, actor, "admin.add", company_id=company.id, target="admin")

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.clock import utcnow
+from portal import clock
 from portal.db.models import AuditEntry
 from portal.rules.idcard import mask, mask_name
 from portal.services.actor import Actor
@@ -28,7 +28,7 @@ def record(
     `at` is the caller's injected clock (business handling); the wall clock otherwise."""
     db.add(
         AuditEntry(
-            at=at or utcnow(),
+            at=at or clock.now(db),
             actor_role=actor.role,
             actor=f"{mask_name(actor.name)} {mask(actor.id_number)}",
             company_id=company_id,

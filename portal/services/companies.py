@@ -6,10 +6,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.clock import utcnow
+from portal import clock
 from portal.db.models import Company, InsuranceRelationship, LegalRep, Person
 from portal.errors import CompanyNotFound, LegalRepAccountExists
 from portal.registries import Registries
+from portal.rules import agency as agencies
 from portal.rules import registration
 from portal.rules.roles import Role
 from portal.services import audit
@@ -27,8 +28,17 @@ async def require(db: AsyncSession, credit_code: str) -> Company:
     return company
 
 
-async def search(db: AsyncSession, query: str) -> Company:
-    """Seed 000 §3.1.2: find a company by its credit code or one of its unit numbers."""
+async def served_by(db: AsyncSession, credit_code: str, agency: str) -> Company:
+    """The company, if the staff member's agency serves it; else the same 404 as unknown."""
+    company = await by_code(db, credit_code)
+    if company is None or not agencies.serves(agency, company.relationships):
+        raise CompanyNotFound(credit_code[:4])
+    return company
+
+
+async def search(db: AsyncSession, query: str, agency: str) -> Company:
+    """Seed 000 §3.1.2: find a company by its credit code or one of its unit numbers, among
+    the companies `agency` serves (issue 8: only the staff member's own agency's)."""
     value = query.strip().upper()
     company = await by_code(db, value)
     if company is None:
@@ -38,7 +48,7 @@ async def search(db: AsyncSession, query: str) -> Company:
             .where(InsuranceRelationship.unit_no == value)
             .limit(1)
         )
-    if company is None:
+    if company is None or not agencies.serves(agency, company.relationships):
         raise CompanyNotFound(value[:4])
     return company
 
@@ -53,27 +63,32 @@ async def register(
         registries.lookup(application.credit_code),
         already_registered=existing is not None,
     )
-    company = _create(db, verified)
-    await db.flush()
-    await ensure_person(db, verified.legal_rep_id_number, verified.legal_rep_name)
     actor = Actor(
         role=Role.LEGAL_REP,
         id_number=verified.legal_rep_id_number,
         name=verified.legal_rep_name,
         credit_code=verified.credit_code,
     )
-    audit.record(db, actor, "company.register", company_id=company.id, target=company.credit_code)
     try:
+        company = _create(db, verified)
+        await db.flush()
+        await ensure_person(db, verified.legal_rep_id_number, verified.legal_rep_name)
+        audit.record(
+            db, actor, "company.register", company_id=company.id, target=company.credit_code
+        )
         await db.commit()
     except IntegrityError:
+        # A concurrent registration of the same credit code won the unique constraint.
         await db.rollback()
+        if await by_code(db, application.credit_code) is None:
+            raise
         raise LegalRepAccountExists("concurrent registration") from None
     await db.refresh(company)
     return company
 
 
 def _create(db: AsyncSession, verified: registration.VerifiedCompany) -> Company:
-    now = utcnow()
+    now = clock.now(db)
     company = Company(
         credit_code=verified.credit_code,
         name=verified.name,
@@ -105,7 +120,7 @@ async def ensure_person(
             name=name,
             phone=phone,
             staff_agency=staff_agency,
-            created_at=utcnow(),
+            created_at=clock.now(db),
         )
         db.add(person)
         await db.flush()

@@ -10,10 +10,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.clock import utcnow
+from portal import clock
 from portal.db.models import Agent, Company, CounterUpload
 from portal.errors import UploadRequired
-from portal.rules import uploads
+from portal.rules import text, uploads
 from portal.services import agents, audit
 from portal.services.actor import Actor
 
@@ -48,12 +48,12 @@ async def save_upload(
     upload = CounterUpload(
         company_id=company.id,
         staff_id_number=staff.id_number,
-        original_name=Path(filename).name[:200] or "upload",
+        original_name=text.printable_only(Path(filename).name, max_len=200) or "upload",
         content_type=content_type,
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
         stored_name=stored,
-        uploaded_at=utcnow(),
+        uploaded_at=clock.now(db),
     )
     db.add(upload)
     await db.flush()
@@ -74,7 +74,10 @@ def _write(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-async def delete_upload(db: AsyncSession, staff: Actor, company: Company, upload_id: int) -> None:
+async def delete_upload(
+    db: AsyncSession, staff: Actor, company: Company, upload_id: int, *, upload_dir: Path
+) -> None:
+    """删除: this staff member's pending upload goes, its row and its file on disk."""
     for upload in await pending_uploads(db, company, staff):
         if upload.id == upload_id:
             await db.delete(upload)
@@ -86,7 +89,12 @@ async def delete_upload(db: AsyncSession, staff: Actor, company: Company, upload
                 target=f"upload:{upload_id}",
             )
             await db.commit()
+            await asyncio.to_thread(_remove, upload_dir / Path(upload.stored_name).name)
             return
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
 
 
 async def submit(
@@ -96,7 +104,7 @@ async def submit(
     pending = await pending_uploads(db, company, staff)
     if not pending:
         raise UploadRequired()
-    now = utcnow()
+    now = clock.now(db)
     for upload in pending:
         upload.submitted_at = now
     added, _ = await agents.set_grants(

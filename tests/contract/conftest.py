@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -11,9 +12,10 @@ from redis.asyncio import Redis
 from authsvc.core.clock import FrozenClock
 from authsvc.store.memory import MemoryStore
 from authsvc.store.redis import RedisStore
+from authsvc.store.sqlite import EmbeddedStore
 from tests.support.redis import REDIS_URL, connect_redis, new_prefix, purge
 
-AnyStore = MemoryStore | RedisStore
+AnyStore = MemoryStore | RedisStore | EmbeddedStore
 
 
 @pytest.fixture
@@ -26,19 +28,24 @@ async def raw_redis() -> AsyncIterator[Redis]:
 
 @pytest.fixture
 def expiry_clock() -> FrozenClock:
-    """The memory store's clock of physical expiry, moved by `lapse`."""
+    """The memory stores' clock of physical expiry, moved by `lapse`."""
     return FrozenClock(0.0)
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=["memory", "embedded", pytest.param("redis", marks=pytest.mark.redis)])
 async def store(
-    request: pytest.FixtureRequest, expiry_clock: FrozenClock
+    request: pytest.FixtureRequest, tmp_path: Path, expiry_clock: FrozenClock
 ) -> AsyncIterator[AnyStore]:
-    """Every backend behind the same contract (the memory one never touches Redis)."""
-    if request.param == "memory":
-        memory = MemoryStore(monotonic=expiry_clock.now)
-        yield memory
-        await memory.close()
+    """Every backend behind the same contract (memory and embedded never touch Redis; the
+    embedded one keeps its long-lived records in a SQLite file of the test's own)."""
+    if request.param in ("memory", "embedded"):
+        local = (
+            MemoryStore(monotonic=expiry_clock.now)
+            if request.param == "memory"
+            else EmbeddedStore(tmp_path / "store.db", monotonic=expiry_clock.now)
+        )
+        yield local
+        await local.close()
         return
     prefix = new_prefix()
     redis_store = await connect_redis(prefix)

@@ -53,7 +53,7 @@ async def test_agent_of_two_companies_lands_in_the_second(
         assert {a["credit_code"] for a in result.accounts} == {"91230100MA1BX2K306", C3}
         await expect(frame.locator("#overlay-title")).to_have_text("扫码成功，请在手机上确认")
         await phone.choose(result.account("agent", C3)["key"])
-        await phone.face_check("pass")
+        await phone.face_check()
         await phone.confirm()
         await page.wait_for_url(f"{hall.portal_url}/uc/{C3}*")
         await expect(page.locator("body")).to_contain_text("黑龙江省农业技术推广中心")

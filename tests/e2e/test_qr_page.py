@@ -92,7 +92,7 @@ async def test_scan_confirm_and_land_without_a_click(
         await expect(page.locator("#overlay-detail")).to_contain_text("张*")
         await page.screenshot(path=str(artifacts / "qr-page-scanned.png"))
         await phone.choose(result.account("personal")["key"])
-        await phone.face_check("pass")
+        await phone.face_check()
         await phone.confirm()
         await page.wait_for_url(f"{landing}?*")
         await expect(page.locator("h1")).to_have_text("landed")

@@ -69,7 +69,7 @@ async def test_legal_rep_of_two_companies_chooses_the_second(
         and accounts.requests[-1]["id_number"] == "11010519491231002X"
     )
     await phone.choose(result.account("legal_rep", COMPANY_B["credit_code"])["key"])
-    await phone.face_check("pass")
+    await phone.face_check()
     await phone.confirm()
     code = parse_qs(urlsplit((await wait_for_state(ws, "confirmed"))["redirect"]).query)["code"][0]
     form = {
@@ -245,9 +245,7 @@ async def test_failed_face_check_refuses_the_card(authsvc: Broker, phones: Phone
     """The card is issued only after a passed face check."""
     phone = await phones(authsvc.url, apply=False)
     with pytest.raises(PhoneError) as refused:
-        await phone.apply_ecard(
-            "张三", "11010519491231002X", "13800138000", face={"mode": "score", "score": 0.3}
-        )
+        await phone.apply_ecard("张三", "11010519491231002X", "13800138000", face="fail")
     assert refused.value.code == "face_check_failed"
 
 

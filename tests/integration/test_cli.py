@@ -70,8 +70,68 @@ async def test_ecard_report_lost_from_the_command_line(
 
 
 def test_ecard_commands_need_a_shared_store(tmp_path: Path) -> None:
-    """Without REDIS_URL the command explains itself and exits 2."""
+    """Without REDIS_URL nor the embedded database the command explains itself and exits 2."""
     done = authsvc_cli(
-        "ecard", "show", "E123", REDIS_URL="", AUTHSVC_KEYS_DIR=str(tmp_path / "keys")
+        "ecard",
+        "show",
+        "E123",
+        REDIS_URL="",
+        AUTHSVC_DB="",
+        AUTHSVC_KEYS_DIR=str(tmp_path / "keys"),
     )
     assert done.returncode == 2 and "REDIS_URL" in done.stderr
+
+
+def test_ecard_commands_on_the_embedded_database(tmp_path: Path) -> None:
+    """On the embedded SQLite file an unknown card is a clear refusal, exit 1, no traceback."""
+    done = authsvc_cli(
+        "ecard",
+        "show",
+        "E123",
+        REDIS_URL="",
+        AUTHSVC_DB=str(tmp_path / "authsvc.db"),
+        AUTHSVC_KEYS_DIR=str(tmp_path / "keys"),
+    )
+    assert done.returncode == 1 and "ecard_not_found" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+async def test_registry_set_state_refuses_the_next_scan(
+    tmp_path: Path, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """`authsvc registry set-state ID 挂失` on the registry file a running authsvc reads: the
+    next scan is refused; `正常` again and it works."""
+    async with running_authsvc(tmp_path) as broker:
+        phone = await phones(broker.url)
+        env = {"AUTHSVC_REGISTRY": broker.settings.registry_file}
+        holder = phone.holder()
+        done = authsvc_cli("registry", "set-state", holder, "挂失", **env)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["card_state"] == "挂失" and "face_jwk" not in done.stdout
+        browser = BrowserLogin(broker.url, http)
+        await browser.start()
+        with pytest.raises(PhoneError) as refused:
+            await phone.scan(browser.ticket["qr_text"])
+        assert refused.value.code == "physical_card_abnormal"
+        assert authsvc_cli("registry", "set-state", holder, "正常", **env).returncode == 0
+        await phone.scan(browser.ticket["qr_text"])
+        unknown = authsvc_cli("registry", "show", "23010319800515162X", **env)
+        assert unknown.returncode == 1 and "not in the registry" in unknown.stderr
+
+
+@pytest.mark.parametrize(("kid", "code"), [("00" * 8, "unknown_key"), (None, "current_key_retire")])
+def test_keys_retire_refusals_print_a_code_not_a_traceback(
+    tmp_path: Path, kid: str | None, code: str
+) -> None:
+    """`keys retire` of an unknown or the current kid: exit 1, the registry code and message on
+    stderr, no traceback, and the key folder unchanged."""
+    env = {"AUTHSVC_KEYS_DIR": str(tmp_path / "keys")}
+    listed = authsvc_cli("keys", "list", **env)
+    kid = kid or next(line.split()[1] for line in listed.stdout.splitlines() if "current" in line)
+    before = sorted(p.name for p in (tmp_path / "keys").iterdir())
+    index = (tmp_path / "keys" / "keyring.json").read_bytes()
+    refused = authsvc_cli("keys", "retire", kid, **env)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.startswith(f"authsvc: {code}: ")
+    assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == before
+    assert (tmp_path / "keys" / "keyring.json").read_bytes() == index

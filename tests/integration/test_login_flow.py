@@ -27,7 +27,7 @@ async def test_browser_is_pushed_scanned_then_confirmed_with_code(
     scanned = await wait_for_state(ws, "scanned")
     assert scanned["name"] == "张*"
     await phone.choose(result.account("personal")["key"])
-    await phone.face_check("pass")
+    await phone.face_check()
     await phone.confirm()
     confirmed = await wait_for_state(ws, "confirmed")
     query = parse_qs(urlsplit(confirmed["redirect"]).query)
@@ -153,7 +153,7 @@ async def test_face_failures_are_bounded(
     await phone.choose(result.account("personal")["key"])
     for expected in ("face_check_failed", "face_check_failed", "face_check_exhausted"):
         with pytest.raises(PhoneError) as failed:
-            await phone.face_check("score", 0.42)
+            await phone.face_check("fail")
         assert failed.value.code == expected
     event = await wait_for_state(ws, "rejected")
     assert event["reason"] == "face_check_exhausted"
@@ -174,7 +174,7 @@ async def test_face_check_then_retry_passes(
     await phone.choose(result.account("personal")["key"])
     with pytest.raises(PhoneError):
         await phone.face_check("fail")
-    assert (await phone.face_check("score", 0.95))["failures_left"] == 2
+    assert (await phone.face_check())["failures_left"] == 2
     await phone.confirm()
     await wait_for_state(ws, "confirmed")
 

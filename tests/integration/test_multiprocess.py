@@ -39,7 +39,7 @@ async def test_phone_on_b_reaches_browser_on_a(
     result = await phone.scan(browser.ticket["qr_text"])
     assert (await wait_for_state(ws, "scanned"))["name"] == "张*"
     await phone.choose(result.account("personal")["key"])
-    await phone.face_check("pass")
+    await phone.face_check()
     await phone.confirm()
     assert "code=" in (await wait_for_state(ws, "confirmed"))["redirect"]
 
@@ -71,6 +71,6 @@ async def test_browser_survives_the_death_of_its_process(
     again = await browser.socket(b.url)
     assert (await next_state(again))["state"] == "scanned"
     await phone.choose(result.account("personal")["key"])
-    await phone.face_check("pass")
+    await phone.face_check()
     await phone.confirm()
     assert "code=" in (await wait_for_state(again, "confirmed"))["redirect"]

@@ -100,7 +100,8 @@ async def test_code_flow_gives_a_verified_id_token(
         and claims["aud"] == "hall"
         and claims["nonce"] == browser.nonce
     )
-    assert claims["amr"] == ["qr", "ecard", "face"] and claims["acr"].startswith("urn:qrauth")
+    assert claims["amr"] == ["qr", "ecard", "hwk", "face"]
+    assert claims["acr"] == "urn:qrauth:acr:ecard-qr-face"
     assert (
         claims["name"] == "张三"
         and claims["id_number"] == "11010519491231002X"

@@ -12,7 +12,7 @@ import pytest
 
 from authsvc.store.redis import RedisStore
 from tests.support.browser import BrowserLogin
-from tests.support.servers import free_port, running_authsvc
+from tests.support.servers import free_port, running_authsvc, wait_ready
 
 pytestmark = pytest.mark.redis
 
@@ -89,11 +89,36 @@ async def test_outage_is_a_clean_503_and_recovery_is_automatic(
             assert (response.status, body["error"]) == (503, "service_unavailable")
             assert body["message"]["zh"] == "服务暂时不可用，请稍后再试"
         private_redis.start()
-        for _ in range(100):
-            async with http.get(broker.url + "/readyz") as response:
-                if response.status == 200:
-                    break
-            await asyncio.sleep(0.1)
-        assert response.status == 200
+        await wait_ready(broker.url, timeout=30.0)  # recovered by itself: /readyz is 200 again
         await browser.open_page()
         assert (await browser.new_ticket())["ticket_id"]
+
+
+async def test_token_endpoint_outage_is_json_503_in_the_oauth_shape(
+    tmp_path: Path, private_redis: PrivateRedis, http: aiohttp.ClientSession
+) -> None:
+    """Store down during /token and /userinfo: JSON 503 service_unavailable (RFC 6749 §5.2 shape,
+    error and error_description), never the HTML error page a browser gets."""
+    store = await connect(private_redis.url)
+    async with running_authsvc(tmp_path, store=store) as broker:
+        private_redis.stop()
+        form = {
+            "grant_type": "authorization_code",
+            "code": "some-code",
+            "redirect_uri": "http://127.0.0.1:9/cb",
+            "code_verifier": "v" * 43,
+        }
+        async with http.post(
+            broker.url + "/token",
+            data=form,
+            headers={"Authorization": aiohttp.encode_basic_auth("hall", "hall-secret")},
+        ) as response:
+            assert response.status == 503
+            assert response.content_type == "application/json"
+            body = await response.json()
+        assert body["error"] == "service_unavailable" and body["error_description"]
+        async with http.get(
+            broker.url + "/userinfo", headers={"Authorization": "Bearer some-token"}
+        ) as response:
+            assert (response.status, response.content_type) == (503, "application/json")
+            assert (await response.json())["error"] == "service_unavailable"

@@ -12,6 +12,7 @@ import pytest
 
 from mobile_sim import PhoneApp
 from tests.mobile_sim.support import ZHANG, accounts_app, serve
+from tests.support import people
 from tests.support.servers import Broker, running_authsvc
 
 MakePhone = Callable[..., Awaitable[PhoneApp]]
@@ -66,7 +67,13 @@ async def make_phone(tmp_path: Path) -> AsyncIterator[MakePhone]:
         apply: bool = True,
     ) -> PhoneApp:
         session = aiohttp.ClientSession(trace_configs=[trace]) if trace else None
-        phone = PhoneApp.open(tmp_path / f"phone-{len(made)}", url, place=place, session=session)
+        phone = PhoneApp.open(
+            tmp_path / f"phone-{len(made)}",
+            url,
+            place=place,
+            session=session,
+            faces_dir=people.faces_dir(),
+        )
         made.append((phone, session))
         if apply:
             await phone.apply_ecard(person["name"], person["id_number"], person["phone"])

@@ -20,6 +20,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, OKPKey
 
 from authsvc.core.crypto import b64u_decode
+from tests.support import people
 from tests.support.servers import free_socket
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,6 +184,7 @@ class Run:
 def cli_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOBILE_SIM_")}
     env["PYTHONWARNINGS"] = "error"
+    env["MOBILE_SIM_FACES"] = str(people.faces_dir())  # the people, apart from the phones
     return {**env, **extra}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sys
 from pathlib import Path
@@ -95,7 +96,7 @@ async def test_ecard_apply_refusals_exit_1(tmp_path: Path, memory_hall: Broker) 
         "--phone",
         ZHANG["phone"],
         "--face",
-        "score=0.5",
+        "fail",
     )
     assert failed.code == 1 and "人脸识别未通过" in failed.err and "face_check_failed" in failed.err
     invalid = await cli(
@@ -178,7 +179,7 @@ async def test_scan_a_png_with_flags_and_json(
         "--account",
         f"agent:{C1['credit_code']}",
         "--face",
-        "score=0.93",
+        "capture",
         "--confirm",
         "--json",
     )
@@ -442,3 +443,23 @@ async def test_serve_runs_the_phone_page(tmp_path: Path, memory_hall: Broker) ->
     finally:
         process.terminate()
         await process.wait()
+
+
+async def test_ecard_unlock_needs_the_holders_face(
+    phone: Phone, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """`ecard unlock` after 挂失: without the person's face it fails (exit 1, card still lost);
+    with the face (the faces folder) the card is 正常 again."""
+    card_no = json.loads((phone.home / "state.json").read_text())["card_no"]
+    async with http.post(
+        f"{phone.broker.url}/api/admin/ecards/{card_no}/report_lost",
+        headers={"Authorization": "Bearer test-admin-token"},
+    ) as response:
+        assert response.status == 200
+    faceless = await phone("--faces", str(tmp_path / "nobody"), "ecard", "unlock")
+    assert faceless.code == 1 and "未找到本人人脸" in faceless.err
+    failed = await phone("--json", "ecard", "unlock", "--face", "fail")
+    assert failed.code == 1 and failed.json()["error"] == "face_check_failed"
+    assert (await phone("--json", "ecard", "show")).json()["status"] == "lost"
+    unlocked = await phone("ecard", "unlock")
+    assert unlocked.code == 0 and "卡解挂成功" in unlocked.out and "正常" in unlocked.out

@@ -48,9 +48,7 @@ async def test_failed_face_check_refuses_the_application(
     """No card is issued when the application's face check fails."""
     phone = await make_phone(hall.url, apply=False)
     with pytest.raises(PhoneError) as refused:
-        await phone.apply_ecard(
-            ZHANG["name"], ZHANG["id_number"], ZHANG["phone"], face={"mode": "fail"}
-        )
+        await phone.apply_ecard(ZHANG["name"], ZHANG["id_number"], ZHANG["phone"], face="fail")
     assert refused.value.code == "face_check_failed" and not phone.state.ecard
 
 
@@ -67,7 +65,7 @@ async def test_scan_from_the_brokers_png_saved_to_a_file(
     assert result.ticket_id == browser.ticket["ticket_id"]
     assert result.client["name"]["zh"] == "测试服务大厅" and result.browser["ip"] == "127.0.0.1"
     await phone.choose(result.account("personal")["key"])
-    await phone.face_check("pass")
+    await phone.face_check()
     await phone.confirm()
     assert (await wait_for_state(ws, "confirmed"))["redirect"].startswith("http://127.0.0.1:9/cb?")
     await ws.close()
@@ -113,7 +111,7 @@ async def test_every_account_choice_reaches_the_broker(
     code = company["credit_code"] if company else ""
     chosen = await phone.choose(result.account(role, code)["key"])
     assert chosen["account"]["role"] == role and chosen["account"].get("credit_code", "") == code
-    await phone.face_check("pass")
+    await phone.face_check()
     await phone.confirm()
     await wait_for_state(ws, "confirmed")
     stored = await hall.store.get_ticket(browser.ticket["ticket_id"])
@@ -168,7 +166,7 @@ async def test_face_fail_then_pass_confirms(
     with pytest.raises(PhoneError) as failed:
         await phone.face_check("fail")
     assert failed.value.code == "face_check_failed" and failed.value.status == 403
-    assert (await phone.face_check("score", 0.93))["failures_left"] == 2
+    assert (await phone.face_check())["failures_left"] == 2
     await phone.confirm()
     await wait_for_state(ws, "confirmed")
     await ws.close()

@@ -146,7 +146,7 @@ async def test_apply_upload_choose_face_retry_confirm(
         await phone.page.wait_for_selector("#face[data-state='failed']", timeout=15_000)
         assert "2" in await phone.page.inner_text("#face-sub")
         await phone.shot("06-face-failed")
-        await phone.simulate_face("pass")
+        await phone.simulate_face("capture")
         await phone.page.click("#face-retry")
         await phone.screen("confirm")
         assert "测试服务大厅" in await phone.page.inner_text("#confirm-question")

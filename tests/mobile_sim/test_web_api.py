@@ -71,7 +71,7 @@ async def page(
 
 
 async def _apply(page: PageClient) -> dict[str, Any]:
-    status, body = await page.post("/api/ecard", {**ZHANG, "face": {"mode": "pass"}})
+    status, body = await page.post("/api/ecard", {**ZHANG, "face": {"mode": "capture"}})
     assert status == 200, body
     return body
 
@@ -120,7 +120,7 @@ async def test_cross_site_posts_are_refused(
 ) -> None:
     """A POST needs this page's own Origin and a token this server signed; else nothing changes."""
     status, body = await page.post(
-        "/api/ecard", {**ZHANG, "face": {"mode": "pass"}}, origin=origin, token=token
+        "/api/ecard", {**ZHANG, "face": {"mode": "capture"}}, origin=origin, token=token
     )
     assert status == 403 and body["error"] == code
     async with page.http.get(page.base + "/api/state") as response:
@@ -162,7 +162,7 @@ async def test_login_through_the_json_api_with_an_uploaded_png(
     assert (await page.post("/api/account", {"key": key}))[1]["login"]["account_key"] == key
     status, failed = await page.post("/api/face", {"mode": "fail"})
     assert status == 403 and failed["error"] == "face_check_failed"
-    status, body = await page.post("/api/face", {"mode": "score", "score": 0.93})
+    status, body = await page.post("/api/face", {"mode": "capture"})
     assert status == 200 and body["login"]["face_passed"] and body["login"]["failures_left"] == 2
     status, body = await page.post("/api/confirm", {})
     assert status == 200 and body["login"]["outcome"] == "confirmed"
@@ -213,7 +213,7 @@ async def test_steps_need_a_scan_and_valid_bodies(page: PageClient) -> None:
     """Out-of-order steps and malformed bodies get codes, not crashes."""
     await _apply(page)
     assert (await page.post("/api/confirm", {}))[1]["error"] == "no_scan"
-    assert (await page.post("/api/face", {"mode": "score", "score": 7}))[1][
+    assert (await page.post("/api/face", {"mode": "score", "score": 0.99}))[1][
         "error"
     ] == "invalid_request"
     status, body = await page.post(
@@ -245,3 +245,23 @@ async def test_a_suspended_card_shows_and_cannot_scan(
     status, body = await page.post("/api/scan", {"text": browser.ticket["qr_text"]})
     assert (status, body["error"]) == (403, "ecard_not_active")
     assert body["message"]["zh"] == "您的电子社保卡已暂停使用，无法扫码登录"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"[" * 8000 + b"]" * 8000, b'{"a":' * 4000 + b"1" + b"}" * 4000],
+    ids=["deep-array", "deep-object"],
+)
+async def test_deeply_nested_json_is_invalid_request_not_a_500(
+    page: PageClient, raw: bytes
+) -> None:
+    """JSON nested deeper than the parser recurses is a usage error, and the login is untouched."""
+    await _apply(page)
+    async with page.http.get(page.base + "/api/state") as response:
+        before = await response.json()
+    status, body = await page.post(
+        "/api/account", data=raw, headers={"Content-Type": "application/json"}
+    )
+    assert (status, body["error"]) == (400, "invalid_request")
+    async with page.http.get(page.base + "/api/state") as response:
+        assert await response.json() == before

@@ -1,4 +1,9 @@
-"""Fixtures: a real portal server on SQLite AND PostgreSQL, a stand-in OIDC provider, logins.
+"""Fixtures: a real portal server on SQLite AND PostgreSQL, its provider, logins.
+
+The provider is the real authsvc on 127.0.0.1, and `login` scans the QR with a real mobile_sim
+phone holding the person's e-card. Modules that set `OP_DOUBLE = True` get the provider double
+of op_double.py instead, for what the real authsvc cannot be made to produce (see its
+docstring): tokens signed wrongly, expired, foreign, accounts the tables do not hold.
 
 PostgreSQL (127.0.0.1:5432, trust auth, user postgres) gets a fresh database per test,
 dropped afterwards. A missing PostgreSQL fails the test; it never skips.
@@ -6,24 +11,34 @@ dropped afterwards. A missing PostgreSQL fails the test; it never skips.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
+from mobile_sim import PhoneApp
 from portal.app import create_app
 from portal.config import Settings
 from portal.demo import load_demo
 from portal.http.keys import DB, REGISTRIES
+from tests.conftest import PhoneFactory
 from tests.support.databases import KINDS, fresh_database
+from tests.support.hall import portal_client, scan
+from tests.support.servers import Broker, free_port, running_authsvc
 
-from .fake_op import CLIENT_ID, CLIENT_SECRET, FakeProvider
+from .op_double import CLIENT_ID, CLIENT_SECRET, OpDouble
 
+DEMO_PHONES = {
+    p["id_number"]: p["phone"]
+    for p in json.loads((Path(__file__).parents[2] / "portal/data/demo.json").read_text())["people"]
+}
 CSRF_RE = re.compile(r'name="_csrf" value="([^"]+)"')
 
 # Demo people (portal/data/demo.json)
@@ -49,16 +64,55 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield url
 
 
-@pytest.fixture
-async def provider(aiohttp_server: Any) -> FakeProvider:
-    op = FakeProvider()
-    server = await aiohttp_server(op.app())
-    op.issuer = str(server.make_url("")).rstrip("/")
-    return op
+@dataclass
+class RealOp:
+    """The real authsvc with the portal registered at `portal_url`, and a phone per person."""
+
+    broker: Broker
+    portal_url: str
+    port: int
+    phones: PhoneFactory
+    made: dict[str, PhoneApp] = field(default_factory=dict)
+
+    @property
+    def issuer(self) -> str:
+        return self.broker.url
+
+    async def phone(self, who: tuple[str, str]) -> PhoneApp:
+        """The person's phone with their e-card, applied for with the phone number the demo
+        data gives them (the number reserved at their card)."""
+        if who[0] not in self.made:
+            number = DEMO_PHONES.get(who[0], "13800138000")
+            self.made[who[0]] = await self.phones(
+                self.issuer, id_number=who[0], name=who[1], phone=number
+            )
+        return self.made[who[0]]
+
+
+Provider = OpDouble | RealOp
 
 
 @pytest.fixture
-def settings(database_url: str, provider: FakeProvider, tmp_path: Path) -> Settings:
+async def provider(
+    request: pytest.FixtureRequest, aiohttp_server: Any, tmp_path: Path, phones: PhoneFactory
+) -> AsyncIterator[Provider]:
+    if getattr(request.module, "OP_DOUBLE", False):
+        op = OpDouble()
+        server = await aiohttp_server(op.app())
+        op.issuer = str(server.make_url("")).rstrip("/")
+        yield op
+        return
+    port = free_port()
+    portal_url = f"http://127.0.0.1:{port}"
+    folder = tmp_path / "authsvc"
+    folder.mkdir()
+    async with running_authsvc(folder, extra_clients=[portal_client(portal_url)]) as broker:
+        yield RealOp(broker, portal_url, port, phones)
+
+
+@pytest.fixture
+def settings(database_url: str, provider: Provider, tmp_path: Path) -> Settings:
+    real = isinstance(provider, RealOp)
     return Settings(
         database_url=database_url,
         authsvc_issuer=provider.issuer,
@@ -66,16 +120,20 @@ def settings(database_url: str, provider: FakeProvider, tmp_path: Path) -> Setti
         client_secret=CLIENT_SECRET,
         session_secret=secrets.token_bytes(32),
         upload_dir=tmp_path / "uploads",
+        cert_keys_dir=tmp_path / "cert-keys",
         max_upload_bytes=64 * 1024,
-        public_url="http://127.0.0.1:8701",
+        public_url=provider.portal_url if real else "http://127.0.0.1:8701",
         jwks_min_refetch_seconds=0.0,
     )
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
-    """A real portal server on 127.0.0.1 with the demo data loaded."""
-    cli: TestClient = await aiohttp_client(create_app(settings))
+async def client(aiohttp_client: Any, settings: Settings, provider: Provider) -> TestClient:
+    """A real portal server on 127.0.0.1 with the demo data loaded (on the port the real
+    authsvc has registered for it)."""
+    app = create_app(settings)
+    port = provider.port if isinstance(provider, RealOp) else None
+    cli: TestClient = await aiohttp_client(TestServer(app, host="127.0.0.1", port=port))
     await load_demo(cli.app[DB], cli.app[REGISTRIES])
     return cli
 
@@ -89,16 +147,29 @@ async def csrf_of(client: TestClient, path: str) -> str:
 
 async def login(
     client: TestClient,
-    provider: FakeProvider,
+    provider: Provider,
     who: tuple[str, str],
     role: str,
     credit_code: str = "",
     identity: str | None = None,
 ) -> Any:
-    """Log in through the real /auth/login → provider → /auth/callback path."""
+    """Log in through the real /auth/login → provider → /auth/callback path: with the real
+    authsvc the person's phone scans and confirms; the callback's response is returned."""
     identity = identity or {"legal_rep": "legal_rep", "admin": "legal_rep", "agent": "agent"}.get(
         role, "personal"
     )
+    if isinstance(provider, RealOp):
+        phone = await provider.phone(who)
+        return await scan(
+            client.session,
+            provider.portal_url,
+            provider.issuer,
+            phone,
+            identity,
+            role,
+            credit_code,
+            follow=False,
+        )
     resp = await client.get(f"/auth/login?identity={identity}", allow_redirects=False)
     assert resp.status == 303, await resp.text()
     params = dict(parse_qsl(urlsplit(resp.headers["Location"]).query))
@@ -107,7 +178,8 @@ async def login(
         account["company"] = {"credit_code": credit_code}
     code = provider.authorize(params, account)
     return await client.get(
-        f"/auth/callback?code={code}&state={params['state']}", allow_redirects=False
+        f"/auth/callback?code={code}&state={params['state']}&iss={provider.issuer}",
+        allow_redirects=False,
     )
 
 

@@ -1,4 +1,4 @@
-"""POST /api/accounts (docs/api.md) against a stand-in provider's JWKS, both databases."""
+"""POST /api/accounts (docs/api.md) against the provider double's JWKS (op_double.py), both DBs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from .conftest import C1, C2, C3, CHEN, LI, LIU, SUN, WANG, ZHANG, ZHAO
-from .fake_op import FakeProvider
+from .op_double import OpDouble
+
+OP_DOUBLE = True  # tokens and accounts the real authsvc cannot be made to produce
 
 JWT = {"Content-Type": "application/jwt"}
 
@@ -16,9 +18,7 @@ async def _ask(client: TestClient, token: str):
     return resp.status, await resp.json()
 
 
-async def test_legal_rep_gets_legal_rep_accounts(
-    client: TestClient, provider: FakeProvider
-) -> None:
+async def test_legal_rep_gets_legal_rep_accounts(client: TestClient, provider: OpDouble) -> None:
     """A legal rep of two companies gets two legal_rep accounts with their relationships."""
     status, body = await _ask(client, provider.accounts_request(*WANG, "legal_rep"))
     assert status == 200
@@ -30,7 +30,7 @@ async def test_legal_rep_gets_legal_rep_accounts(
 
 
 async def test_admin_accounts_under_legal_rep_identity(
-    client: TestClient, provider: FakeProvider
+    client: TestClient, provider: OpDouble
 ) -> None:
     """The administrator of two companies gets two admin accounts."""
     status, body = await _ask(client, provider.accounts_request(*LI, "legal_rep"))
@@ -38,7 +38,7 @@ async def test_admin_accounts_under_legal_rep_identity(
     assert [a["key"] for a in body["accounts"]] == [f"admin:{C1}", f"admin:{C3}"]
 
 
-async def test_agent_accounts_with_grants(client: TestClient, provider: FakeProvider) -> None:
+async def test_agent_accounts_with_grants(client: TestClient, provider: OpDouble) -> None:
     """An agent of two companies gets each with only the granted relationships and items."""
     status, body = await _ask(client, provider.accounts_request(*LIU, "agent"))
     assert status == 200
@@ -57,7 +57,7 @@ async def test_agent_accounts_with_grants(client: TestClient, provider: FakeProv
     assert body["accounts"][0]["business_items"] == ["enrol", "stop"]
 
 
-async def test_personal_and_staff(client: TestClient, provider: FakeProvider) -> None:
+async def test_personal_and_staff(client: TestClient, provider: OpDouble) -> None:
     """Personal identity: personal account; agency staff also get a staff account."""
     status, body = await _ask(client, provider.accounts_request(*CHEN, "personal"))
     assert status == 200 and [a["key"] for a in body["accounts"]] == ["personal:"]
@@ -98,7 +98,7 @@ async def test_personal_and_staff(client: TestClient, provider: FakeProvider) ->
 )
 async def test_no_account_errors(
     client: TestClient,
-    provider: FakeProvider,
+    provider: OpDouble,
     who: tuple[str, str],
     identity: str,
     code: str,
@@ -109,7 +109,7 @@ async def test_no_account_errors(
     assert (status, body["error"], body["message"]["zh"]) == (404, code, zh)
 
 
-async def test_rejects_bad_tokens(client: TestClient, provider: FakeProvider) -> None:
+async def test_rejects_bad_tokens(client: TestClient, provider: OpDouble) -> None:
     """Wrong aud/iss/typ, expired, unsigned, foreign key, garbage: 401 invalid_accounts_request."""
     good = provider.accounts_request(*WANG, "legal_rep")
     bad = [
@@ -126,14 +126,14 @@ async def test_rejects_bad_tokens(client: TestClient, provider: FakeProvider) ->
         assert (status, body["error"]) == (401, "invalid_accounts_request"), token[:40]
 
 
-async def test_key_rotation_refetches_jwks(client: TestClient, provider: FakeProvider) -> None:
+async def test_key_rotation_refetches_jwks(client: TestClient, provider: OpDouble) -> None:
     """A token signed with a new kid makes the portal refetch the JWKS once and accept it."""
     assert (await _ask(client, provider.accounts_request(*WANG, "legal_rep")))[0] == 200
     provider.rotate()
     assert (await _ask(client, provider.accounts_request(*WANG, "legal_rep")))[0] == 200
 
 
-async def test_no_kid_refused(client: TestClient, provider: FakeProvider) -> None:
+async def test_no_kid_refused(client: TestClient, provider: OpDouble) -> None:
     """Tokens without a kid are refused (house style: require kid)."""
     from joserfc import jwt
 
@@ -141,3 +141,16 @@ async def test_no_kid_refused(client: TestClient, provider: FakeProvider) -> Non
     token = jwt.encode({"alg": "ES256", "typ": "accounts-request+jwt"}, claims, provider.key)
     status, _ = await _ask(client, token)
     assert status == 401
+
+
+async def test_an_oversized_request_is_body_too_large(client: TestClient) -> None:
+    """More than 16 KiB, announced or streamed without a length: 413 body_too_large."""
+    big = b"x" * (16 * 1024 + 1)
+
+    async def chunks():
+        yield big[:8000]
+        yield big[8000:]
+
+    for data in (big, chunks()):
+        resp = await client.post("/api/accounts", data=data, headers=JWT)
+        assert resp.status == 413 and (await resp.json())["error"] == "body_too_large"

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from portal.app import create_app
+from portal.config import Settings
 from portal.db.models import Admin, Agent, AuditEntry, InsuranceRelationship
-from portal.http.keys import DB
+from portal.demo import load_demo
+from portal.http.keys import DB, REGISTRIES
 from portal.rules import idcard
 
-from .conftest import C1, C2, LI, WANG, ZHANG, csrf_of, error_code, login
-from .fake_op import FakeProvider
+from .conftest import C1, C2, LI, WANG, ZHANG, Provider, RealOp, csrf_of, error_code, login
 
 
 def make_id(n: int) -> str:
@@ -36,7 +39,7 @@ async def _agents(client: TestClient, code_company_id: int) -> list[Agent]:
         return list(await db.scalars(select(Agent).where(Agent.company_id == code_company_id)))
 
 
-async def test_add_modify_delete_agent(client: TestClient, provider: FakeProvider) -> None:
+async def test_add_modify_delete_agent(client: TestClient, provider: Provider) -> None:
     """The legal rep adds, modifies and deletes an agent; each change is audited."""
     await login(client, provider, WANG, "legal_rep", C2)
     resp = await _add(client, C2, make_id(1), "赵六")
@@ -69,7 +72,7 @@ async def test_add_modify_delete_agent(client: TestClient, provider: FakeProvide
     assert all("王*" in e.actor and WANG[0] not in e.actor for e in entries if "王" in e.actor)
 
 
-async def test_invalid_agent_fields(client: TestClient, provider: FakeProvider) -> None:
+async def test_invalid_agent_fields(client: TestClient, provider: Provider) -> None:
     """Wrong ID number, empty name, wrong phone: 400 with the stable code, nothing added."""
     await login(client, provider, WANG, "legal_rep", C2)
     for id_number, name, phone, code in [
@@ -88,7 +91,7 @@ async def test_invalid_agent_fields(client: TestClient, provider: FakeProvider) 
         assert await db.scalar(select(Agent).where(Agent.name == "甲")) is None
 
 
-async def test_eleventh_agent_refused(client: TestClient, provider: FakeProvider) -> None:
+async def test_eleventh_agent_refused(client: TestClient, provider: Provider) -> None:
     """Seed 002: at most ten agents; the eleventh gets agent_limit_reached and is not added."""
     await login(client, provider, WANG, "legal_rep", C2)
     for n in range(10):
@@ -102,13 +105,13 @@ async def test_eleventh_agent_refused(client: TestClient, provider: FakeProvider
         assert await db.scalar(select(Agent).where(Agent.name == "第十一")) is None
 
 
-async def test_duplicate_agent_refused(client: TestClient, provider: FakeProvider) -> None:
+async def test_duplicate_agent_refused(client: TestClient, provider: Provider) -> None:
     await login(client, provider, WANG, "legal_rep", C1)
     resp = await _add(client, C1, ZHANG[0], ZHANG[1])
     assert resp.status == 409 and error_code(await resp.text()) == "agent_exists"
 
 
-async def test_second_admin_refused(client: TestClient, provider: FakeProvider) -> None:
+async def test_second_admin_refused(client: TestClient, provider: Provider) -> None:
     """C1 already has an administrator: a second one is refused with a clear message."""
     await login(client, provider, WANG, "legal_rep", C1)
     token = await csrf_of(client, f"/uc/{C1}/agents")
@@ -128,7 +131,7 @@ async def test_second_admin_refused(client: TestClient, provider: FakeProvider) 
         assert len(list(await db.scalars(select(Admin).where(Admin.name == "第二管理员")))) == 0
 
 
-async def test_admin_set_then_manages_agents(client: TestClient, provider: FakeProvider) -> None:
+async def test_admin_set_then_manages_agents(client: TestClient, provider: Provider) -> None:
     """C2 has no admin: the legal rep sets one; the admin (of C1 too) then adds agents to C2."""
     await login(client, provider, WANG, "legal_rep", C2)
     token = await csrf_of(client, f"/uc/{C2}/agents")
@@ -146,7 +149,7 @@ async def test_admin_set_then_manages_agents(client: TestClient, provider: FakeP
     assert resp.status == 403  # only the legal representative removes the administrator
 
 
-async def test_grant_and_revoke(client: TestClient, provider: FakeProvider) -> None:
+async def test_grant_and_revoke(client: TestClient, provider: Provider) -> None:
     """单位授权: the legal rep sees all relationships, grants several, revokes one; audited."""
     await login(client, provider, WANG, "legal_rep", C1)
     async with client.app[DB]() as db:
@@ -186,7 +189,7 @@ async def test_grant_and_revoke(client: TestClient, provider: FakeProvider) -> N
 
 
 async def test_grant_of_foreign_relationship_refused(
-    client: TestClient, provider: FakeProvider
+    client: TestClient, provider: Provider
 ) -> None:
     """A relationship id of another company is refused and nothing changes."""
     await login(client, provider, WANG, "legal_rep", C2)
@@ -204,7 +207,7 @@ async def test_grant_of_foreign_relationship_refused(
     assert resp.status == 400 and "relationship_not_found" in await resp.text()
 
 
-async def test_agent_has_no_authorize_module(client: TestClient, provider: FakeProvider) -> None:
+async def test_agent_has_no_authorize_module(client: TestClient, provider: Provider) -> None:
     """Seed 000: the agent's user centre has no 修改资料 and no 授权登录; the pages are 403."""
     await login(client, provider, ZHANG, "agent", C1)
     resp = await client.get(f"/uc/{C1}")
@@ -215,7 +218,7 @@ async def test_agent_has_no_authorize_module(client: TestClient, provider: FakeP
     assert resp.status == 403 and "module_forbidden" in await resp.text()
 
 
-async def test_profile_edit(client: TestClient, provider: FakeProvider) -> None:
+async def test_profile_edit(client: TestClient, provider: Provider) -> None:
     """修改资料: address and phone change and are audited; agents cannot open it."""
     await login(client, provider, WANG, "legal_rep", C1)
     token = await csrf_of(client, f"/uc/{C1}/profile")
@@ -233,3 +236,50 @@ async def test_profile_edit(client: TestClient, provider: FakeProvider) -> None:
     assert "哈尔滨市松北区1号" in html
     await login(client, provider, ZHANG, "agent", C1)
     assert (await client.get(f"/uc/{C1}/profile")).status == 403
+
+
+async def test_agent_pages_show_masked_id_numbers_and_phones(
+    client: TestClient, provider: Provider
+) -> None:
+    """Issue 8: 2301**********1235 and 138****0003 on the list, the edit form and the admin
+    card; the edit form keeps the stored values when its masked fields are left empty."""
+    await login(client, provider, WANG, "legal_rep", C1)
+    async with client.app[DB]() as db:
+        zhang = await db.scalar(select(Agent).where(Agent.id_number == ZHANG[0]))
+    for path in (f"/uc/{C1}/agents", f"/uc/{C1}/agents/{zhang.id}"):
+        html = await (await client.get(path)).text()
+        assert "2301**********1235" in html and "138****0003" in html, path
+        assert ZHANG[0] not in html and "13804510003" not in html, path
+        assert LI[0] not in html and "13804510002" not in html, path
+    token = await csrf_of(client, f"/uc/{C1}/agents/{zhang.id}")
+    resp = await client.post(
+        f"/uc/{C1}/agents/{zhang.id}",
+        data={"_csrf": token, "id_number": "", "name": "张伟", "phone": "13900000077"},
+        allow_redirects=False,
+    )
+    assert resp.status == 303
+    async with client.app[DB]() as db:
+        zhang = await db.get(Agent, zhang.id, populate_existing=True)
+    assert (zhang.id_number, zhang.phone) == (ZHANG[0], "13900000077")
+
+
+async def test_services_write_the_injected_clock(
+    aiohttp_client: Any, settings: Settings, provider: Provider
+) -> None:
+    """Agents, grants and audit entries carry the app's clock, not the system's: a frozen clock
+    (seconds behind, within the ID token leeway) is what the rows say."""
+    frozen = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=17)).replace(
+        tzinfo=None, microsecond=0
+    )
+    app = create_app(settings, clock=lambda: frozen)
+    port = provider.port if isinstance(provider, RealOp) else None
+    client: TestClient = await aiohttp_client(TestServer(app, host="127.0.0.1", port=port))
+    await load_demo(client.app[DB], client.app[REGISTRIES])
+    await login(client, provider, WANG, "legal_rep", C2)
+    assert (await _add(client, C2, make_id(7), "赵六")).status == 303
+    async with client.app[DB]() as db:
+        agent = await db.scalar(select(Agent).where(Agent.id_number == make_id(7)))
+        assert agent is not None
+        entry = await db.scalar(select(AuditEntry).where(AuditEntry.target == f"agent:{agent.id}"))
+    assert agent.created_at == frozen and agent.updated_at == frozen
+    assert entry is not None and entry.at == frozen

@@ -1,11 +1,11 @@
 """OIDC relying-party login through the real callback path, logout, back-channel logout.
 
-The provider is the stand-in of fake_op.py (authsvc is not ready yet).
+The provider is the test double of op_double.py: these tests need tokens and accounts the real
+authsvc would never issue. The refusals of each ID-token check are in test_id_token_refusals.py.
 """
 
 from __future__ import annotations
 
-import time
 from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp.test_utils import TestClient
@@ -16,7 +16,9 @@ from portal.http.keys import DB
 from portal.oidc import pkce
 
 from .conftest import C1, C3, CHEN, LIU, SUN, WANG, ZHANG, csrf_of, login
-from .fake_op import FakeProvider
+from .op_double import OpDouble
+
+OP_DOUBLE = True  # tokens and accounts the real authsvc cannot be made to produce
 
 
 async def test_login_redirect_carries_pkce_state_nonce(client: TestClient) -> None:
@@ -34,10 +36,10 @@ async def test_login_redirect_carries_pkce_state_nonce(client: TestClient) -> No
 
 
 async def test_login_lands_in_user_centre_with_new_session(
-    client: TestClient, provider: FakeProvider
+    client: TestClient, provider: OpDouble
 ) -> None:
     """After the callback the session id is new (no fixation) and the user centre opens."""
-    await client.get("/register")
+    await client.get("/auth/login?identity=legal_rep", allow_redirects=False)  # a pending login
     before = client.session.cookie_jar.filter_cookies(client.make_url("/"))["portal_session"].value
     resp = await login(client, provider, WANG, "legal_rep", C1)
     assert resp.status == 303 and resp.headers["Location"] == "/usercenter"
@@ -48,11 +50,9 @@ async def test_login_lands_in_user_centre_with_new_session(
     assert resp.status == 200 and "哈尔滨龙江机械制造有限公司" in html and "授权登录" in html
 
 
-async def test_old_session_id_is_dead_after_login(
-    client: TestClient, provider: FakeProvider
-) -> None:
+async def test_old_session_id_is_dead_after_login(client: TestClient, provider: OpDouble) -> None:
     """A cookie planted before login (fixation) is not logged in afterwards."""
-    await client.get("/register")
+    await client.get("/auth/login?identity=legal_rep", allow_redirects=False)
     planted = client.session.cookie_jar.filter_cookies(client.make_url("/"))["portal_session"].value
     await login(client, provider, WANG, "legal_rep", C1)
     assert (await client.get("/usercenter")).status == 200
@@ -62,27 +62,27 @@ async def test_old_session_id_is_dead_after_login(
     assert resp.status == 401
 
 
-async def test_callback_with_unknown_state_fails(
-    client: TestClient, provider: FakeProvider
-) -> None:
+async def test_callback_with_unknown_state_fails(client: TestClient, provider: OpDouble) -> None:
     resp = await client.get("/auth/callback?code=x&state=forged")
     assert resp.status == 400 and "login_failed" in await resp.text()
 
 
-async def test_wrong_nonce_fails(client: TestClient, provider: FakeProvider) -> None:
+async def test_wrong_nonce_fails(client: TestClient, provider: OpDouble) -> None:
     """An ID token whose nonce is not ours is refused."""
     resp = await client.get("/auth/login?identity=personal", allow_redirects=False)
     params = dict(parse_qsl(urlsplit(resp.headers["Location"]).query))
     code = provider.authorize(
         {**params, "nonce": "other"}, {"role": "personal", "id_number": CHEN[0], "name": CHEN[1]}
     )
-    resp = await client.get(f"/auth/callback?code={code}&state={params['state']}")
+    resp = await client.get(
+        f"/auth/callback?code={code}&state={params['state']}&iss={provider.issuer}"
+    )
     assert resp.status == 400 and "login_failed" in await resp.text()
     assert (await client.get("/usercenter")).status == 401
 
 
 async def test_identity_switched_below_the_qr_is_accepted(
-    client: TestClient, provider: FakeProvider
+    client: TestClient, provider: OpDouble
 ) -> None:
     """Opened as 法人扫码登录, switched to 办事员 below the QR: the agent role the tables
     confirm is the account, whatever tab the modal opened on."""
@@ -91,7 +91,7 @@ async def test_identity_switched_below_the_qr_is_accepted(
 
 
 async def test_role_the_tables_do_not_confirm_is_refused(
-    client: TestClient, provider: FakeProvider
+    client: TestClient, provider: OpDouble
 ) -> None:
     """A token naming a role this person does not hold here is refused."""
     resp = await login(client, provider, ZHANG, "legal_rep", C1)
@@ -99,7 +99,7 @@ async def test_role_the_tables_do_not_confirm_is_refused(
 
 
 async def test_revoked_account_is_refused_at_callback(
-    client: TestClient, provider: FakeProvider
+    client: TestClient, provider: OpDouble
 ) -> None:
     """An agent deleted after authsvc offered the account cannot log in with the token."""
     async with client.app[DB]() as db:
@@ -110,14 +110,14 @@ async def test_revoked_account_is_refused_at_callback(
     assert resp.status == 403 and "account_revoked" in await resp.text()
 
 
-async def test_wrong_company_in_token_refused(client: TestClient, provider: FakeProvider) -> None:
+async def test_wrong_company_in_token_refused(client: TestClient, provider: OpDouble) -> None:
     """Zhang is an agent of C1 only: a token naming C3 is refused."""
     resp = await login(client, provider, ZHANG, "agent", C3)
     assert resp.status == 403
 
 
 async def test_agent_of_two_companies_sees_chosen_one(
-    client: TestClient, provider: FakeProvider
+    client: TestClient, provider: OpDouble
 ) -> None:
     """The company chosen on the phone is the one the portal shows."""
     await login(client, provider, LIU, "agent", C3)
@@ -127,14 +127,14 @@ async def test_agent_of_two_companies_sees_chosen_one(
     assert "黑龙江省农业技术推广中心" in html and "23000050001" in html
 
 
-async def test_staff_login(client: TestClient, provider: FakeProvider) -> None:
+async def test_staff_login(client: TestClient, provider: OpDouble) -> None:
     resp = await login(client, provider, SUN, "staff")
     assert resp.status == 303
     html = await (await client.get("/usercenter")).text()
     assert "窗口授权" in html
 
 
-async def test_logout_goes_to_end_session(client: TestClient, provider: FakeProvider) -> None:
+async def test_logout_goes_to_end_session(client: TestClient, provider: OpDouble) -> None:
     """Logout clears the session and sends the browser to end_session with id_token_hint."""
     await login(client, provider, WANG, "legal_rep", C1)
     token = await csrf_of(client, f"/uc/{C1}/agents")
@@ -147,7 +147,7 @@ async def test_logout_goes_to_end_session(client: TestClient, provider: FakeProv
 
 
 async def test_backchannel_logout_ends_sessions_of_sid(
-    client: TestClient, provider: FakeProvider
+    client: TestClient, provider: OpDouble
 ) -> None:
     """A valid logout token ends the session with that sid; a forged one is refused."""
     resp = await client.get("/auth/login?identity=legal_rep", allow_redirects=False)
@@ -162,7 +162,7 @@ async def test_backchannel_logout_ends_sessions_of_sid(
         },
         sid="sid-123",
     )
-    await client.get(f"/auth/callback?code={code}&state={params['state']}")
+    await client.get(f"/auth/callback?code={code}&state={params['state']}&iss={provider.issuer}")
     assert (await client.get(f"/uc/{C1}")).status == 200
     event = {"http://schemas.openid.net/event/backchannel-logout": {}}
     forged = provider.claims(sid="sid-123", events=event, jti="j1")
@@ -171,10 +171,10 @@ async def test_backchannel_logout_ends_sessions_of_sid(
         data={"logout_token": provider.sign(forged, typ="JWT")[:-3] + "abc"},
     )
     assert resp.status == 400
-    resp = await client.post(
-        "/auth/backchannel-logout", data={"logout_token": provider.sign({**forged, "nonce": "n"})}
-    )
-    assert resp.status == 400
+    with_nonce = provider.sign({**forged, "nonce": "n"}, typ="logout+jwt")
+    resp = await client.post("/auth/backchannel-logout", data={"logout_token": with_nonce})
+    assert resp.status == 400 and (await resp.json())["error"] == "invalid_request"
+    assert (await client.get(f"/uc/{C1}")).status == 200
     token = provider.sign(provider.claims(sid="sid-123", events=event, jti="j2"), typ="logout+jwt")
     resp = await client.post("/auth/backchannel-logout", data={"logout_token": token})
     assert resp.status == 200
@@ -186,4 +186,3 @@ def test_pkce_s256_vector() -> None:
     assert pkce.challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == (
         "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
     )
-    assert time.time() > 0

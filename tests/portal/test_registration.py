@@ -46,8 +46,8 @@ async def _companies(client: TestClient) -> int:
                 "legal_rep_name": "吴海涛",
             },
             400,
-            "company_name_mismatch",
-            "单位名称与统一社会信用代码不一致",
+            "registry_verification_failed",  # one answer for every registry failure (seed §5.1.1)
+            "企业信息在组织机构相关信息库验证失败，无法注册！",
         ),
         (
             {
@@ -57,8 +57,8 @@ async def _companies(client: TestClient) -> int:
                 "legal_rep_name": WANG[1],
             },
             400,
-            "legal_rep_mismatch",
-            "法人信息不一致",
+            "registry_verification_failed",
+            "企业信息在组织机构相关信息库验证失败，无法注册！",
         ),
         (
             {
@@ -68,8 +68,8 @@ async def _companies(client: TestClient) -> int:
                 "legal_rep_name": "吴海",
             },
             400,
-            "legal_rep_mismatch",
-            "法人信息不一致",
+            "registry_verification_failed",
+            "企业信息在组织机构相关信息库验证失败，无法注册！",
         ),
         (
             {
@@ -155,3 +155,25 @@ async def test_successful_registration(
         client, credit_code=code, company_name=name, id_number=rep[0], legal_rep_name=rep[1]
     )
     assert status == 409 and error_code(html) == "legal_rep_account_exists"
+
+
+@pytest.mark.parametrize(
+    "id_number",
+    ["²30106197802031895", "23010619780203189⁵", "２30106197802031895", "23010619780203१895"],
+    ids=["superscript-lead", "superscript-check", "fullwidth", "devanagari"],
+)
+async def test_non_ascii_digits_are_an_invalid_id_number_not_a_500(
+    client: TestClient, id_number: str
+) -> None:
+    """Digits `str.isdigit` accepts (², full-width, other scripts) are not an ID number: 400
+    invalid_id_number on the form, and nothing is created."""
+    before = await _companies(client)
+    status, html = await _register(
+        client,
+        credit_code=C4,
+        company_name="哈尔滨冰城数码科技有限公司",
+        id_number=id_number,
+        legal_rep_name="吴海涛",
+    )
+    assert (status, error_code(html)) == (400, "invalid_id_number")
+    assert await _companies(client) == before

@@ -154,13 +154,14 @@ def _app(**over: str) -> Application:
     ("application", "records", "registered", "error"),
     [
         (_app(), [], False, errors.RegistryVerificationFailed),
-        (_app(company_name="乙公司"), [REC], False, errors.CompanyNameMismatch),
-        (_app(legal_rep_name="王建"), [REC], False, errors.LegalRepMismatch),
+        (_app(company_name="乙公司"), [REC], False, errors.RegistryVerificationFailed),
+        (_app(legal_rep_name="王建"), [REC], False, errors.RegistryVerificationFailed),
         (_app(), [REC], True, errors.LegalRepAccountExists),
     ],
 )
 def test_registration_outcomes(application, records, registered, error) -> None:
-    """Seed 000 §5.1: each failed registry check has its own error."""
+    """Seed 000 §5.1.1: every failed registry check answers the one 验证失败 message (no oracle
+    of which field matched); an existing account answers §5.1.2."""
     with pytest.raises(error):
         registration.decide(application, records, already_registered=registered)
 
@@ -201,5 +202,16 @@ def test_demo_data_is_valid() -> None:
             assert creditcode.is_valid(value), value
 
 
+def _all_errors(cls: type[errors.PortalError]) -> list[type[errors.PortalError]]:
+    return [cls] + [d for sub in cls.__subclasses__() for d in _all_errors(sub)]
+
+
 def test_error_registry_codes_are_unique() -> None:
-    assert len(errors.REGISTRY) == len({c.code for c in errors.REGISTRY.values()})
+    """Every error class has its own code, and the registry maps that code to that class (a
+    second class reusing a code would replace the first in the dict: counted here)."""
+    classes = _all_errors(errors.PortalError)
+    codes = [c.code for c in classes]
+    assert len(classes) > 30
+    assert len(codes) == len(set(codes)), sorted(c for c in codes if codes.count(c) > 1)
+    assert all(errors.REGISTRY[c.code] is c for c in classes)
+    assert all(c.zh and c.en and 400 <= c.status < 600 for c in classes)

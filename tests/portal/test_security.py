@@ -8,8 +8,7 @@ from sqlalchemy import func, select
 from portal.db.models import Agent, AuditEntry
 from portal.http.keys import DB
 
-from .conftest import C1, C3, LIU, WANG, ZHANG, csrf_of, login
-from .fake_op import FakeProvider
+from .conftest import C1, C3, LIU, WANG, ZHANG, Provider, csrf_of, login
 
 
 async def test_post_without_csrf_is_refused(client: TestClient) -> None:
@@ -21,7 +20,7 @@ async def test_post_without_csrf_is_refused(client: TestClient) -> None:
     assert resp.status == 403
 
 
-async def test_csrf_on_user_centre_forms(client: TestClient, provider: FakeProvider) -> None:
+async def test_csrf_on_user_centre_forms(client: TestClient, provider: Provider) -> None:
     """Adding an agent without the token is refused even when logged in."""
     await login(client, provider, WANG, "legal_rep", C1)
     resp = await client.post(
@@ -77,7 +76,7 @@ async def test_english_is_sticky(client: TestClient) -> None:
     assert "Company login" in await resp.text()
 
 
-async def test_agent_of_a_cannot_see_b(client: TestClient, provider: FakeProvider) -> None:
+async def test_agent_of_a_cannot_see_b(client: TestClient, provider: Provider) -> None:
     """An agent of company A asking for B's pages or agents gets 403; nothing changes."""
     await login(client, provider, ZHANG, "agent", C1)
     for path in (f"/uc/{C3}", f"/uc/{C3}/agents", f"/uc/{C1}/agents", "/counter"):
@@ -97,7 +96,7 @@ async def test_agent_of_a_cannot_see_b(client: TestClient, provider: FakeProvide
 
 
 async def test_legal_rep_cannot_touch_other_companys_agent(
-    client: TestClient, provider: FakeProvider
+    client: TestClient, provider: Provider
 ) -> None:
     """A legal rep of C1 naming C3's agent id under C1's URL gets 403, the agent survives."""
     await login(client, provider, WANG, "legal_rep", C1)

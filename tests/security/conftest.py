@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.security.helpers import StartServer
+from tests.support.hall import hall  # noqa: F401 — a fixture, re-exported for the suite
 from tests.support.servers import Broker, running_authsvc
 
 

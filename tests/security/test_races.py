@@ -23,9 +23,11 @@ from authsvc.services import ecards
 from mobile_sim import PhoneApp, PhoneError
 from tests.conftest import PhoneFactory
 from tests.security.helpers import StartServer
+from tests.support import people
 from tests.support.browser import BrowserLogin, next_state, wait_for_state
 from tests.support.redis import REDIS_URL
 from tests.support.servers import BrokerProcess, broker_processes, running_authsvc
+from tools.people import seed
 
 PHONES = 100
 ROUNDS = 10
@@ -45,6 +47,13 @@ def citizen(n: int) -> dict[str, str]:
 async def two(tmp_path: Path, redis_prefix: str) -> AsyncIterator[list[BrokerProcess]]:
     """Two authsvc processes on one Redis, with room for a crowd from 127.0.0.1."""
     env = {"AUTHSVC_TICKETS_PER_IP_PER_MINUTE": "1000"}
+    crowd = [citizen(n) for n in range(PHONES)]  # in the card registry, beside the test people
+    seed(
+        tmp_path / "registry.json",
+        people.faces_dir(),
+        people.everyone() + crowd,
+        derive_from=people.TEST_SEED,
+    )
     async with broker_processes(tmp_path, redis_prefix, env=env) as processes:
         yield processes
 
@@ -91,7 +100,9 @@ async def _crowd(
     async with running_authsvc(folder, store_kind="redis", prefix=prefix, issuer=url_a) as svc:
         for n, phone in enumerate(crowd):
             body = {**citizen(n), "device_jwk": public_jwk(phone.state.device_key.public_key())}
-            card = await ecards.issue(svc.broker, ecard.validate_application(body))
+            application = ecard.validate_application(body)
+            holder = await ecards.holder_for(svc.broker, application)
+            card = await ecards.issue(svc.broker, application, holder, expected="")
             phone.state.save_card(card["ecard"], card["card_no"])
     return crowd
 
@@ -141,11 +152,11 @@ async def test_confirm_twice_at_once_confirms_once_with_one_code(
     """The same phone confirms twice at once, once through each process, ten times over: one
     confirmation, one ticket_state_conflict, one redirect pushed, one code left in Redis."""
     a, b = two
+    phone_a = await phones(a.url)  # one phone (one e-card application) for every round
     for _ in range(ROUNDS):
         browser = BrowserLogin(a.url, http)
         await browser.start()
         ws = await browser.socket()
-        phone_a = await phones(a.url)
         result = await phone_a.scan(browser.ticket["qr_text"])
         await phone_a.choose(result.account("personal")["key"])
         await phone_a.face_check("pass")
@@ -180,14 +191,13 @@ async def _purge_codes(prefix: str) -> None:
 
 
 async def _confirmed_code(
-    base: str, http: aiohttp.ClientSession, phones: PhoneFactory
+    base: str, http: aiohttp.ClientSession, phone: PhoneApp
 ) -> tuple[BrowserLogin, str]:
     from tests.integration.test_oidc import code_of
 
     browser = BrowserLogin(base, http)
     await browser.start()
     ws = await browser.socket()
-    phone = await phones(base)
     await phone.login(browser.ticket["qr_text"])
     redirect = (await wait_for_state(ws, "confirmed"))["redirect"]
     await ws.close()
@@ -222,8 +232,9 @@ async def test_code_redeemed_twice_at_once_revokes_the_winner(
     response and one invalid_grant, and the winner's access token is dead at /userinfo on both
     processes — the replay always finds what to revoke (issue 12)."""
     a, b = two
+    phone = await phones(a.url)
     for _ in range(ROUNDS):
-        browser, code = await _confirmed_code(a.url, http, phones)
+        browser, code = await _confirmed_code(a.url, http, phone)
         replies = await asyncio.gather(
             _token(http, a.url, browser, code), _token(http, b.url, browser, code)
         )
@@ -243,10 +254,10 @@ async def test_a_scan_racing_expiry_either_scans_or_expires(
     clock = FrozenClock(time.time())
     svc = await server(clock=clock, lifetimes=Lifetimes(pending=5.0, scanned=90.0))
     outcomes: set[str] = set()
+    phone = await phones(svc.url)  # one phone: 20 scans, the per-device limit
     for ticks in range(20):
         browser = BrowserLogin(svc.url, http)
         await browser.start()
-        phone = await phones(svc.url)
         clock.advance(4.999)
         before = await svc.store.get_ticket(browser.ticket["ticket_id"])
 
@@ -267,5 +278,4 @@ async def test_a_scan_racing_expiry_either_scans_or_expires(
         else:
             assert after.state == "scanned" and after.expires_at > before.expires_at
             outcomes.add("scanned")
-        await phone.close()
     assert outcomes <= {"scanned", "ticket_expired", "qr_invalid"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
@@ -15,7 +14,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from authsvc.app import create_app
@@ -26,7 +24,9 @@ from authsvc.core.tickets import Lifetimes
 from authsvc.http.appkeys import BROKER
 from authsvc.store import MemoryStore
 from authsvc.store.base import Store
+from tests.support import people
 from tests.support.redis import REDIS_URL, connect_redis
+from tools.ready import wait_until_ready
 
 TEST_CLIENTS = """
 [[clients]]
@@ -37,7 +37,7 @@ redirect_uris = ["http://127.0.0.1:9/cb"]
 post_logout_redirect_uris = ["http://127.0.0.1:9/"]
 {accounts}
 identities = ["personal", "legal_rep", "agent"]
-scopes = ["openid", "profile", "id_number", "phone", "account"]
+scopes = ["openid", "profile", "id_number", "phone", "account", "ecard"]
 
 [[clients]]
 client_id = "spa"
@@ -101,6 +101,7 @@ def test_settings(folder: Path, port: int, **overrides: Any) -> Settings:
         ),
         audit_log=str(folder / "audit.jsonl"),
         admin_token="test-admin-token",
+        registry_file=str(people.world(folder)),
     )
     return replace(settings, **overrides)
 
@@ -173,6 +174,8 @@ async def start_process(
         "AUTHSVC_KEYS_DIR": str(folder / "keys"),
         "AUTHSVC_CLIENTS": str(clients_file),
         "AUTHSVC_AUDIT_LOG": str(folder / "audit.jsonl"),
+        "AUTHSVC_REGISTRY": str(people.world(folder)),
+        "AUTHSVC_DB": "",
         **extra,
     }
     with (folder / f"authsvc-{port}.log").open("wb") as log:  # the child keeps its own copy
@@ -214,17 +217,5 @@ async def broker_processes(
 async def wait_ready(
     url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 20.0
 ) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    async with aiohttp.ClientSession() as http:
-        while True:
-            if process is not None and process.poll() is not None:
-                raise RuntimeError(f"{url} exited with {process.returncode}")
-            try:
-                async with http.get(url + "/readyz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"{url} not ready")
-            await asyncio.sleep(0.1)
+    """authsvc at `url` answers /readyz with 200 (tools/ready.py, shared with demo and bench)."""
+    await wait_until_ready(url + "/readyz", process=process, timeout=timeout)

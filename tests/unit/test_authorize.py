@@ -145,6 +145,7 @@ def test_valid_request() -> None:
         "code_challenge_method": "S256",
         "identity": "personal",
         "display": "page",
+        "acr_values": [],
     }
 
 

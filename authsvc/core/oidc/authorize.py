@@ -5,13 +5,13 @@ client as RFC 6749 §4.1.2.1 error redirects."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from authsvc import errors
 from authsvc.clients import Client, ClientRegistry
+from authsvc.core import acr
 from authsvc.core.oidc.claims import SCOPES
 from authsvc.core.tickets import Identity
 
@@ -19,18 +19,8 @@ _PKCE_CHALLENGE_LEN = range(43, 129)
 DISPLAYS = {"page", "popup", "embedded"}
 
 
-class AuthorizeRedirectError(Exception):
-    """An error to send back to the (verified) redirect URI."""
-
-    def __init__(
-        self, error: str, description: str, redirect_uri: str, state: str, issuer: str
-    ) -> None:
-        super().__init__(error)
-        params = {"error": error, "error_description": description, "iss": issuer}
-        if state:
-            params["state"] = state
-        sep = "&" if "?" in redirect_uri else "?"
-        self.location = f"{redirect_uri}{sep}{urlencode(params)}"
+AuthorizeRedirectError = errors.AuthorizeRedirect
+"""Every error that goes back to the verified redirect URI (the registry's classes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +33,7 @@ class AuthorizationRequest:
     code_challenge: str
     identity: Identity
     display: str
+    acr_values: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +46,7 @@ class AuthorizationRequest:
             "code_challenge_method": "S256",
             "identity": str(self.identity),
             "display": self.display,
+            "acr_values": list(self.acr_values),
         }
 
 
@@ -67,20 +59,18 @@ def _identity(params: Mapping[str, str], client: Client) -> Identity:
     return identity if identity in client.identities else client.identities[0]
 
 
-def _scope(
-    text: str, client: Client, fail: Callable[[str, str], AuthorizeRedirectError]
-) -> tuple[str, ...]:
+def _scope(text: str, client: Client, back: dict[str, str]) -> tuple[str, ...]:
     """RFC 6749 §3.3: the requested scopes, each known (claims.SCOPES) and registered for this
     client, else `invalid_scope` (§4.1.2.1) — checked before anything is stored."""
     scope = tuple(dict.fromkeys(text.split()))
     if "openid" not in scope:
-        raise fail("invalid_scope", "scope must include openid")
+        raise errors.InvalidScope("scope must include openid", **back)
     unknown = [s for s in scope if s not in SCOPES]
     if unknown:
-        raise fail("invalid_scope", "unknown scope")
+        raise errors.InvalidScope("unknown scope", **back)
     refused = [s for s in scope if s not in client.scopes]
     if refused:
-        raise fail("invalid_scope", f"scope {refused[0]!r} is not registered for this client")
+        raise errors.InvalidScope(f"scope {refused[0]!r} is not registered for this client", **back)
     return scope
 
 
@@ -97,18 +87,22 @@ def validate(
         )
     state = params.get("state", "")[:512]
 
-    def fail(error: str, description: str) -> AuthorizeRedirectError:
-        return AuthorizeRedirectError(error, description, redirect_uri, state, issuer)
-
+    back = {"redirect_uri": redirect_uri, "state": state, "issuer": issuer}
     if params.get("response_type") != "code":
-        raise fail("unsupported_response_type", "only response_type=code")
-    scope = _scope(params.get("scope", ""), client, fail)
+        raise errors.UnsupportedResponseType("only response_type=code", **back)
+    scope = _scope(params.get("scope", ""), client, back)
     challenge = params.get("code_challenge", "")
     if params.get("code_challenge_method") != "S256" or len(challenge) not in _PKCE_CHALLENGE_LEN:
-        raise fail("invalid_request", "PKCE with code_challenge_method=S256 is required")
+        raise errors.AuthorizeRequestInvalid(
+            "PKCE with code_challenge_method=S256 is required", **back
+        )
     if "request" in params or "request_uri" in params:
-        raise fail("request_not_supported", "request objects are not supported")
+        raise errors.RequestNotSupported("request objects are not supported", **back)
     display = params.get("display", "page")
+    acr_values = acr.requested(params.get("acr_values", ""))
+    if params.get("acr_values") and not acr_values:
+        # OIDC Core §3.1.2.6 / OpenID "unmet_authentication_requirements": none can be met.
+        raise errors.UnmetAuthenticationRequirements("no requested acr value is supported", **back)
     return AuthorizationRequest(
         client_id=client.client_id,
         redirect_uri=redirect_uri,
@@ -118,4 +112,5 @@ def validate(
         code_challenge=challenge,
         identity=_identity(params, client),
         display=display if display in DISPLAYS else "page",
+        acr_values=acr_values,
     )

@@ -22,6 +22,7 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "id_number": ("id_number",),
     "phone": ("phone_number",),
     "account": ("role", "company", *ACCOUNT_FIELDS),
+    "ecard": (),  # no claim: lets the access token read and report lost the person's card
 }
 SCOPES = tuple(SCOPE_CLAIMS)
 

@@ -8,17 +8,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from authsvc import errors
 from authsvc.core.crypto import b64u
 
 _VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
-
-
-class TokenError(Exception):
-    """An RFC 6749 §5.2 error."""
-
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
-        super().__init__(error)
-        self.error, self.description, self.status = error, description, status
 
 
 def s256(verifier: str) -> str:
@@ -31,10 +24,10 @@ def check_grant(
     """The code was issued to this client, for this redirect URI, and this verifier proves PKCE."""
     request = grant["request"]
     if grant["client_id"] != client_id:
-        raise TokenError("invalid_grant", "the code was issued to another client")
+        raise errors.InvalidGrant("the code was issued to another client")
     if request["redirect_uri"] != redirect_uri:
-        raise TokenError("invalid_grant", "redirect_uri does not match the authorization request")
+        raise errors.InvalidGrant("redirect_uri does not match the authorization request")
     if not _VERIFIER.match(verifier) or not hmac.compare_digest(
         s256(verifier), request["code_challenge"]
     ):
-        raise TokenError("invalid_grant", "PKCE verification failed")
+        raise errors.InvalidGrant("PKCE verification failed")

@@ -12,6 +12,7 @@
   const TITLES = {
     apply: t.apply_title, home: t.title, scan: t.scan_title, request: t.request_title,
     face: t.face_title, confirm: t.confirm_title, number: t.number_title, outcome: t.title, loading: t.title,
+    certificate: t.cert_title,
   };
 
   let view = null;
@@ -71,9 +72,7 @@
   }
 
   function simFace() {
-    const mode = document.querySelector("input[name='sim-face']:checked").value;
-    if (mode !== "score") return { mode };
-    return { mode, score: Math.min(Math.max(parseFloat($("sim-score").value) || 0, 0), 1) };
+    return { mode: document.querySelector("input[name='sim-face']:checked").value };
   }
 
   // --- screens ----------------------------------------------------------------------------
@@ -90,6 +89,7 @@
     $("sim-place").value = view.place || "";
     if (!view.card) return show("apply");
     renderCard(view.card);
+    if (view.certificate) return renderCertificate(view.certificate);
     const login = view.login;
     if (!login) return show(wantScan ? "scan" : "home");
     if (login.outcome) return renderOutcome(login);
@@ -252,6 +252,20 @@
     show("confirm");
   }
 
+  function renderCertificate(cert) {
+    $("cert-outcome").dataset.outcome = cert.ok ? "confirmed" : "failed";
+    $("cert-heading").textContent = cert.ok ? cert.lines[0] : t.cert_failed;
+    $("cert-detail").textContent = cert.ok ? t.cert_ok_hint : (cert.message[lang] || cert.message.zh);
+    const list = $("cert-lines");
+    list.replaceChildren(...(cert.lines || []).slice(1).map((line) => {
+      const item = document.createElement("li");
+      item.textContent = line;
+      return item;
+    }));
+    list.hidden = !cert.ok;
+    show("certificate");
+  }
+
   function renderOutcome(login) {
     setFace("idle", t.face_hint);
     $("outcome").dataset.outcome = login.outcome;
@@ -344,6 +358,7 @@
     $("face-retry").addEventListener("click", () => { setFace("idle", t.face_hint); runLoginFace(); });
     $("confirm-button").addEventListener("click", () => attempt(() => call("/api/confirm", { body: {} })));
     document.querySelectorAll("[data-action='reject']").forEach((b) => b.addEventListener("click", reject));
+    $("cert-home").addEventListener("click", () => attempt(async () => { wantScan = false; await call("/api/done", { body: {} }); }));
     $("outcome-home").addEventListener("click", () => attempt(async () => { await call("/api/done", { body: {} }); chosenKey = ""; }));
     $("place-form").addEventListener("submit", (e) => {
       e.preventDefault();

@@ -1,14 +1,22 @@
-"""A tiny stand-in for authsvc's OpenID provider, used ONLY because authsvc is not ready yet.
+"""A TEST DOUBLE of authsvc's OpenID provider, for what the real authsvc cannot be made to do.
 
-It serves discovery, a JWKS, a token endpoint (client_secret_basic + PKCE S256 checked) and
-an end-session endpoint, and signs real JWTs with joserfc. The lead replaces these tests'
-provider with the real authsvc in the integration suite.
+The real authsvc (tests/integration, tests/security) never signs an ID token with a foreign
+key, an unknown `kid`, a forbidden `alg`, another `iss` or `aud`, a past `exp` or a nonce that
+is not the request's; nor does it issue a token for an account the portal's tables do not hold.
+The portal must refuse all of these, so the tests of those refusals (test_id_token_refusals.py,
+test_auth.py, test_accounts_api.py) need a provider that misbehaves on request: `misbehave`
+changes the next ID token's claims or header, `signing_key` signs with a key the JWKS does not
+serve. Everything else is the protocol as authsvc speaks it: discovery (with RFC 9207's
+`authorization_response_iss_parameter_supported`), a JWKS, a token endpoint checking
+client_secret_basic and PKCE S256, and real JWTs signed with joserfc.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
+import json
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -23,7 +31,7 @@ CLIENT_SECRET = "portal-test-secret"
 
 
 @dataclass
-class FakeProvider:
+class OpDouble:
     issuer: str = ""
     key: ECKey = field(
         default_factory=lambda: ECKey.generate_key(
@@ -33,6 +41,9 @@ class FakeProvider:
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     token_requests: int = 0
     auto_account: dict[str, Any] | None = None  # /authorize approves at once as this account
+    misbehave: dict[str, Any] = field(default_factory=dict)  # next ID token: claims to change
+    misbehave_header: dict[str, Any] = field(default_factory=dict)  # …and header fields
+    signing_key: Any = None  # sign the next ID token with this key instead (wrong signature)
 
     def rotate(self) -> ECKey:
         """A new signing key with a new kid (the JWKS then serves only the new one)."""
@@ -85,6 +96,7 @@ class FakeProvider:
                 "jwks_uri": self.issuer + "/jwks.json",
                 "end_session_endpoint": self.issuer + "/end-session",
                 "id_token_signing_alg_values_supported": ["ES256"],
+                "authorization_response_iss_parameter_supported": True,
             }
         )
 
@@ -94,7 +106,7 @@ class FakeProvider:
             return web.Response(status=400, text="no auto account")
         params = dict(request.query)
         code = self.authorize(params, self.auto_account)
-        target = f"{params['redirect_uri']}?code={code}&state={params['state']}"
+        target = f"{params['redirect_uri']}?code={code}&state={params['state']}&iss={self.issuer}"
         return web.Response(status=303, headers={"Location": target})
 
     async def _jwks(self, request: web.Request) -> web.Response:
@@ -127,11 +139,33 @@ class FakeProvider:
             amr=["qr", "ecard", "face"],
             **account,
         )
+        claims.update(self.misbehave)
+        claims = {k: v for k, v in claims.items() if v is not None}  # None: leave the claim out
         return web.json_response(
             {
                 "access_token": secrets.token_urlsafe(16),
                 "token_type": "Bearer",
                 "expires_in": 300,
-                "id_token": self.sign(claims),
+                "id_token": self._id_token(claims),
             }
         )
+
+    def _id_token(self, claims: dict[str, Any]) -> str:
+        key = self.signing_key or self.key
+        head = {"alg": "ES256", "kid": self.key.kid, "typ": "JWT", **self.misbehave_header}
+        if head["alg"] == "HS256":  # by hand: joserfc (rightly) refuses a public key as secret
+            return _hs256(head, claims, key)
+        if head["alg"] == "none":  # RFC 7519 §6: an unsecured JWT
+            return _b64(json.dumps(head).encode()) + "." + _b64(json.dumps(claims).encode()) + "."
+        return jwt.encode(head, claims, key, default_type=None)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _hs256(head: dict[str, Any], claims: dict[str, Any], secret: bytes) -> str:
+    """An HS256 JWT keyed with `secret` (the attack: the provider's public key as the secret)."""
+    signing_input = _b64(json.dumps(head).encode()) + "." + _b64(json.dumps(claims).encode())
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + _b64(mac)

@@ -1,0 +1,169 @@
+"""The embedded default: short-lived things (tickets, codes, counters, events) in memory, and the
+records that must outlive a restart — e-cards with their device bindings, and the audit — in one
+SQLite file. `make demo`, Ctrl-C, `make demo` again: the demo phones' e-cards are still known.
+
+sqlite3 runs in a worker thread, one connection behind a lock; each Store step is one
+transaction (`BEGIN IMMEDIATE`), so `issue_card` stays atomic across processes sharing the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Collection
+from pathlib import Path
+from typing import Any, TypeVar
+
+from authsvc.store import cards
+from authsvc.store.base import ISSUED
+from authsvc.store.memory import MemoryStore
+
+T = TypeVar("T")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cards (
+  card_no TEXT PRIMARY KEY, person TEXT NOT NULL, record TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS cards_person ON cards (person);
+CREATE TABLE IF NOT EXISTS current_cards (person TEXT PRIMARY KEY, card_no TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, record TEXT NOT NULL);
+"""
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class EmbeddedStore(MemoryStore):
+    name = "embedded"
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        audit_path: str = "",
+        audit_keep: int = 10_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(audit_path=audit_path, audit_keep=audit_keep, monotonic=monotonic)
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=10.0
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    async def _run(self, step: Callable[[sqlite3.Connection], T]) -> T:
+        def transaction() -> T:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    result = step(self._db)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+                return result
+
+        return await asyncio.to_thread(transaction)
+
+    # E-cards
+
+    async def issue_card(
+        self, person: str, card: dict[str, Any], *, expected: str, now: float
+    ) -> str:
+        def step(db: sqlite3.Connection) -> str:
+            row = db.execute(
+                "SELECT card_no FROM current_cards WHERE person = ?", (person,)
+            ).fetchone()
+            current = row[0] if row else ""
+            old = _card(db, current) if current else None
+            outcome, cancelled = cards.issue(current, old, expected=expected, now=now)
+            if outcome != ISSUED:
+                return outcome
+            if cancelled is not None:
+                _put(db, current, person, cancelled)
+            _put(db, str(card["card_no"]), person, card)
+            db.execute(
+                "INSERT INTO current_cards (person, card_no) VALUES (?, ?) "
+                "ON CONFLICT (person) DO UPDATE SET card_no = excluded.card_no",
+                (person, card["card_no"]),
+            )
+            return outcome
+
+        return await self._run(step)
+
+    async def get_card(self, card_no: str, *, person: str = "") -> dict[str, Any] | None:
+        return await self._run(lambda db: _card(db, card_no))
+
+    async def current_card(self, person: str) -> dict[str, Any] | None:
+        def step(db: sqlite3.Connection) -> dict[str, Any] | None:
+            row = db.execute(
+                "SELECT card_no FROM current_cards WHERE person = ?", (person,)
+            ).fetchone()
+            return _card(db, row[0]) if row else None
+
+        return await self._run(step)
+
+    async def set_card_status(
+        self,
+        card_no: str,
+        status: str,
+        *,
+        allowed: Collection[str],
+        reason: str,
+        now: float,
+    ) -> dict[str, Any] | None:
+        def step(db: sqlite3.Connection) -> dict[str, Any] | None:
+            new = cards.moved(_card(db, card_no), status, allowed=allowed, reason=reason, now=now)
+            if new is not None:
+                db.execute("UPDATE cards SET record = ? WHERE card_no = ?", (_dumps(new), card_no))
+            return new
+
+        return await self._run(step)
+
+    # Audit: durable here too
+
+    async def audit(self, record: dict[str, Any]) -> None:
+        await super().audit(record)
+        line = _dumps(record)
+        await self._run(lambda db: db.execute("INSERT INTO audit (record) VALUES (?)", (line,)))
+
+    async def audit_records(self, limit: int = 100) -> list[dict[str, Any]]:
+        if limit <= 0:
+            return []
+
+        def step(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = db.execute(
+                "SELECT record FROM audit ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+            return [json.loads(r[0]) for r in reversed(rows)]
+
+        return await self._run(step)
+
+    async def ping(self) -> None:
+        await self._run(lambda db: db.execute("SELECT 1").fetchone())
+
+    async def close(self) -> None:
+        await super().close()
+        with self._lock:
+            self._db.close()
+
+
+def _card(db: sqlite3.Connection, card_no: str) -> dict[str, Any] | None:
+    row = db.execute("SELECT record FROM cards WHERE card_no = ?", (card_no,)).fetchone()
+    if row is None:
+        return None
+    record: dict[str, Any] = json.loads(row[0])
+    return record
+
+
+def _put(db: sqlite3.Connection, card_no: str, person: str, record: dict[str, Any]) -> None:
+    db.execute(
+        "INSERT INTO cards (card_no, person, record) VALUES (?, ?, ?) "
+        "ON CONFLICT (card_no) DO UPDATE SET record = excluded.record",
+        (card_no, person, _dumps(record)),
+    )
