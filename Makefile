@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-unit bench lint typecheck format system-deps pdf-deps clean
+.PHONY: demo cluster test test-unit bench lint typecheck format system-deps pdf-deps clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,14 +22,19 @@ $(AXE): package.json package-lock.json
 	touch $(AXE)
 
 # Debian's Chromium (for the end-to-end tests; never a downloaded browser), CJK fonts (Noto for
-# the pages; WenQuanYi Zen Hei, TrueType outlines, embedded in the portal's PDFs) and poppler
-# (pdftoppm/pdftotext: the tests read the PDFs back).
+# the pages; WenQuanYi Zen Hei, TrueType outlines, embedded in the portal's PDFs), poppler
+# (pdftoppm/pdftotext: the tests read the PDFs back) and nginx (tests/cluster and `make cluster`
+# run it unprivileged on 127.0.0.1).
 system-deps:
 	@command -v chromium >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 \
 	  && test -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc || { \
 	  echo "installing Debian's chromium, fonts and poppler-utils for the tests…"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
 	    fonts-noto-cjk fonts-wqy-zenhei poppler-utils >/dev/null; }
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+	  echo "installing Debian's nginx for the cluster tests…"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	  systemctl disable --now nginx >/dev/null 2>&1 || service nginx stop >/dev/null 2>&1 || true; }
 
 # The TrueType CJK font the portal embeds in its PDFs (portal/documents/fonts.py).
 pdf-deps:
@@ -39,6 +44,10 @@ pdf-deps:
 
 demo: $(STAMP) pdf-deps
 	$(PY) -m tools.demo
+
+# nginx in front of three authsvc and two portal processes on the local Redis (docs: deploy/).
+cluster: $(STAMP) system-deps
+	$(PY) -m tools.cluster
 
 test: $(STAMP) system-deps $(AXE)
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import weakref
 from collections.abc import AsyncIterator
 
@@ -25,7 +24,7 @@ from authsvc.registry import FileRegistry, Registry
 from authsvc.services.broker import Broker
 from authsvc.store import Store, open_store
 
-KEY_RELOAD_SECONDS = 5.0
+KEY_RELOAD_SECONDS = 5.0  # authsvc.cli.KEY_RELOAD_SECONDS tells operators this figure
 
 
 def create_app(
@@ -55,14 +54,15 @@ def create_app(
             prefix=settings.redis_prefix,
             audit_path=settings.audit_log,
             db_path=settings.db_path,
+            redis_cluster_url=settings.redis_cluster_url,
         )
         accounts = AccountsProvider(keyring, settings.issuer, settings.accounts_timeout)
         app[BROKER] = Broker(settings, opened, keyring, clients, clock, accounts, registry=registry)
         reloader = asyncio.create_task(_reload_keys(keyring))
         yield
-        reloader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reloader
+        for task in (reloader, *app[BROKER].background):
+            task.cancel()
+        await asyncio.gather(reloader, *app[BROKER].background, return_exceptions=True)
         await accounts.close()
         if store is None:
             await opened.close()

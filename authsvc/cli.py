@@ -13,13 +13,22 @@ from aiohttp import web
 
 from authsvc import errors
 from authsvc.clients import ClientRegistry
-from authsvc.config import Settings
-from authsvc.keyring import Keyring, Purpose
+from authsvc.config import Settings, deployment_problems
+from authsvc.keyring import Keyring, KeyringError, KeyStatus, Purpose
+
+KEY_RELOAD_SECONDS = 5.0  # authsvc.app reloads the keys folder this often
 
 
 def _serve(settings: Settings, _: argparse.Namespace) -> int:
     from authsvc import logs
     from authsvc.app import create_app
+
+    secrets = [c.client_secret for c in ClientRegistry.load(settings.clients_file).all()]
+    problems = deployment_problems(settings, [s for s in secrets if s])
+    for problem in problems:
+        print(f"authsvc: refusing to start in production: {problem}", file=sys.stderr)
+    if problems:
+        return 2
 
     logs.configure()
     web.run_app(
@@ -30,15 +39,71 @@ def _serve(settings: Settings, _: argparse.Namespace) -> int:
 
 def _keys(settings: Settings, args: argparse.Namespace) -> int:
     keyring = Keyring.load_or_create(settings.keys_dir, now=time.time())
-    if args.keys_command == "rotate":
-        record = keyring.rotate(Purpose(args.purpose), now=time.time(), grace=settings.key_grace)
-        print(f"rotated {args.purpose}: new kid {record.kid}")
-    elif args.keys_command == "retire":
-        record = keyring.retire(args.kid)
-        print(f"retired {record.purpose} key {record.kid}")
+    _key_command(settings, keyring, args)  # a refusal is printed by main() with its code
     for record in keyring.records:
         print(f"{record.purpose:6} {record.kid} {record.alg:8} {record.status}")
     return 0
+
+
+def _when(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+def _key_command(settings: Settings, keyring: Keyring, args: argparse.Namespace) -> None:
+    """add → (wait) → promote → (grace) → retire; `rotate` is add+promote at once (one process
+    only: others would meet a signature by a key they have not loaded)."""
+    now = time.time()
+    command = args.keys_command
+    if command == "add":
+        record = keyring.add(Purpose(args.purpose), now=now)
+        print(
+            f"published next {args.purpose} key {record.kid} (verifies, does not sign yet).\n"
+            f"Every authsvc process loads it within {KEY_RELOAD_SECONDS:.0f} s; relying parties "
+            f"refresh their JWKS within AUTHSVC_KEY_PUBLISH_WAIT = {settings.key_publish_wait:.0f}"
+            f" s.\nPromote it after {_when(now + settings.key_publish_wait)}: "
+            f"authsvc keys promote {args.purpose}"
+        )
+    elif command == "promote":
+        _promote(settings, keyring, Purpose(args.purpose), now, args.now)
+    elif command == "rotate":
+        grace = settings.grace_for(args.purpose)
+        record = keyring.rotate(Purpose(args.purpose), now=now, grace=grace)
+        print(f"rotated {args.purpose}: new kid {record.kid} (single process: prefer add/promote)")
+    elif command == "retire":
+        _retire(keyring, args.kid, now, args.force)
+
+
+def _promote(
+    settings: Settings, keyring: Keyring, purpose: Purpose, now: float, at_once: bool
+) -> None:
+    upcoming = keyring.next_record(purpose)
+    ready_at = (upcoming.created_at if upcoming else now) + settings.key_publish_wait
+    if upcoming is not None and now < ready_at and not at_once:
+        raise KeyringError(
+            f"next key {upcoming.kid} was published {now - upcoming.created_at:.0f} s ago; "
+            f"relying parties may not have it yet. Promote after {_when(ready_at)} "
+            "(or --now if nothing caches the JWKS)"
+        )
+    old = keyring.current_record(purpose)
+    grace = settings.grace_for(purpose)
+    record = keyring.promote(purpose, now=now, grace=grace)
+    print(
+        f"{purpose} key {record.kid} signs from now on (every process within "
+        f"{KEY_RELOAD_SECONDS:.0f} s).\nThe old key {old.kid} verifies until "
+        f"{_when(now + grace)}; retire it after that: authsvc keys retire {old.kid}"
+    )
+
+
+def _retire(keyring: Keyring, kid: str, now: float, force: bool) -> None:
+    record = keyring.find(kid)
+    in_grace = record is not None and record.status is KeyStatus.PREVIOUS
+    if record is not None and in_grace and now < record.retire_after and not force:
+        raise KeyringError(
+            f"{record.purpose} key {kid} is inside its grace until {_when(record.retire_after)}"
+            ": what it signed would be refused. --force retires it now (a compromised key)"
+        )
+    retired = keyring.retire(kid)
+    print(f"retired {retired.purpose} key {retired.kid}")
 
 
 async def _card_action(settings: Settings, card_no: str, action: str) -> dict[str, object]:
@@ -54,6 +119,7 @@ async def _card_action(settings: Settings, card_no: str, action: str) -> dict[st
         prefix=settings.redis_prefix,
         audit_path=settings.audit_log,
         db_path=settings.db_path,
+        redis_cluster_url=settings.redis_cluster_url,
     )
     keyring = Keyring.load_or_create(settings.keys_dir, now=time.time())
     broker = Broker(
@@ -74,7 +140,7 @@ async def _card_action(settings: Settings, card_no: str, action: str) -> dict[st
 
 
 def _ecard(settings: Settings, args: argparse.Namespace) -> int:
-    if not settings.redis_url and not settings.db_path:
+    if not settings.redis_url and not settings.redis_cluster_url and not settings.db_path:
         print(
             "ecard commands change a shared store: set REDIS_URL or AUTHSVC_DB (the memory "
             "store lives inside the running server; use its admin API instead)",
@@ -127,11 +193,20 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = root.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the broker").set_defaults(run=_serve)
-    keys = sub.add_parser("keys", help="list, rotate or retire signing keys")
+    keys = sub.add_parser("keys", help="list, add, promote, retire (or rotate) signing keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    purposes = [p.value for p in Purpose]
     keys_sub.add_parser("list")
-    keys_sub.add_parser("rotate").add_argument("purpose", choices=[p.value for p in Purpose])
-    keys_sub.add_parser("retire").add_argument("kid")
+    keys_sub.add_parser("add", help="publish a next key").add_argument("purpose", choices=purposes)
+    promote = keys_sub.add_parser("promote", help="sign with the next key")
+    promote.add_argument("purpose", choices=purposes)
+    promote.add_argument("--now", action="store_true", help="do not wait for JWKS caches")
+    keys_sub.add_parser("rotate", help="add + promote at once").add_argument(
+        "purpose", choices=purposes
+    )
+    retire = keys_sub.add_parser("retire", help="refuse a key's signatures from now on")
+    retire.add_argument("kid")
+    retire.add_argument("--force", action="store_true", help="even inside its grace")
     keys.set_defaults(run=_keys)
     ecard = sub.add_parser("ecard", help="show, suspend, report lost, enable or cancel an e-card")
     ecard.add_argument("action", choices=["show", "suspend", "report_lost", "enable", "cancel"])

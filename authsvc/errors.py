@@ -265,7 +265,24 @@ FaceLockedToday = _error(
 )
 
 
-class UnknownKey(QrAuthError, KeyError):
+class KeyringRefused(QrAuthError, ValueError):
+    """A key operation the keyring will not do now (`authsvc keys add|promote|retire`); the
+    detail says why and what to do instead. Also a ValueError, as callers caught before."""
+
+    code = "keyring_refused"
+    status = 409
+    zh = "密钥操作未执行"
+    en = "The key operation was refused"
+
+    @property
+    def reason(self) -> str:
+        return self.detail or self.code
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+class UnknownKey(KeyringRefused, KeyError):
     """The keyring has no key with this kid (`authsvc keys retire KID`). Also a KeyError, as
     the keyring's callers looked keys up before the registry existed."""
 
@@ -274,15 +291,11 @@ class UnknownKey(QrAuthError, KeyError):
     zh = "未找到该密钥"
     en = "No key with this kid"
 
-    def __str__(self) -> str:
-        return self.detail or self.code
 
-
-class CurrentKeyRetire(QrAuthError, ValueError):
-    """The current signing key cannot be retired: rotate first, so a successor signs."""
+class CurrentKeyRetire(KeyringRefused):
+    """The current signing key cannot be retired: promote (or rotate) a successor first."""
 
     code = "current_key_retire"
-    status = 409
     zh = "不能停用当前签名密钥，请先轮换密钥"
     en = "The current key cannot be retired; rotate first"
 

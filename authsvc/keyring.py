@@ -3,6 +3,11 @@
 Layout of the keys folder: `keyring.json` (the index) and one `{purpose}-{kid}.pem` per private
 key, mode 0600. A rotated-out key stays published (and verifying) until its grace period ends
 or it is retired; a retired key's signatures are refused.
+
+Rotation without a refused signature, across processes (docs/operations.md): `add` publishes a
+NEXT key that verifies but does not sign; once every process has reloaded the index and every
+relying party's JWKS cache has refreshed, `promote` makes it CURRENT and the old one PREVIOUS
+(verifying for its purpose's grace); `retire` after that grace.
 """
 
 from __future__ import annotations
@@ -46,9 +51,14 @@ ADDITIONAL_ALGORITHMS: dict[Purpose, tuple[Algorithm, ...]] = {Purpose.TOKEN: (A
 
 
 class KeyStatus(StrEnum):
+    NEXT = "next"  # published and verifying, not yet signing
     CURRENT = "current"
     PREVIOUS = "previous"
     RETIRED = "retired"
+
+
+KeyringError = errors.KeyringRefused
+UnknownKid = errors.UnknownKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +73,9 @@ class KeyRecord:
     def usable(self, now: float) -> bool:
         if self.status is KeyStatus.RETIRED:
             return False
-        return self.status is KeyStatus.CURRENT or now < self.retire_after
+        if self.status in (KeyStatus.CURRENT, KeyStatus.NEXT):
+            return True
+        return now < self.retire_after
 
 
 class Keyring:
@@ -139,7 +151,9 @@ class Keyring:
         return True
 
     # --- changes -------------------------------------------------------------------------
-    def _add(self, purpose: Purpose, alg: Algorithm, now: float) -> KeyRecord:
+    def _add(
+        self, purpose: Purpose, alg: Algorithm, now: float, status: KeyStatus = KeyStatus.CURRENT
+    ) -> KeyRecord:
         kid = secrets.token_hex(8)
         key = generate(alg)
         pem = self.folder / f"{purpose}-{kid}.pem"
@@ -152,7 +166,7 @@ class Keyring:
                     serialization.NoEncryption(),
                 )
             )
-        record = KeyRecord(purpose, kid, alg, now, KeyStatus.CURRENT)
+        record = KeyRecord(purpose, kid, alg, now, status)
         self.records.append(record)
         self._private[kid] = key
         self._save()
@@ -171,13 +185,43 @@ class Keyring:
         ]
         return self._add(purpose, alg or old.alg, now)
 
+    def add(self, purpose: Purpose, *, now: float, alg: Algorithm | None = None) -> KeyRecord:
+        """Publish a NEXT key: it verifies (and is in the JWKS) but nothing is signed with it."""
+        if self.next_record(purpose) is not None:
+            raise KeyringError(f"{purpose} already has a next key: promote or retire it first")
+        return self._add(purpose, alg or self.current_record(purpose).alg, now, KeyStatus.NEXT)
+
+    def promote(self, purpose: Purpose, *, now: float, grace: float) -> KeyRecord:
+        """The NEXT key signs from now on; the current one verifies for `grace` seconds more."""
+        upcoming = self.next_record(purpose)
+        if upcoming is None:
+            raise KeyringError(f"{purpose} has no next key: run `authsvc keys add {purpose}`")
+        old = self.current_record(purpose)
+        changes = {
+            old.kid: replace(old, status=KeyStatus.PREVIOUS, retire_after=now + grace),
+            upcoming.kid: replace(upcoming, status=KeyStatus.CURRENT),
+        }
+        self.records = [changes.get(r.kid, r) for r in self.records]
+        self._save()
+        return changes[upcoming.kid]
+
+    def next_record(self, purpose: Purpose) -> KeyRecord | None:
+        return next(
+            (r for r in self.records if r.purpose is purpose and r.status is KeyStatus.NEXT), None
+        )
+
+    def find(self, kid: str) -> KeyRecord | None:
+        return self._record(kid)
+
     def retire(self, kid: str) -> KeyRecord:
         """Refuse this key's signatures from now on and delete its private half."""
         record = self._record(kid)
         if record is None:
-            raise errors.UnknownKey(f"no key {kid}")
+            raise errors.UnknownKey(f"no key with kid {kid!r} (see `authsvc keys list`)")
         if record.status is KeyStatus.CURRENT:
-            raise errors.CurrentKeyRetire(f"rotate before retiring the current key {kid}")
+            raise errors.CurrentKeyRetire(
+                "this is the signing key: add and promote (or rotate) a new one before retiring it"
+            )
         retired = replace(record, status=KeyStatus.RETIRED)
         self.records = [retired if r is record else r for r in self.records]
         (self.folder / f"{record.purpose}-{kid}.pem").unlink(missing_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from aiohttp import web
 from portal import registries
 from portal.clock import Clock, utcnow
 from portal.config import Settings
-from portal.db.engine import make_engine, make_sessionmaker, upgrade
+from portal.db.engine import make_engine, make_sessionmaker, require_head, upgrade
 from portal.documents.keyring import CertKeyring
 from portal.http import (
     accessibility,
@@ -26,6 +27,7 @@ from portal.http import (
     counter,
     documents,
     mybusiness,
+    ops,
     pages,
     review,
     usercenter,
@@ -35,6 +37,7 @@ from portal.http.keys import (
     CLOCK,
     DB,
     ENGINE,
+    METRICS,
     PROVIDER,
     REGISTRIES,
     SETTINGS,
@@ -42,6 +45,7 @@ from portal.http.keys import (
 )
 from portal.http.middleware import csrf, errors, security_headers
 from portal.http.session import session_middleware
+from portal.metrics import Metrics
 from portal.oidc.provider import Provider
 from portal.rules import window
 from portal.services import housekeeping
@@ -56,15 +60,19 @@ def create_app(
     registry_data: registries.Registries | None = None,
     business_clock: Clock | None = None,
 ) -> web.Application:
-    """Build the application; the database is opened (and migrated) on startup.
+    """Build the application; the database is opened on startup, and migrated there only if
+    `migrate_on_start` (otherwise a schema behind the code refuses to start).
 
     `business_clock` (default: `clock`) times business handling — the business window and the
     applications' timestamps — apart from logins, whose ID tokens follow authsvc's clock."""
+    if not settings.session_secret:  # one process: a random secret is as good as any
+        settings = settings.with_(session_secret=secrets.token_bytes(32))
     app = web.Application(
-        middlewares=[security_headers, errors, session_middleware, csrf],
+        middlewares=[ops.count_requests, security_headers, errors, session_middleware, csrf],
         client_max_size=settings.max_upload_bytes + 64 * 1024,
     )
     app[SETTINGS] = settings
+    app[METRICS] = Metrics()
     app[CLOCK] = clock
     app[BUSINESS_CLOCK] = business_clock or clock
     app[WINDOW] = window.parse(settings.business_window, settings.business_tz)
@@ -75,6 +83,7 @@ def create_app(
         settings.client_secret,
         settings.http_timeout_seconds,
         settings.jwks_min_refetch_seconds,
+        settings.jwks_max_age_seconds,
     )
     aiohttp_jinja2.setup(
         app,
@@ -96,6 +105,7 @@ def create_app(
         documents,
         batch,
         accessibility,
+        ops,
     ):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", HERE / "static", name="static")
@@ -109,6 +119,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = make_engine(settings.database_url)
     if settings.migrate_on_start:
         await upgrade(engine)
+    else:
+        await require_head(engine)
     app[ENGINE] = engine
     app[DB] = make_sessionmaker(engine, app[CLOCK])
     purger = asyncio.create_task(housekeeping.run(app[DB], app[CLOCK]))

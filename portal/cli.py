@@ -9,7 +9,7 @@ import sys
 
 from aiohttp import web
 
-from portal.config import Settings
+from portal.config import Settings, deployment_problems
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command == "serve":
-        _serve(settings)
+        sys.exit(_serve(settings))
     elif args.command == "demo-documents":
         asyncio.run(_demo_documents(settings, args.out))
     elif args.command == "keys":
@@ -41,10 +41,21 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_demo(settings))
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings) -> int:
     from portal.app import create_app
+    from portal.db.engine import SchemaBehind
 
-    web.run_app(create_app(settings), host=settings.host, port=settings.port)
+    problems = deployment_problems(settings)
+    for problem in problems:
+        sys.stderr.write(f"portal: refusing to start: {problem}\n")
+    if problems:
+        return 2
+    try:
+        web.run_app(create_app(settings), host=settings.host, port=settings.port)
+    except SchemaBehind as exc:
+        sys.stderr.write(f"portal: refusing to start: {exc}\n")
+        return 2
+    return 0
 
 
 async def _upgrade(settings: Settings) -> None:

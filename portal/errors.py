@@ -68,6 +68,12 @@ MethodNotAllowed = _error("method_not_allowed", 405, "不支持的请求方式",
 InvalidRequest = _error(
     "invalid_request", 400, "请求参数错误", "The request has missing or invalid fields"
 )
+DatabaseUnavailable = _error(
+    "database_unavailable",
+    503,
+    "系统繁忙，请稍后再试",
+    "The service is busy; please try again later",
+)
 BodyTooLarge = _error("body_too_large", 413, "请求内容过大", "The request body is too large")
 CsrfFailed = _error(
     "csrf_failed",

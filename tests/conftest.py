@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from mobile_sim import PhoneApp, faces
 from tests.support import people
 from tests.support.redis import new_prefix, purge
+from tests.support.redis_cluster import RedisCluster
 from tests.support.servers import Broker, running_authsvc
 
 # The people's faces for every phone a test opens (PhoneApp, the CLI, the phone page), in a
@@ -29,6 +30,17 @@ CITIZEN = {"name": "张三", "id_number": "11010519491231002X", "phone": "138001
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 def store_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """One three-master Redis Cluster (a replica each) for the session, on its own ports."""
+    cluster = RedisCluster(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture

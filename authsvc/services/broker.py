@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ class Broker:
         if self.faces is None:
             self.faces = SignatureMatcher(self.settings.face_threshold)
         return self.faces
+
+    #: Work that outlives its request (back-channel logout retries); cancelled at shutdown.
+    background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def now(self) -> float:
         return self.clock.now()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from typing import Any
@@ -48,7 +49,44 @@ async def end_session(broker: Broker, claims: dict[str, Any], client: Client) ->
         }
     )
     if client.backchannel_logout_uri and sid:
-        await notify_backchannel(broker, client, sub=str(claims.get("sub", "")), sid=sid)
+        sub = str(claims.get("sub", ""))
+        if not await _deliver(broker, client, sub=sub, sid=sid, attempt=1):
+            task = asyncio.create_task(_retry_backchannel(broker, client, sub=sub, sid=sid))
+            broker.background.add(task)
+            task.add_done_callback(broker.background.discard)
+
+
+async def _retry_backchannel(broker: Broker, client: Client, *, sub: str, sid: str) -> None:
+    """Back-Channel Logout 1.0 §2.8 lets the OP retry: a bounded number of times, with a
+    growing delay (AUTHSVC_BACKCHANNEL_RETRY_DELAYS), each attempt audited, then give up."""
+    for attempt, delay in enumerate(broker.settings.backchannel_retry_delays, start=2):
+        await asyncio.sleep(delay)
+        if await _deliver(broker, client, sub=sub, sid=sid, attempt=attempt):
+            return
+    await _audit_backchannel(
+        broker, client, sid, "gave_up", attempt=1 + len(broker.settings.backchannel_retry_delays)
+    )
+
+
+async def _deliver(broker: Broker, client: Client, *, sub: str, sid: str, attempt: int) -> bool:
+    delivered = await notify_backchannel(broker, client, sub=sub, sid=sid)
+    await _audit_backchannel(broker, client, sid, "delivered" if delivered else "failed", attempt)
+    return delivered
+
+
+async def _audit_backchannel(
+    broker: Broker, client: Client, sid: str, outcome: str, attempt: int
+) -> None:
+    await broker.store.audit(
+        {
+            "time": broker.now(),
+            "event": "backchannel_logout",
+            "outcome": outcome,
+            "client": client.client_id,
+            "sid": sid,
+            "attempt": attempt,
+        }
+    )
 
 
 async def end_person_sessions(broker: Broker, person: str, *, reason: str) -> int:

@@ -1,6 +1,6 @@
 """The shared store: Redis, so that several broker processes see the same tickets.
 
-Keys (all under `prefix`):
+Keys (all under `prefix`; see store/keys.py for the one function that builds them):
   t:{id}   a ticket, as a hash (codec.to_fields), expiring with PEXPIRE
   v:{key}  a value, as a JSON string
   o:{key}  an `add_once` marker
@@ -8,31 +8,34 @@ Keys (all under `prefix`):
   card:{person:P}:N        an e-card record (JSON); card:{person:P}:current its number
   cardidx:N                which person card N belongs to (for lookups by number alone)
   audit    the audit stream (one JSON field `r` per entry)
-  events   the one pub/sub channel; a message is "{ticket_id} {json}"
+  events   the pub/sub channel; a message is "{ticket_id} {json}"
 
-Each RedisStore holds ONE pub/sub connection, read by a background task that hands events
-to local subscribers (a Fanout). If that connection drops, the task reconnects with backoff
-and then tells every local subscriber to resync: events in the gap may be lost.
+On a Redis Cluster (`cluster=True`), a ticket, its event channel and its audit stream share
+the hash tag of the ticket's shard (`{prefix}{sNN}:t:{id}`, `…{sNN}:events`, `…{sNN}:audit`),
+so a transition's Lua script stays on one slot; events use sharded pub/sub (SPUBLISH in the
+script, SSUBSCRIBE on one connection per master: store/redis_events.py); the audit is one
+stream per shard, merged by entry id when read (records of one ticket are in one stream, in
+order; across shards the order is the masters' clocks', to the millisecond).
 
 Commands are never retried by the client: a retried GETDEL, INCR or compare-and-set whose
-first reply was lost would take, count or refuse twice. A dead Redis is an errors.Unavailable.
+first reply was lost would take, count or refuse twice (a cluster's MOVED/ASK redirections,
+which mean "not executed here", are followed). A dead Redis is an errors.Unavailable.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import heapq
 import json
 import logging
 import math
-import random
 from collections.abc import Callable, Collection, Iterator
 from importlib import resources
 from typing import Any, cast
 
 from redis import exceptions as rx
 from redis.asyncio import ConnectionPool, Redis
-from redis.asyncio.connection import AbstractConnection
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -40,14 +43,20 @@ from authsvc import errors
 from authsvc.core.tickets import Ticket
 from authsvc.store import codec
 from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
+from authsvc.store.keys import CLUSTER_SHARDS, KeyLayout
+from authsvc.store.redis_events import NET_ERRORS, EventReader, sharded_opener, single_opener
 
 log = logging.getLogger(__name__)
 
-_NET_ERRORS: tuple[type[BaseException], ...] = (rx.ConnectionError, rx.TimeoutError, OSError)
+_NET_ERRORS: tuple[type[Exception], ...] = (
+    *NET_ERRORS,
+    rx.ClusterDownError,
+    rx.TryAgainError,
+    rx.SlotNotCoveredError,
+    rx.MaxConnectionsError,
+    rx.BusyLoadingError,
+)
 _AUDIT_MAXLEN = 100_000
-_IDLE_PING = 5.0  # seconds of pub/sub silence before a PING; no answer by the next one = dead
-_BACKOFF_FIRST = 0.05
-_BACKOFF_MAX = 2.0
 CARD_TTL = 10 * 365 * 24 * 3600.0  # e-card records live for years
 
 
@@ -67,7 +76,7 @@ def _dumps(value: Any) -> str:
 
 @contextlib.contextmanager
 def _guard(operation: str) -> Iterator[None]:
-    """Redis unreachable or too slow → errors.Unavailable (a clean 503)."""
+    """Redis unreachable, too slow or failing over → errors.Unavailable (a clean 503)."""
     try:
         yield
     except _NET_ERRORS as exc:
@@ -82,6 +91,7 @@ class RedisStore:
         url: str,
         *,
         prefix: str = "qrauth:",
+        cluster: bool = False,
         socket_timeout: float = 2.0,
         connect_timeout: float = 2.0,
         max_connections: int = 1024,
@@ -89,33 +99,50 @@ class RedisStore:
         """No I/O here: `connect()` is the way in; a bare instance has no event reader."""
         # redis-py's default pool refuses the 101st concurrent command ("Too many connections");
         # a broker under a burst of reconnecting browsers needs more room than that.
-        pool = ConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=connect_timeout,
-            retry=Retry(NoBackoff(), 0),
-            decode_responses=True,
-            protocol=2,
-        )
-        self._redis: Redis = Redis.from_pool(pool)  # owns the pool: aclose() disconnects it
+        options: dict[str, Any] = {
+            "max_connections": max_connections,
+            "socket_timeout": socket_timeout,
+            "socket_connect_timeout": connect_timeout,
+            "retry": Retry(NoBackoff(), 0),
+            "decode_responses": True,
+            "protocol": 2,
+        }
+        self._layout = KeyLayout(prefix, CLUSTER_SHARDS if cluster else 1)
         self._prefix = prefix
-        self._channel = f"{prefix}events"
         self._fanout = Fanout()
+        self._pubsub_client_id: int | None = None
+        self._redis: Redis | RedisCluster
+        if cluster:
+            self._redis = RedisCluster.from_url(url, **options)
+            opener = sharded_opener(
+                self._redis,
+                self._layout.channels(),
+                socket_timeout=socket_timeout,
+                socket_connect_timeout=connect_timeout,
+                decode_responses=True,
+                protocol=2,
+            )
+            self._publish_command = "SPUBLISH"
+        else:
+            pool = ConnectionPool.from_url(url, **options)
+            self._redis = Redis.from_pool(pool)  # owns the pool: aclose() disconnects it
+            opener = single_opener(pool, self._layout.channel(0), self._set_client_id)
+            self._publish_command = "PUBLISH"
+        self._events = EventReader(opener, self._on_message, self._fanout.resync_all)
+        self._create = self._redis.register_script(_lua("create_ticket.lua"))
         self._replace = self._redis.register_script(_lua("replace_ticket.lua"))
         self._commit = self._redis.register_script(_lua("commit_transition.lua"))
         self._hit = self._redis.register_script(_lua("hit.lua"))
         self._take_leaving = self._redis.register_script(_lua("take_leaving.lua"))
         self._issue_card = self._redis.register_script(_lua("issue_card.lua"))
         self._set_card_status = self._redis.register_script(_lua("set_card_status.lua"))
-        self._conn: AbstractConnection | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._pubsub_client_id: int | None = None
 
     @classmethod
-    async def connect(cls, url: str, *, prefix: str = "qrauth:") -> RedisStore:
-        """Returns once the event channel is subscribed: subscribe-then-read misses nothing."""
-        store = cls(url, prefix=prefix)
+    async def connect(
+        cls, url: str, *, prefix: str = "qrauth:", cluster: bool = False
+    ) -> RedisStore:
+        """Returns once the event channels are subscribed: subscribe-then-read misses nothing."""
+        store = cls(url, prefix=prefix, cluster=cluster)
         try:
             await store.start()
         except BaseException:
@@ -125,32 +152,49 @@ class RedisStore:
 
     async def start(self) -> None:
         with _guard("subscribe"):
-            self._conn = await self._open_pubsub()
-        self._reader = asyncio.create_task(self._read_events(), name=f"redis-events:{self._prefix}")
+            if isinstance(self._redis, RedisCluster):
+                await self._redis.initialize()  # the slot map and the command table
+            await self._events.start(f"redis-events:{self._prefix}")
+
+    def _set_client_id(self, client_id: int) -> None:
+        self._pubsub_client_id = client_id
 
     @property
     def pubsub_client_id(self) -> int | None:
-        """The Redis CLIENT ID of the pub/sub connection (diagnostics and tests)."""
+        """The Redis CLIENT ID of the pub/sub connection on one Redis (diagnostics, tests)."""
         return self._pubsub_client_id
 
+    @property
+    def layout(self) -> KeyLayout:
+        return self._layout
+
+    @property
+    def event_connections(self) -> int:
+        """Subscriber connections this process holds: 1, or one per master of a cluster."""
+        return self._events.connections
+
+    @property
+    def event_rebuilds(self) -> int:
+        """How often the subscriber connections were rebuilt (each one resynced everyone)."""
+        return self._events.rebuilds
+
     def _key(self, kind: str, name: str) -> str:
-        return f"{self._prefix}{kind}:{name}"
+        return self._layout.plain(kind, name)
 
     # Tickets
 
     async def create_ticket(self, ticket: Ticket, *, ttl: float) -> None:
-        key = self._key("t", ticket.id)
+        args: list[str | int] = [_ms(ttl)]
+        for field, value in codec.to_fields(ticket).items():
+            args += [field, value]
         with _guard("create_ticket"):
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.delete(key)
-                fields: dict[Any, Any] = codec.to_fields(ticket)
-                pipe.hset(key, mapping=fields)
-                pipe.pexpire(key, _ms(ttl))
-                await pipe.execute()
+            await self._create(keys=[self._layout.ticket(ticket.id)], args=args)
 
     async def get_ticket(self, ticket_id: str) -> Ticket | None:
         with _guard("get_ticket"):
-            fields = cast("dict[str, str]", await self._redis.hgetall(self._key("t", ticket_id)))
+            fields = cast(
+                "dict[str, str]", await self._redis.hgetall(self._layout.ticket(ticket_id))
+            )
         return codec.from_fields(fields) if fields else None
 
     async def replace_ticket(self, new: Ticket, *, expected_version: int, ttl: float) -> bool:
@@ -158,7 +202,7 @@ class RedisStore:
         for field, value in codec.to_fields(new).items():
             args += [field, value]
         with _guard("replace_ticket"):
-            replaced = await self._replace(keys=[self._key("t", new.id)], args=args)
+            replaced = await self._replace(keys=[self._layout.ticket(new.id)], args=args)
         return bool(replaced)
 
     async def commit_transition(
@@ -166,17 +210,18 @@ class RedisStore:
     ) -> bool:
         if " " in new.id:
             raise ValueError(f"ticket id with a space: {new.id!r}")
+        shard = self._layout.shard_of(new.id)
         args: list[str | int] = [
             str(expected_version),
             _ms(ttl),
-            self._channel,
+            self._publish_command,
             f"{new.id} {_dumps(event)}",
             _dumps(audit),
             _AUDIT_MAXLEN,
         ]
         for field, value in codec.to_fields(new).items():
             args += [field, value]
-        keys = [self._key("t", new.id), f"{self._prefix}audit"]
+        keys = [self._layout.ticket(new.id), self._layout.audit(shard), self._layout.channel(shard)]
         with _guard("commit_transition"):
             committed = await self._commit(keys=keys, args=args)
         return bool(committed)
@@ -276,8 +321,13 @@ class RedisStore:
     async def publish(self, ticket_id: str, event: Event) -> None:
         if " " in ticket_id:
             raise ValueError(f"ticket id with a space: {ticket_id!r}")
+        channel = self._layout.channel(self._layout.shard_of(ticket_id))
+        message = f"{ticket_id} {_dumps(event)}"
         with _guard("publish"):
-            await self._redis.publish(self._channel, f"{ticket_id} {_dumps(event)}")
+            if isinstance(self._redis, RedisCluster):
+                await self._redis.spublish(channel, message)
+            else:
+                await self._redis.publish(channel, message)
 
     def subscribe(self, ticket_id: str, *, maxsize: int = 16) -> LocalSubscription:
         return self._fanout.subscribe(ticket_id, maxsize)
@@ -288,74 +338,8 @@ class RedisStore:
     def subscriber_count(self) -> int:
         return self._fanout.count()
 
-    async def _open_pubsub(self) -> AbstractConnection:
-        """A dedicated connection, SUBSCRIBEd and confirmed."""
-        # redis-py wraps get_connection in an untyped deprecation decorator.
-        pool = self._redis.connection_pool
-        conn: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
-        try:
-            await conn.send_command("CLIENT", "ID")
-            self._pubsub_client_id = int(await conn.read_response())
-            await conn.send_command("SUBSCRIBE", self._channel)
-            reply = await conn.read_response()
-            if not isinstance(reply, list) or reply[:2] != ["subscribe", self._channel]:
-                raise rx.ConnectionError(f"unexpected SUBSCRIBE reply: {reply!r}")
-        except BaseException:
-            await self._release(conn)
-            raise
-        return conn
-
-    async def _release(self, conn: AbstractConnection) -> None:
-        with contextlib.suppress(*_NET_ERRORS):
-            await conn.disconnect(nowait=True)
-        await self._redis.connection_pool.release(conn)
-
-    async def _read_events(self) -> None:
-        """Forever: pump events; when the connection fails, reconnect, then resync everyone."""
-        while True:
-            assert self._conn is not None
-            try:
-                await self._pump(self._conn)
-            except _NET_ERRORS as exc:
-                log.warning("redis event connection lost: %s", exc)
-            except Exception:
-                log.exception("redis event reader failed; reconnecting")
-            conn, self._conn = self._conn, None
-            await self._release(conn)
-            self._conn = await self._reconnect()
-            self._fanout.resync_all()
-
-    async def _reconnect(self) -> AbstractConnection:
-        delay = _BACKOFF_FIRST
-        while True:
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-            try:
-                conn = await self._open_pubsub()
-            except _NET_ERRORS as exc:
-                log.warning("redis event reconnect failed: %s", exc)
-                delay = min(delay * 2, _BACKOFF_MAX)
-                continue
-            log.info("redis event connection restored; subscribers resync")
-            return conn
-
-    async def _pump(self, conn: AbstractConnection) -> None:
-        """Read messages until the connection fails; PING when idle to notice a silent drop."""
-        awaiting_pong = False
-        while True:
-            reply = await conn.read_response(timeout=_IDLE_PING)
-            if reply is None:
-                if awaiting_pong:
-                    raise rx.TimeoutError("no PING reply on the event connection")
-                await conn.send_command("PING")
-                awaiting_pong = True
-                continue
-            awaiting_pong = False
-            self._dispatch(reply)
-
-    def _dispatch(self, reply: Any) -> None:
-        if not isinstance(reply, list) or len(reply) != 3 or reply[0] != "message":
-            return
-        ticket_id, _, body = str(reply[2]).partition(" ")
+    def _on_message(self, _channel: str, message: str) -> None:
+        ticket_id, _, body = message.partition(" ")
         if not self._fanout.has(ticket_id):
             return
         try:
@@ -368,23 +352,32 @@ class RedisStore:
     # Audit
 
     async def audit(self, record: dict[str, Any]) -> None:
+        ticket = record.get("ticket")  # beside that ticket's transitions, in their order
+        shard = self._layout.shard_of(ticket) if isinstance(ticket, str) else 0
         with _guard("audit"):
             await self._redis.xadd(
-                f"{self._prefix}audit",
+                self._layout.audit(shard),
                 {"r": _dumps(record)},
                 maxlen=_AUDIT_MAXLEN,
                 approximate=True,
             )
 
     async def audit_records(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest `limit` records, oldest first (on a cluster: every shard's stream, merged
+        by entry id)."""
         if limit <= 0:
             return []
+        streams: list[list[tuple[str, dict[str, str]]]] = []
         with _guard("audit_records"):
-            entries = cast(
-                "list[tuple[str, dict[str, str]]]",
-                await self._redis.xrevrange(f"{self._prefix}audit", count=limit),
-            )
-        return [json.loads(fields["r"]) for _, fields in reversed(entries)]
+            for shard in range(self._layout.shards):
+                entries = cast(
+                    "list[tuple[str, dict[str, str]]]",
+                    await self._redis.xrevrange(self._layout.audit(shard), count=limit),
+                )
+                streams.append(entries)
+        newest = heapq.merge(*streams, key=lambda e: _entry_order(e[0]), reverse=True)
+        chosen = [entry for _, entry in zip(range(limit), newest, strict=False)]
+        return [json.loads(fields["r"]) for _, fields in reversed(chosen)]
 
     # Lifecycle
 
@@ -394,15 +387,13 @@ class RedisStore:
 
     async def close(self) -> None:
         self._fanout.close_all()
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-            self._reader = None
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            await self._release(conn)
+        await self._events.close()
         await self._redis.aclose()
+
+
+def _entry_order(entry_id: str) -> tuple[int, int]:
+    millis, _, seq = entry_id.partition("-")
+    return int(millis), int(seq or 0)
 
 
 def _loads_value(raw: str | None) -> dict[str, Any] | None:

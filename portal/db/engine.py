@@ -7,6 +7,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -55,3 +57,24 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
     async with engine.begin() as conn:
         await conn.run_sync(run)
+
+
+class SchemaBehind(RuntimeError):
+    """The database is not at the code's revision and this process may not migrate it."""
+
+
+async def require_head(engine: AsyncEngine) -> None:
+    """Refuse to serve a schema other than head: in a cluster, `python -m portal db upgrade`
+    is an explicit deployment step, never a race between starting processes."""
+
+    def current(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with engine.connect() as conn:
+        revision = await conn.run_sync(current)
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if revision != head:
+        raise SchemaBehind(
+            f"database schema is at {revision or 'nothing'}, the code needs {head}: "
+            "run `python -m portal db upgrade` first"
+        )

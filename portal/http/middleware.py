@@ -8,17 +8,19 @@ import secrets
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from portal.errors import (
     BodyTooLarge,
     CsrfFailed,
+    DatabaseUnavailable,
     MethodNotAllowed,
     NotFound,
     PortalError,
     UploadTooLarge,
 )
 from portal.http.i18n import lang_of
-from portal.http.keys import REQUEST_ID, SETTINGS
+from portal.http.keys import METRICS, REQUEST_ID, SETTINGS
 from portal.http.render import render
 from portal.http.session import SESSION
 
@@ -62,6 +64,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         return _respond(request, _from_http(request, exc))
+    except (OperationalError, DBAPIError, ConnectionError) as exc:
+        request.app[METRICS].database_errors.inc()
+        return _respond(request, DatabaseUnavailable(f"{type(exc).__name__}: {exc}"))
     except Exception:
         log.exception("unhandled error", extra={"request_id": request.get(REQUEST_ID)})
         return _respond(request, PortalError("unhandled"))

@@ -18,6 +18,7 @@ from portal.oidc import tokens
 
 log = logging.getLogger(__name__)
 JWKS_MIN_REFETCH_SECONDS = 10.0
+JWKS_MAX_AGE_SECONDS = 300.0  # refetch at least this often, unknown kid or not
 DISCOVERY_TTL_SECONDS = 3600.0
 
 
@@ -38,6 +39,7 @@ class Provider:
         client_secret: str,
         timeout: float,
         jwks_min_refetch: float = JWKS_MIN_REFETCH_SECONDS,
+        jwks_max_age: float = JWKS_MAX_AGE_SECONDS,
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self.client_id = client_id
@@ -50,6 +52,7 @@ class Provider:
         self._keys_at = 0.0
         self._lock = asyncio.Lock()
         self._min_refetch = jwks_min_refetch
+        self._max_age = jwks_max_age
 
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
@@ -86,8 +89,11 @@ class Provider:
 
     async def keys(self, *, refresh: bool = False) -> KeySet:
         async with self._lock:
-            stale = time.monotonic() - self._keys_at >= self._min_refetch
-            if self._keys is None or (refresh and stale):
+            age = time.monotonic() - self._keys_at
+            stale = age >= self._min_refetch
+            # A key authsvc publishes before signing with it (`keys add`) is learnt within
+            # max_age, so its first signature is never an unknown kid (docs/operations.md).
+            if self._keys is None or (refresh and stale) or age >= self._max_age:
                 jwks = await self._get_json(await self.endpoint("jwks_uri"))
                 try:
                     self._keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from authsvc.store.memory import MemoryStore
 from authsvc.store.redis import RedisStore
 from authsvc.store.sqlite import EmbeddedStore
 from tests.support.redis import REDIS_URL, connect_redis, new_prefix, purge
+from tests.support.redis_cluster import RedisCluster
 
 AnyStore = MemoryStore | RedisStore | EmbeddedStore
 
@@ -32,7 +33,14 @@ def expiry_clock() -> FrozenClock:
     return FrozenClock(0.0)
 
 
-@pytest.fixture(params=["memory", "embedded", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=[
+        "memory",
+        "embedded",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("redis-cluster", marks=pytest.mark.redis),
+    ]
+)
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, expiry_clock: FrozenClock
 ) -> AsyncIterator[AnyStore]:
@@ -48,6 +56,15 @@ async def store(
         await local.close()
         return
     prefix = new_prefix()
+    if request.param == "redis-cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        clustered = await RedisStore.connect(cluster.url, prefix=prefix, cluster=True)
+        try:
+            yield clustered
+        finally:
+            await clustered.close()
+            cluster.purge(prefix)
+        return
     redis_store = await connect_redis(prefix)
     try:
         yield redis_store
@@ -73,9 +90,23 @@ def lapse(store: AnyStore, expiry_clock: FrozenClock) -> Lapse:
     return advance
 
 
-@pytest.fixture
-async def redis_pair(redis_prefix: str) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
-    """Two RedisStores on one prefix: two broker processes sharing one Redis."""
+@pytest.fixture(params=["redis", "redis-cluster"])
+async def redis_pair(
+    request: pytest.FixtureRequest, redis_prefix: str
+) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
+    """Two RedisStores on one prefix: two broker processes sharing one Redis, or sharing the
+    Redis Cluster."""
+    if request.param == "redis-cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        one = await RedisStore.connect(cluster.url, prefix=redis_prefix, cluster=True)
+        two = await RedisStore.connect(cluster.url, prefix=redis_prefix, cluster=True)
+        try:
+            yield one, two
+        finally:
+            await two.close()
+            await one.close()
+            cluster.purge(redis_prefix)
+        return
     a = await connect_redis(redis_prefix)
     try:
         b = await connect_redis(redis_prefix)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -41,9 +43,49 @@ def test_keys_rotate_and_retire(tmp_path: Path) -> None:
         and f"qr     {old_kid}" in rotated.stdout
         and "previous" in rotated.stdout
     )
-    retired = authsvc_cli("keys", "retire", old_kid, **env)
+    early = authsvc_cli("keys", "retire", old_kid, **env)
+    assert early.returncode == 1 and "inside its grace" in early.stderr
+    retired = authsvc_cli("keys", "retire", old_kid, "--force", **env)
     assert retired.returncode == 0 and "retired" in retired.stdout
     assert not (tmp_path / "keys" / f"qr-{old_kid}.pem").exists()
+
+
+def test_keys_add_promote_retire_say_what_to_do(tmp_path: Path) -> None:
+    """`add` publishes a next key and says when to promote; an early `promote` is refused with
+    that time; `promote --now` swaps; an unknown kid is a clear error, not a traceback."""
+    env = {"AUTHSVC_KEYS_DIR": str(tmp_path / "keys"), "AUTHSVC_KEY_PUBLISH_WAIT": "3600"}
+    index = tmp_path / "keys" / "keyring.json"
+    added = authsvc_cli("keys", "add", "token", **env)
+    assert added.returncode == 0 and "Promote it after" in added.stdout
+    assert "token" in added.stdout and " next" in added.stdout
+    before = index.read_text()
+    early = authsvc_cli("keys", "promote", "token", **env)
+    assert (
+        early.returncode == 1
+        and "Promote after" in early.stderr
+        and "Traceback" not in early.stderr
+    )
+    assert index.read_text() == before
+    again = authsvc_cli("keys", "add", "token", **env)
+    assert again.returncode == 1 and "already has a next key" in again.stderr
+    promoted = authsvc_cli("keys", "promote", "token", "--now", **env)
+    assert promoted.returncode == 0 and "signs from now on" in promoted.stdout
+    assert "verifies until" in promoted.stdout and "previous" in promoted.stdout
+    before = index.read_text()
+    unknown = authsvc_cli("keys", "retire", "0123456789abcdef", **env)
+    assert unknown.returncode == 1 and "no key with kid" in unknown.stderr
+    assert "Traceback" not in unknown.stderr and index.read_text() == before
+    nothing = authsvc_cli("keys", "promote", "qr", **env)
+    assert nothing.returncode == 1 and "no next key" in nothing.stderr
+
+
+def test_an_ecard_key_outlives_the_cards_it_signed(tmp_path: Path) -> None:
+    """The e-card issuer key's grace is longer than a card lives (five years)."""
+    env = {"AUTHSVC_KEYS_DIR": str(tmp_path / "keys")}
+    authsvc_cli("keys", "add", "ecard", **env)
+    promoted = authsvc_cli("keys", "promote", "ecard", "--now", **env)
+    until = re.search(r"verifies until (\d{4})-", promoted.stdout)
+    assert until and int(until.group(1)) >= time.gmtime().tm_year + 5
 
 
 @pytest.mark.redis

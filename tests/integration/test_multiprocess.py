@@ -10,18 +10,39 @@ import pytest
 
 from tests.conftest import PhoneFactory
 from tests.support.browser import BrowserLogin, next_state, wait_for_state
-from tests.support.servers import BrokerProcess, broker_processes
+from tests.support.servers import BrokerProcess, free_port, start_process, write_clients
 
 pytestmark = pytest.mark.redis
 
 
-@pytest.fixture
+@pytest.fixture(params=["redis", "redis-cluster"])
 async def two_brokers(
-    tmp_path: Path, redis_prefix: str
+    request: pytest.FixtureRequest, tmp_path: Path, redis_prefix: str
 ) -> AsyncIterator[tuple[BrokerProcess, BrokerProcess]]:
-    """Processes A and B share Redis, the keys folder and the public issuer name (A's URL)."""
-    async with broker_processes(tmp_path, redis_prefix) as (a, b):
-        yield a, b
+    """Processes A and B share Redis (or the Redis Cluster), the keys folder and the public
+    issuer name (A's URL)."""
+    clients = write_clients(tmp_path)
+    port_a, port_b = free_port(), free_port()
+    issuer = f"http://127.0.0.1:{port_a}"
+    cluster = ""
+    if request.param == "redis-cluster":
+        cluster = request.getfixturevalue("redis_cluster").url
+    common = {
+        "issuer": issuer,
+        "prefix": redis_prefix,
+        "clients_file": clients,
+        "redis_cluster_url": cluster,
+    }
+    a = await start_process(tmp_path, port=port_a, **common)
+    try:
+        b = await start_process(tmp_path, port=port_b, **common)
+    except BaseException:
+        a.kill()
+        raise
+    yield a, b
+    for process in (a, b):
+        if process.process.poll() is None:
+            process.kill()
 
 
 async def test_phone_on_b_reaches_browser_on_a(

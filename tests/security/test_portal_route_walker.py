@@ -57,6 +57,7 @@ from tests.support.snapshot import snapshot
 class Kind(StrEnum):
     PUBLIC = "public"  # no id, no login: home, 单位注册, static files
     OIDC = "oidc"  # the login protocol; refusals tested in tests/portal/test_id_token_refusals.py
+    OPS = "ops"  # health and metrics: no data; nginx keeps /metrics off the public server block
     SIGNED = "signed"  # server to server, authenticated by a signed JWT (test_accounts_api.py)
     LOGGED_IN = "logged_in"  # any logged-in person, names no id
     COMPANY_VIEW = "company_view"  # /uc/{code}…: every role of that company, agents included
@@ -69,6 +70,10 @@ class Kind(StrEnum):
 ROUTES: dict[tuple[str, str], Kind] = {
     ("GET", "/"): Kind.PUBLIC,
     ("GET", "/banshi"): Kind.PUBLIC,
+    ("GET", "/elder-mode"): Kind.PUBLIC,
+    ("GET", "/healthz"): Kind.OPS,
+    ("GET", "/readyz"): Kind.OPS,
+    ("GET", "/metrics"): Kind.OPS,  # sets or clears the 长辈模式 cookie, local redirect
     ("GET", "/register"): Kind.PUBLIC,
     ("POST", "/register"): Kind.PUBLIC,
     ("GET", "/register/done"): Kind.PUBLIC,
@@ -119,7 +124,6 @@ ROUTES: dict[tuple[str, str], Kind] = {
     ("GET", "/cert/verify"): Kind.PUBLIC,
     ("POST", "/api/cert/verify"): Kind.PUBLIC,
     ("GET", "/openapi.json"): Kind.PUBLIC,  # the machine endpoints' description
-    ("GET", "/elder-mode"): Kind.PUBLIC,  # 长辈模式 switch (a cookie, no id)
     ("GET", "/uc/{code}/business/{app_id}/receipt.pdf"): Kind.COMPANY_VIEW,
     ("GET", "/uc/{code}/certificate"): Kind.COMPANY_VIEW,
     ("POST", "/uc/{code}/certificate"): Kind.COMPANY_VIEW,

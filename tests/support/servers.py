@@ -160,10 +160,11 @@ async def start_process(
     issuer: str,
     prefix: str,
     clients_file: Path,
+    redis_cluster_url: str = "",
     env: dict[str, str] | None = None,
 ) -> BrokerProcess:
-    """`python -m authsvc serve` on Redis, as a load balancer would run several; `env` adds
-    settings (e.g. limits)."""
+    """`python -m authsvc serve` on Redis (or a Redis Cluster), as a load balancer would run
+    several; `env` adds settings (e.g. limits)."""
     extra = env or {}
     env = {
         **os.environ,
@@ -176,6 +177,7 @@ async def start_process(
         "AUTHSVC_AUDIT_LOG": str(folder / "audit.jsonl"),
         "AUTHSVC_REGISTRY": str(people.world(folder)),
         "AUTHSVC_DB": "",
+        "REDIS_CLUSTER_URL": redis_cluster_url,
         **extra,
     }
     with (folder / f"authsvc-{port}.log").open("wb") as log:  # the child keeps its own copy

@@ -1,8 +1,9 @@
 -- A ticket transition in one round trip: compare-and-set on `version`, then the event and the
--- audit record, all or nothing.
--- KEYS[1]  the ticket hash        KEYS[2]  the audit stream
+-- audit record, all or nothing. On a Redis Cluster all three keys share one hash tag (the
+-- ticket's shard), so the script stays on one slot.
+-- KEYS[1]  the ticket hash        KEYS[2]  the audit stream      KEYS[3]  the event channel
 -- ARGV[1]  expected version       ARGV[2]  new TTL in milliseconds
--- ARGV[3]  event channel          ARGV[4]  event message ("{ticket_id} {json}")
+-- ARGV[3]  PUBLISH or SPUBLISH    ARGV[4]  event message ("{ticket_id} {json}")
 -- ARGV[5]  audit record (JSON)    ARGV[6]  approximate audit MAXLEN
 -- ARGV[7…] field, value, … of the new ticket
 -- Returns 1 if the transition was committed, 0 if the version moved on (nothing written).
@@ -12,6 +13,6 @@ end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+redis.call(ARGV[3], KEYS[3], ARGV[4])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'r', ARGV[5])
 return 1

@@ -1,0 +1,206 @@
+"""`python -m bench.cluster`: the broker login (bench/logins.py) through nginx in front of one and
+of three authsvc processes on one Redis, and of three on a three-master Redis Cluster, beside
+the floor (bench/floor.py) driven in the same run. Prints ONE JSON object on stdout.
+
+Per scenario: server CPU per login (every authsvc process, nginx, and Redis — `used_cpu_*` of
+every master), push latency (phone's confirm sent → the browser's `confirmed` event; behind
+round robin the phone and the browser mostly meet different processes, so the push crosses
+processes through Redis) and login latency. Closed loop: `--concurrency` users.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psutil
+from redis.asyncio import Redis
+
+from authsvc.core.crypto import Algorithm
+from bench.load import summary_ms
+from bench.logins import Logins, Sample, session
+from bench.servers import start_floor, wait_ready
+from tests.support.redis_cluster import RedisCluster
+from tools.cluster import Cluster
+
+HALL = {
+    "client_id": "hall",
+    "client_secret": "hall-secret",
+    "name": {"zh": "测试服务大厅", "en": "Test service hall"},
+    "redirect_uris": ["http://127.0.0.1:9/cb"],
+    "identities": ["personal", "legal_rep", "agent"],
+}
+UNLIMITED = {
+    "AUTHSVC_TICKETS_PER_IP_PER_MINUTE": "1000000000",
+    "AUTHSVC_SCANS_PER_DEVICE_PER_MINUTE": "1000000000",
+    "AUTHSVC_TICKET_TTL": "600",
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench.cluster] {message}", file=sys.stderr, flush=True)
+
+
+def _cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        times = psutil.Process(pid).cpu_times()
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def _switches(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        switches = psutil.Process(pid).num_ctx_switches()
+        total += switches.voluntary + switches.involuntary
+    return total
+
+
+async def _redis_cpu(urls: list[str]) -> float:
+    total = 0.0
+    for url in urls:
+        client = Redis.from_url(url, decode_responses=True)
+        try:
+            info = await client.info("cpu")
+        finally:
+            await client.aclose()
+        total += float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+    return total
+
+
+async def _closed(flow: Any, count: int, concurrency: int) -> tuple[list[Sample], int, float]:
+    samples: list[Sample] = []
+    failed = 0
+    todo = iter(range(count))
+
+    async def user() -> None:
+        nonlocal failed
+        for _ in todo:
+            try:
+                samples.append(await asyncio.wait_for(flow(), 15))
+            except Exception:  # counted, never fatal
+                failed += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(user() for _ in range(concurrency)))
+    return samples, failed, time.perf_counter() - started
+
+
+async def _measure(
+    flow: Any, pids: dict[str, list[int]], redis_urls: list[str], args: argparse.Namespace
+) -> dict[str, Any]:
+    await _closed(flow, args.warmup, args.concurrency)
+    before = {name: _cpu(p) for name, p in pids.items()}
+    switched = {name: _switches(p) for name, p in pids.items()}
+    redis_before = await _redis_cpu(redis_urls)
+    samples, failed, elapsed = await _closed(flow, args.logins, args.concurrency)
+    done = max(len(samples), 1)
+    cpu = {name: (_cpu(p) - before[name]) / done * 1000 for name, p in pids.items()}
+    switches = {name: (_switches(p) - switched[name]) / done for name, p in pids.items()}
+    cpu["redis"] = (await _redis_cpu(redis_urls) - redis_before) / done * 1000
+    return {
+        "done": len(samples),
+        "failed": failed,
+        "logins_per_s": round(len(samples) / elapsed, 1),
+        "cpu_ms_per_login": {k: round(v, 2) for k, v in cpu.items()},
+        "context_switches_per_login": {k: round(v, 1) for k, v in switches.items()},
+        "push_ms": summary_ms([s.push_s for s in samples]),
+        "login_ms": summary_ms([s.login_s for s in samples]),
+    }
+
+
+async def _scenario(
+    name: str, folder: Path, processes: int, redis_urls: list[str], args: argparse.Namespace
+) -> dict[str, Any]:
+    env = dict(UNLIMITED)
+    if name == "redis_cluster":
+        env["REDIS_CLUSTER_URL"] = redis_urls[0]
+    cluster = Cluster(
+        folder / name,
+        redis_url=redis_urls[0],
+        redis_prefix=f"qrauth-bench:{uuid.uuid4()}:",
+        authsvc_count=processes,
+        portal_count=1,
+        extra_env=env,
+        extra_clients=[HALL],
+    )
+    log(f"{name}: starting nginx + {processes} authsvc")
+    await cluster.start(demo_data=False)
+    try:
+        async with session() as http:
+            logins = Logins(http, cluster.authsvc_url, "")
+            await logins.setup(folder / name / "phones", args.phones, Algorithm.ES256)
+            assert cluster.nginx is not None
+            pids = {
+                "authsvc": [p.popen.pid for p in cluster.authsvc],
+                "nginx": [c.pid for c in psutil.Process(cluster.nginx.pid).children()]
+                + [cluster.nginx.pid],
+            }
+            result = await _measure(logins.authsvc_login, pids, redis_urls, args)
+    finally:
+        await cluster.stop()
+    result["authsvc_processes"] = processes
+    log(f"{name}: {json.dumps(result)}")
+    return result
+
+
+async def _floor(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+    server = start_floor(folder, args.redis_url, f"qrauth-bench:{uuid.uuid4()}:floor:")
+    try:
+        await wait_ready(server)
+        async with session() as http:
+            logins = Logins(http, "", server.url)
+            result = await _measure(
+                logins.floor_login, {"floor": [server.process.pid]}, [args.redis_url], args
+            )
+    finally:
+        server.stop()
+    log(f"floor: {json.dumps(result)}")
+    return result
+
+
+async def _main(args: argparse.Namespace) -> dict[str, Any]:
+    load = psutil.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
+        folder = Path(tmp)
+        results = {"floor": await _floor(folder, args)}
+        results["one_process"] = await _scenario("one_process", folder, 1, [args.redis_url], args)
+        results["three_processes"] = await _scenario(
+            "three_processes", folder, 3, [args.redis_url], args
+        )
+        redis_cluster = RedisCluster(folder / "redis-cluster")
+        redis_cluster.start()
+        try:
+            masters = sorted({redis_cluster.master_of(s).url for s in (0, 8000, 16000)})
+            results["redis_cluster"] = await _scenario("redis_cluster", folder, 3, masters, args)
+        finally:
+            redis_cluster.stop()
+    return {
+        "logins_per_scenario": args.logins,
+        "concurrency": args.concurrency,
+        "machine": {"cpus": psutil.cpu_count(), "load_avg_at_start": [round(x, 2) for x in load]},
+        "results": results,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.cluster")
+    parser.add_argument("--logins", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--concurrency", type=int, default=12)
+    parser.add_argument("--phones", type=int, default=12)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(_main(args)), ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
