@@ -65,8 +65,8 @@ class Store(Protocol):
         self, key: str, marker_key: str, marker: dict[str, Any], *, ttl: float
     ) -> dict[str, Any] | None:
         """`take_value`, and if the value was there, `put_value(marker_key, marker)` in the same
-        atomic step: a taker that finds the value gone always finds the marker. Both keys share
-        a hash slot on Redis Cluster only if the caller names them so."""
+        atomic step: a taker that finds the value gone always finds the marker. On a Redis
+        Cluster both names must carry the same hash tag (`code:{d}`, `used:{d}`)."""
         ...
 
     async def delete_value(self, key: str) -> None: ...

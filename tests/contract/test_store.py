@@ -208,17 +208,17 @@ async def test_concurrent_takers_exactly_one_gets_it(store: AnyStore) -> None:
 
 async def test_take_value_leaving_leaves_its_marker_atomically(store: AnyStore) -> None:
     """Of 20 concurrent takers one gets the value; every other one already finds the marker."""
-    await store.put_value("code:4", {"n": 4}, ttl=60)
+    await store.put_value("code:{4}", {"n": 4}, ttl=60)  # one hash tag: one Cluster slot
 
     async def take() -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        taken = await store.take_value_leaving("code:4", "used:4", {"m": 4}, ttl=60)
-        return taken, None if taken else await store.get_value("used:4")
+        taken = await store.take_value_leaving("code:{4}", "used:{4}", {"m": 4}, ttl=60)
+        return taken, None if taken else await store.get_value("used:{4}")
 
     results = await asyncio.gather(*(take() for _ in range(20)))
     assert [t for t, _ in results if t is not None] == [{"n": 4}]
     assert all(marker == {"m": 4} for taken, marker in results if taken is None)
-    assert await store.take_value_leaving("never", "used:never", {"m": 0}, ttl=60) is None
-    assert await store.get_value("used:never") is None
+    assert await store.take_value_leaving("c:{n}", "used:{n}", {"m": 0}, ttl=60) is None
+    assert await store.get_value("used:{n}") is None
 
 
 async def test_add_once(store: AnyStore, lapse: Lapse) -> None:
