@@ -251,11 +251,12 @@ class Cluster:
             )
         await asyncio.gather(*(wait_ready(p.url, p) for p in [*self.authsvc, *self.portals]))
         conf = self.render_nginx()
-        self.nginx = subprocess.Popen(
-            [*self._nginx_args(conf), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL,
-            stderr=(self.folder / "nginx-stderr.log").open("ab"),
-        )
+        with (self.folder / "nginx-stderr.log").open("ab") as errors:  # nginx keeps its copy
+            self.nginx = subprocess.Popen(
+                [*self._nginx_args(conf), "-g", "daemon off;"],
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+            )
         await wait_ready(self.authsvc_url, None, nginx=self.nginx)
         await wait_ready(self.portal_url, None, nginx=self.nginx)
 
