@@ -25,6 +25,8 @@ from pathlib import Path
 
 import aiohttp
 
+from tools import people
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 NGINX = os.environ.get("NGINX") or shutil.which("nginx") or "/usr/sbin/nginx"
@@ -85,6 +87,9 @@ class Cluster:
     portal_count: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)
     extra_clients: list[dict[str, object]] = field(default_factory=list)
+    #: The card registry every authsvc process reads; None: the demo people, seeded into
+    #: `folder` with their faces in `folder/faces` (the phones' --faces).
+    registry_file: Path | None = None
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     session_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     authsvc: list[Process] = field(default_factory=list)
@@ -107,6 +112,12 @@ class Cluster:
         return f"http://127.0.0.1:{self.ports['ops']}"
 
     # --- environment ---------------------------------------------------------------------
+    def registry(self) -> Path:
+        if self.registry_file is None:
+            self.registry_file = self.folder / "registry.json"
+            people.seed(self.registry_file, self.folder / "faces", people.demo_people())
+        return self.registry_file
+
     def authsvc_env(self, port: int) -> dict[str, str]:
         env = {
             **os.environ,
@@ -118,6 +129,8 @@ class Cluster:
             "AUTHSVC_CLIENTS": str(self.folder / "clients.json"),
             "AUTHSVC_AUDIT_LOG": str(self.folder / "audit.jsonl"),
             "AUTHSVC_ADMIN_TOKEN": self.admin_token,
+            "AUTHSVC_REGISTRY": str(self.registry()),
+            "AUTHSVC_DB": "",  # every record is in Redis
             "AUTHSVC_TRUSTED_PROXIES": "127.0.0.1/32",  # nginx on 127.0.0.1, the one proxy
             **self.extra_env,
         }
@@ -152,6 +165,7 @@ class Cluster:
             "accounts_endpoint": f"{portal}/api/accounts",
             "backchannel_logout_uri": f"{portal}/auth/backchannel-logout",
             "identities": ["personal", "legal_rep", "agent"],
+            "scopes": ["openid", "profile", "id_number", "phone", "account", "ecard"],
         }
         text = json.dumps({"clients": [client, *self.extra_clients]}, ensure_ascii=False)
         (self.folder / "clients.json").write_text(text, encoding="utf-8")
@@ -326,10 +340,11 @@ async def _main() -> None:
             "  Log in as 王建国 (legal representative): open the portal, 登录 → 企业用户,\n"
             "  save the"
             " QR image as qr.png, then\n"
-            f"  .venv/bin/mobile-sim --home var/cluster/phone --broker {cluster.authsvc_url} "
-            "ecard apply --name 王建国 --id-number 230102197503121019 --phone 13804510001\n"
-            "  .venv/bin/mobile-sim --home var/cluster/phone scan qr.png "
-            "--account legal_rep:91230100MA1BX2K306 --face pass --confirm\n\n"
+            f"  .venv/bin/mobile-sim --home var/cluster/phone --faces {folder}/faces"
+            f" --broker {cluster.authsvc_url} ecard apply --name 王建国\n"
+            "      --id-number 230102197503121019 --phone 13804510001\n"
+            f"  .venv/bin/mobile-sim --home var/cluster/phone --faces {folder}/faces scan qr.png "
+            "--account legal_rep:91230100MA1BX2K306 --confirm\n\n"
             "  Ctrl-C stops everything.\n",
             flush=True,
         )

@@ -15,12 +15,14 @@ import pytest
 from mobile_sim import PhoneApp
 from tests.support.browser import CONFIG, wait_for_state
 from tests.support.databases import fresh_database
+from tests.support.people import world
 from tools.cluster import NGINX, Cluster
 
 #: Tests that log the same phones in back to back need room above the rate limits.
 LIMITS = {
     "AUTHSVC_SCANS_PER_DEVICE_PER_MINUTE": "100000",
     "AUTHSVC_TICKETS_PER_IP_PER_MINUTE": "100000",
+    "AUTHSVC_ECARD_APPLY_PER_IP": "100000",  # the burst provisions 20 phones from one address
 }
 
 
@@ -29,7 +31,12 @@ async def cluster(tmp_path: Path, redis_prefix: str) -> AsyncIterator[Cluster]:
     if shutil.which(NGINX) is None:
         pytest.fail("nginx is not installed: run `make system-deps` (apt-get install nginx)")
     async with fresh_database("postgresql", tmp_path) as url:
-        running = Cluster(tmp_path / "cluster", redis_prefix=redis_prefix, database_url=url)
+        running = Cluster(
+            tmp_path / "cluster",
+            registry_file=world(tmp_path),
+            redis_prefix=redis_prefix,
+            database_url=url,
+        )
         try:
             await running.start()
             yield running

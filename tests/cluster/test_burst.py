@@ -19,7 +19,9 @@ from mobile_sim import PhoneApp, PhoneError
 from tests.cluster.conftest import LIMITS
 from tests.support.browser import BrowserLogin, next_state
 from tests.support.databases import fresh_database
+from tests.support.people import TEST_SEED, faces_dir
 from tools.cluster import Cluster, wait_ready
+from tools.people import seed
 
 BURST = {
     "client_id": "burst",
@@ -27,6 +29,7 @@ BURST = {
     "name": {"zh": "压力测试", "en": "Burst test"},
     "redirect_uris": ["http://127.0.0.1:9/cb"],
     "identities": ["personal"],
+    "scopes": ["openid", "profile", "account", "id_number"],
 }
 SURNAMES = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨朱秦尤许何吕施张孔曹严华金魏陶姜"
 
@@ -37,11 +40,23 @@ def citizen(i: int) -> tuple[str, str, str]:
     return first17 + check_character(first17), SURNAMES[i % len(SURNAMES)] + "伟", f"1380000{i:04d}"
 
 
+def _burst_registry(folder: Path) -> Path:
+    """The card registry knowing the 20 burst citizens, their faces in the run's faces folder."""
+    path = folder / "burst-registry.json"
+    holders = [
+        {"name": name, "id_number": number, "phone": mobile}
+        for number, name, mobile in map(citizen, range(20))
+    ]
+    seed(path, faces_dir(), holders, derive_from=TEST_SEED)
+    return path
+
+
 @pytest.fixture
 async def burst_cluster(tmp_path: Path, redis_prefix: str) -> AsyncIterator[Cluster]:
     async with fresh_database("postgresql", tmp_path) as url:
         cluster = Cluster(
             tmp_path / "cluster",
+            registry_file=_burst_registry(tmp_path),
             redis_prefix=redis_prefix,
             database_url=url,
             portal_count=1,

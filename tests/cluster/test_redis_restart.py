@@ -21,6 +21,7 @@ from tests.cluster.conftest import LIMITS, open_qr_page, socket
 from tests.support.browser import wait_for_state
 from tests.support.databases import fresh_database
 from tests.support.hall import C1, CHEN, LIU, WANG, ZHANG
+from tests.support.people import world
 from tests.support.redis_cluster import Node, lone_redis
 from tools.cluster import PORTAL_SECRET, Cluster
 
@@ -53,6 +54,7 @@ async def outage_cluster(
     async with fresh_database("postgresql", tmp_path) as url:
         cluster = Cluster(
             tmp_path / "cluster",
+            registry_file=world(tmp_path),
             redis_url=redis.url,
             redis_prefix=redis_prefix,
             database_url=url,

@@ -17,6 +17,7 @@ from mobile_sim import PhoneApp
 from tests.cluster.conftest import portal_login
 from tests.support.databases import fresh_database
 from tests.support.hall import C1, LIU, WANG
+from tests.support.people import world
 from tools.cluster import Cluster
 
 PUBLISH_WAIT = 6.0  # > the processes' 5 s key reload + the portals' 1 s JWKS max age
@@ -33,7 +34,11 @@ async def rotating_cluster(tmp_path: Path, redis_prefix: str) -> AsyncIterator[C
     }
     async with fresh_database("postgresql", tmp_path) as url:
         running = Cluster(
-            tmp_path / "cluster", redis_prefix=redis_prefix, database_url=url, extra_env=env
+            tmp_path / "cluster",
+            registry_file=world(tmp_path),
+            redis_prefix=redis_prefix,
+            database_url=url,
+            extra_env=env,
         )
         try:
             await running.start()
