@@ -39,7 +39,6 @@ async def cluster(tmp_path: Path, redis_prefix: str) -> AsyncIterator[Cluster]:
             registry_file=world(tmp_path),
             redis_prefix=redis_prefix,
             database_url=url,
-            extra_env=LIMITS,
         )
         try:
             await running.start()
