@@ -8,15 +8,17 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from authsvc import logs
 from authsvc.accounts import AccountsProvider
 from authsvc.clients import ClientRegistry
 from authsvc.config import Settings
 from authsvc.core.clock import Clock, SystemClock
-from authsvc.http import admin, browser, ecard_api, mobile, oidc, ops, ws
-from authsvc.http.appkeys import BROKER, JINJA, SOCKETS
+from authsvc.http import admin, browser, ecard_api, mobile, oidc, openapi, ops, ws
+from authsvc.http.appkeys import BROKER, JINJA, SOCKETS, WS_COUNTS
 from authsvc.http.cors import cors_middleware
 from authsvc.http.middleware import error_middleware
 from authsvc.http.pages import STATIC, environment
+from authsvc.http.wslimits import SocketCounts
 from authsvc.keyring import Keyring
 from authsvc.registry import FileRegistry, Registry
 from authsvc.services.broker import Broker
@@ -35,6 +37,7 @@ def create_app(
     registry: Registry | None = None,
 ) -> web.Application:
     """Build the app; a store not given is opened at startup from the settings."""
+    logs.route_to_stdlib()
     app = web.Application(
         middlewares=[cors_middleware, error_middleware],
         client_max_size=settings.limits.max_body_bytes,
@@ -66,9 +69,10 @@ def create_app(
 
     app.cleanup_ctx.append(lifecycle)
     app[SOCKETS] = weakref.WeakSet()
+    app[WS_COUNTS] = SocketCounts(settings.limits)
     app.on_shutdown.append(ws.close_all)
-    tables = (browser.routes, mobile.routes, ops.routes, ws.routes, oidc.routes, admin.routes)
-    for table in (*tables, ecard_api.routes):
+    tables = (browser, mobile, ops, ws, oidc, admin, ecard_api, openapi)
+    for table in (module.routes for module in tables):
         app.router.add_routes(table)
     app.router.add_static("/static", STATIC)
     return app

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 import time
 
@@ -21,6 +20,7 @@ KEY_RELOAD_SECONDS = 5.0  # authsvc.app reloads the keys folder this often
 
 
 def _serve(settings: Settings, _: argparse.Namespace) -> int:
+    from authsvc import logs
     from authsvc.app import create_app
 
     secrets = [c.client_secret for c in ClientRegistry.load(settings.clients_file).all()]
@@ -30,11 +30,7 @@ def _serve(settings: Settings, _: argparse.Namespace) -> int:
     if problems:
         return 2
 
-    logging.basicConfig(
-        level=logging.INFO,
-        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}',
-    )
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logs.configure()
     web.run_app(
         create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None
     )

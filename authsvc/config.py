@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from authsvc.core import forwarded
 from authsvc.core.ecard import CARD_LIFETIME
 from authsvc.core.tickets import Lifetimes
 
@@ -25,6 +26,11 @@ class Limits:
     max_body_bytes: int = 16 * 1024
     tickets_per_ip_per_minute: int = 60
     scans_per_device_per_minute: int = 20
+    authorize_per_ip_per_minute: int = 60
+    token_per_ip_per_minute: int = 120
+    ws_per_ip: int = 20  # open sockets from one address, per process
+    ws_per_ticket: int = 4  # authenticated sockets on one ticket, per process
+    ws_unauthenticated: int = 1000  # sockets that have not sent their secret yet, per process
     ws_max_message_bytes: int = 4096
     ws_auth_timeout: float = 5.0
     ws_heartbeat: float = 15.0
@@ -65,7 +71,7 @@ class Settings:
     key_publish_wait: float = 600.0
     face_threshold: float = 0.80
     accounts_timeout: float = 3.0
-    trust_forwarded_for: bool = False
+    trusted_proxies: tuple[forwarded.Network, ...] = ()
     pairwise_salt: str = "qrauth-demo-pairwise-salt"  # DEMO_PAIRWISE_SALT
     qr_auto_renewals: int = 5
     #: Back-channel logout: the delays before each retry after a failed first attempt.
@@ -219,6 +225,31 @@ ENV: tuple[EnvVar, ...] = (
         "scans one phone may make per minute",
     ),
     EnvVar(
+        "AUTHSVC_AUTHORIZE_PER_IP_PER_MINUTE",
+        "limits.authorize_per_ip_per_minute",
+        int,
+        "/authorize requests one address may make per minute (429 + Retry-After)",
+    ),
+    EnvVar(
+        "AUTHSVC_TOKEN_PER_IP_PER_MINUTE",
+        "limits.token_per_ip_per_minute",
+        int,
+        "/token requests one address may make per minute (429 + Retry-After)",
+    ),
+    EnvVar("AUTHSVC_WS_PER_IP", "limits.ws_per_ip", int, "WebSockets per address, per process"),
+    EnvVar(
+        "AUTHSVC_WS_PER_TICKET",
+        "limits.ws_per_ticket",
+        int,
+        "authenticated WebSockets per ticket, per process (close 4429)",
+    ),
+    EnvVar(
+        "AUTHSVC_WS_UNAUTHENTICATED",
+        "limits.ws_unauthenticated",
+        int,
+        "WebSockets that have not sent their secret yet, per process",
+    ),
+    EnvVar(
         "AUTHSVC_WS_MAX_MESSAGE_BYTES",
         "limits.ws_max_message_bytes",
         int,
@@ -307,10 +338,11 @@ ENV: tuple[EnvVar, ...] = (
         "seconds to wait for a portal's accounts endpoint",
     ),
     EnvVar(
-        "AUTHSVC_TRUST_FORWARDED_FOR",
-        "trust_forwarded_for",
-        _flag,
-        "take the browser address from X-Forwarded-For (behind nginx)",
+        "AUTHSVC_TRUSTED_PROXIES",
+        "trusted_proxies",
+        forwarded.parse_networks,
+        "proxy networks (127.0.0.1,10.0.0.0/8); behind them the browser address is the "
+        "rightmost X-Forwarded-For entry not in the list",
     ),
     EnvVar(
         "AUTHSVC_PAIRWISE_SALT",

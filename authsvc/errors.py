@@ -59,9 +59,31 @@ InvalidRequest = _error(
     "invalid_request", 400, "请求参数错误", "The request is missing or has invalid parameters"
 )
 BodyTooLarge = _error("body_too_large", 413, "请求内容过大", "The request body is too large")
-RateLimited = _error(
-    "rate_limited", 429, "操作过于频繁，请稍后再试", "Too many requests; please slow down"
-)
+
+
+class RateLimited(QrAuthError):
+    """RFC 6585 §4: too many requests; `Retry-After` says how many seconds to wait at most."""
+
+    code = "rate_limited"
+    status = 429
+    zh = "操作过于频繁，请稍后再试"
+    en = "Too many requests; please slow down"
+
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        zh: str | None = None,
+        en: str | None = None,
+        retry_after: int = 60,
+    ) -> None:
+        super().__init__(detail, zh=zh, en=en, retry_after=retry_after)
+
+    def headers(self) -> dict[str, str]:
+        """On every rendering (JSON, OAuth, page): how long to wait, at most."""
+        return {"Retry-After": str(self.retry_after)}
+
+
 NotFound = _error("not_found", 404, "您访问的页面不存在", "Not found")
 Unauthorized = _error("unauthorized", 401, "未授权的请求", "The request is not authorized")
 ForbiddenOrigin = _error("forbidden_origin", 403, "来源不被允许", "This origin is not allowed")
@@ -175,6 +197,18 @@ AccountsUnavailable = _error(
     "The portal did not answer; scan again shortly",
 )
 NoAccount = _error("no_account", 403, "未找到账号信息", "No account was found")
+NumberMismatch = _error(
+    "number_mismatch",
+    403,
+    "所选数字与电脑屏幕上的数字不一致，本次登录已取消",
+    "That is not the number on the computer's screen; this login was cancelled",
+)
+NumberMatchRequired = _error(
+    "number_match_required",
+    403,
+    "请先选择电脑屏幕上显示的数字",
+    "First pick the number shown on the computer's screen",
+)
 AdminTokenInvalid = _error("admin_token_invalid", 401, "管理令牌无效", "The admin token is wrong")
 
 # The card registry (社保卡持卡人库), seed 004: 如本人无实体社保卡、实体卡状态异常（封存、挂失、

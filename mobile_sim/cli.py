@@ -130,6 +130,7 @@ def build_parser() -> Parser:
         "--account", type=_account, help="personal|legal_rep[:CODE]|agent[:CODE]|admin[:CODE]|staff"
     )
     scan.add_argument("--face", type=_face, help="capture|fail (default capture)")
+    scan.add_argument("--number", default="", help="电脑屏幕上显示的数字 (number matching)")
     decision = scan.add_mutually_exclusive_group()
     decision.add_argument("--confirm", dest="decision", action="store_const", const="confirm")
     decision.add_argument("--reject", dest="decision", action="store_const", const="reject")
@@ -194,7 +195,11 @@ async def ecard_unlock(phone: PhoneApp, args: argparse.Namespace, console: Conso
 
 async def scan_command(phone: PhoneApp, args: argparse.Namespace, console: Console) -> int:
     options = ScanOptions(
-        source=args.source, account=args.account, face=args.face, decision=args.decision
+        source=args.source,
+        account=args.account,
+        face=args.face,
+        decision=args.decision,
+        number=args.number,
     )
     return await run_scan(phone, options, console)
 

@@ -32,6 +32,7 @@ class ScanOptions:
     account: AccountSpec | None = None
     face: dict[str, Any] | None = None
     decision: str = ""  # "confirm", "reject" or "" (ask)
+    number: str = ""  # number matching: the number on the computer's screen, or "" (ask)
 
 
 def cancelled() -> PhoneError:
@@ -52,7 +53,7 @@ async def run_scan(phone: PhoneApp, options: ScanOptions, console: Console) -> i
         await _cancel_quietly(phone)
         raise
     except PhoneError as exc:
-        if exc.code not in ("face_check_exhausted", "ticket_state_conflict"):
+        if exc.code not in ("face_check_exhausted", "ticket_state_conflict", "number_mismatch"):
             await _cancel_quietly(phone)
         raise
 
@@ -65,6 +66,7 @@ async def _decide(
         await phone.reject()
         console.result(_body(result, phone, "rejected"), f"已取消登录“{portal}”。")
         return EXIT_OK
+    await _match_number(phone, result, options.number, console)
     account = await _choose_account(result, options.account, console)
     await phone.choose(account["key"])
     console.say(f"登录身份：{present.account_line(account)}")
@@ -102,6 +104,20 @@ def scan_lines(result: ScanResult, phone_place: str) -> list[str]:
     if view["place_warning"]:
         lines.append(f"  ⚠ 注意：{view['place_warning']}")
     return lines
+
+
+async def _match_number(phone: PhoneApp, result: ScanResult, number: str, console: Console) -> None:
+    """Number matching: the portal asks the user to pick the number the computer shows."""
+    if not result.number_choices:
+        return
+    if not number:
+        console.say("请选择电脑屏幕上显示的数字：")
+        for index, choice in enumerate(result.number_choices, start=1):
+            console.say(f"  [{index}] {choice}")
+        picked = await console.choose(f"请输入序号 [1-{len(result.number_choices)}]：", 3)
+        number = result.number_choices[picked]
+    await phone.pick_number(number)
+    console.say(f"数字 {number} 与电脑一致。")
 
 
 async def _choose_account(

@@ -48,6 +48,7 @@ class ScanResult:
     place_warning: bool = False
     phone_place: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    number_choices: list[str] = field(default_factory=list)  # number matching, else empty
     #: The claims the broker will give this portal if the login is confirmed (name, id_number…).
     claims: list[str] = field(default_factory=list)
 
@@ -82,6 +83,7 @@ def _scan_result(answer: dict[str, Any], phone_place: str) -> ScanResult:
             place_warning=bool(phone_place and place != phone_place),
             phone_place=phone_place,
             raw=answer,
+            number_choices=[str(n) for n in answer.get("number_choices", [])],
             claims=_claims(answer),
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -322,6 +324,10 @@ class PhoneApp:
             raise errors.no_scan()
         return f"/api/mobile/tickets/{self.ticket.ticket_id}/{action}"
 
+    async def pick_number(self, number: str) -> dict[str, Any]:
+        """Number matching: pick the number the computer's screen shows; a wrong one cancels."""
+        return await self._call("POST", self._ticket_path("number"), {"number": number})
+
     async def choose(self, account_key: str) -> dict[str, Any]:
         return await self._call("POST", self._ticket_path("account"), {"account": account_key})
 
@@ -340,10 +346,18 @@ class PhoneApp:
         return await self._call("POST", self._ticket_path("reject"))
 
     async def login(
-        self, text: str, *, role: str = "personal", credit_code: str = "", face: str = "capture"
+        self,
+        text: str,
+        *,
+        role: str = "personal",
+        credit_code: str = "",
+        face: str = "capture",
+        number: str = "",
     ) -> ScanResult:
-        """Scan, choose the account, pass the face check, confirm: the whole phone side."""
+        """Scan, (pick the number,) choose the account, pass the face check, confirm."""
         result = await self.scan(text)
+        if result.number_choices:
+            await self.pick_number(number)
         await self.choose(result.account(role, credit_code)["key"])
         await self.face_check(face)
         await self.confirm()

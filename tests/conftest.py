@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -56,10 +58,25 @@ async def authsvc(tmp_path: Path, store_kind: str, redis_prefix: str) -> AsyncIt
         yield broker
 
 
+class _TrackedSocket(aiohttp.ClientWebSocketResponse):
+    """A client WebSocket that the `http` fixture closes at teardown: one a test left open
+    would otherwise hold its connection until the garbage collector finds it (a ResourceWarning
+    in whichever test runs then)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _OPEN_SOCKETS.add(self)
+
+
+_OPEN_SOCKETS: weakref.WeakSet[aiohttp.ClientWebSocketResponse] = weakref.WeakSet()
+
+
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(ws_response_class=_TrackedSocket) as session:
         yield session
+        for ws in list(_OPEN_SOCKETS):
+            await ws.close()
 
 
 PhoneFactory = Callable[..., Awaitable[PhoneApp]]
@@ -83,3 +100,22 @@ async def phones(tmp_path: Path) -> AsyncIterator[PhoneFactory]:
     yield make
     for phone in made:
         await phone.close()
+
+
+REDIS_FIXTURES = frozenset({"redis_prefix", "raw_redis", "redis_pair"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what each test needs, so subsets run: `-m "not e2e"`, `-m pg`, `-m "not redis"`.
+
+    e2e: everything in tests/e2e (a real Chromium); pg: a PostgreSQL parameter of any fixture;
+    redis: a Redis parameter, or a fixture that talks to Redis."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        names = set(getattr(item, "fixturenames", ()))
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.e2e)
+        if "postgresql" in params.values():
+            item.add_marker(pytest.mark.pg)
+        if "redis" in params.values() or names & REDIS_FIXTURES:
+            item.add_marker(pytest.mark.redis)

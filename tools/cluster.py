@@ -131,10 +131,7 @@ class Cluster:
             "AUTHSVC_ADMIN_TOKEN": self.admin_token,
             "AUTHSVC_REGISTRY": str(self.registry()),
             "AUTHSVC_DB": "",  # every record is in Redis
-            # nginx on 127.0.0.1 is the one trusted proxy (both spellings: the list replaces
-            # the flag in a parallel change).
-            "AUTHSVC_TRUST_FORWARDED_FOR": "1",
-            "AUTHSVC_TRUSTED_PROXIES": "127.0.0.1/32",
+            "AUTHSVC_TRUSTED_PROXIES": "127.0.0.1/32",  # nginx on 127.0.0.1, the one proxy
             **self.extra_env,
         }
         if "REDIS_CLUSTER_URL" not in env:
@@ -268,11 +265,12 @@ class Cluster:
             )
         await asyncio.gather(*(wait_ready(p.url, p) for p in [*self.authsvc, *self.portals]))
         conf = self.render_nginx()
-        self.nginx = subprocess.Popen(
-            [*self._nginx_args(conf), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL,
-            stderr=(self.folder / "nginx-stderr.log").open("ab"),
-        )
+        with (self.folder / "nginx-stderr.log").open("ab") as errors:  # nginx keeps its copy
+            self.nginx = subprocess.Popen(
+                [*self._nginx_args(conf), "-g", "daemon off;"],
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+            )
         await wait_ready(self.authsvc_url, None, nginx=self.nginx)
         await wait_ready(self.portal_url, None, nginx=self.nginx)
 

@@ -74,6 +74,9 @@ class Ticket:
     reason: str = ""
     redirect: str = ""
     updated_at: float = 0.0
+    match_number: str = ""  # number matching: shown by the browser, picked on the phone
+    match_choices: tuple[str, ...] = ()
+    number_matched: bool = False
 
     def is_expired(self, now: float) -> bool:
         return self.state not in TERMINAL and now >= self.expires_at
@@ -148,13 +151,31 @@ def _require_live(ticket: Ticket, now: float) -> None:
         raise errors.TicketExpired()
 
 
+def new_number_challenge() -> tuple[str, tuple[str, str, str]]:
+    """Number matching: a two-digit number for the browser and three choices for the phone,
+    the right one among them at a random place. It binds the two devices (IETF cross-device
+    BCP): the user must look at both screens, and a victim who scans an attacker's QR cannot
+    know the number shown on the attacker's screen."""
+    picked = secrets.SystemRandom().sample(range(10, 100), 3)
+    choices = tuple(str(n) for n in picked)
+    return choices[secrets.randbelow(3)], (choices[0], choices[1], choices[2])
+
+
 def scan(
-    ticket: Ticket, *, device_id: str, subject: Mapping[str, Any], now: float, lifetimes: Lifetimes
+    ticket: Ticket,
+    *,
+    device_id: str,
+    subject: Mapping[str, Any],
+    now: float,
+    lifetimes: Lifetimes,
+    challenge: tuple[str, tuple[str, ...]] | None = None,
 ) -> Ticket:
-    """The first phone to scan locks the ticket; any later scan is a conflict."""
+    """The first phone to scan locks the ticket; any later scan is a conflict. `challenge`
+    (number, choices) when the client registered number matching."""
     _require_live(ticket, now)
     if ticket.state is not State.PENDING:
         raise errors.TicketAlreadyScanned(f"state={ticket.state}")
+    number, choices = challenge or ("", ())
     return _move(
         ticket,
         State.SCANNED,
@@ -162,7 +183,22 @@ def scan(
         device_id=device_id,
         subject=dict(subject),
         expires_at=now + lifetimes.scanned,
+        match_number=number,
+        match_choices=tuple(choices),
     )
+
+
+def match_number(ticket: Ticket, *, device_id: str, picked: str, now: float) -> Ticket:
+    """The phone's pick of the number the browser shows: right, and the login may go on;
+    wrong, and the ticket is rejected (no second guess)."""
+    _require_scanned_by(ticket, device_id, now)
+    if not ticket.match_number or ticket.number_matched:
+        raise errors.TicketStateConflict("no number to match")
+    if hmac.compare_digest(ticket.match_number.encode(), picked.encode()):
+        return dataclasses.replace(
+            ticket, number_matched=True, version=ticket.version + 1, updated_at=now
+        )
+    return _move(ticket, State.REJECTED, now, reason="number_mismatch")
 
 
 def release(ticket: Ticket, *, now: float, lifetimes: Lifetimes) -> Ticket:
@@ -180,6 +216,9 @@ def release(ticket: Ticket, *, now: float, lifetimes: Lifetimes) -> Ticket:
         account={},
         face_passed=False,
         face_failures=0,
+        match_number="",
+        match_choices=(),
+        number_matched=False,
         expires_at=max(ticket.expires_at, now + 30.0),
     )
 
@@ -255,6 +294,8 @@ def record_face_check(
 def check_confirmable(ticket: Ticket, *, device_id: str, now: float) -> None:
     """Raise unless `confirm` would succeed: lets the caller mint a code only when it will."""
     _require_scanned_by(ticket, device_id, now)
+    if ticket.match_number and not ticket.number_matched:
+        raise errors.NumberMatchRequired()
     if not ticket.account:
         raise errors.AccountRequired()
     if not ticket.face_passed and acr.face_required(ticket.request):
@@ -293,6 +334,8 @@ def event(ticket: Ticket, **extra: Any) -> dict[str, Any]:
     }
     if ticket.state in (State.SCANNED, State.CONFIRMED) and ticket.subject:
         body["name"] = ticket.masked_name()
+    if ticket.state is State.SCANNED and ticket.match_number and not ticket.number_matched:
+        body["number"] = ticket.match_number
     if ticket.state is State.CONFIRMED and ticket.redirect:
         body["redirect"] = ticket.redirect
     if ticket.reason:

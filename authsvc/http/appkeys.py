@@ -7,8 +7,10 @@ import weakref
 import jinja2
 from aiohttp import web
 
+from authsvc.http.wslimits import SocketCounts
 from authsvc.services.broker import Broker
 
 BROKER = web.AppKey("broker", Broker)
 JINJA = web.AppKey("jinja", jinja2.Environment)
 SOCKETS = web.AppKey("sockets", weakref.WeakSet)
+WS_COUNTS = web.AppKey("ws_counts", SocketCounts)

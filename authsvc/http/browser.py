@@ -7,6 +7,7 @@ import json
 import re
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -17,6 +18,7 @@ from authsvc.core.tickets import Identity, Ticket
 from authsvc.http.common import broker, client_ip, field, json_response, lang, rate_limit, read_json
 from authsvc.http.pages import render
 from authsvc.keyring import Purpose
+from authsvc.services import login
 from authsvc.services.broker import Broker
 
 routes = web.RouteTableDef()
@@ -37,6 +39,8 @@ def _request_key(request_id: str) -> str:
 async def authorize(request: web.Request) -> web.StreamResponse:
     """OpenID Connect authorization endpoint: validate, remember the request, show the QR page."""
     b = broker(request)
+    limit = b.settings.limits.authorize_per_ip_per_minute
+    await rate_limit(request, "authorize-ip", client_ip(request), limit)
     auth = validate(request.query, b.clients, b.settings.issuer)
     request_id = secrets.token_urlsafe(16)
     await b.store.put_value(_request_key(request_id), auth.as_dict(), ttl=AUTH_REQUEST_TTL)
@@ -77,7 +81,7 @@ def _origin(uri: str) -> str:
 @routes.post("/api/tickets")
 async def create_ticket(request: web.Request) -> web.Response:
     b = broker(request)
-    ip = client_ip(request, trust_forwarded_for=b.settings.trust_forwarded_for)
+    ip = client_ip(request)
     await rate_limit(request, "ticket-ip", ip, b.settings.limits.tickets_per_ip_per_minute)
     body = await read_json(request)
     auth = await b.store.get_value(_request_key(field(body, "request", max_len=64)))
@@ -140,32 +144,35 @@ def _ticket_view(b: Broker, ticket: Ticket, secret: str, text: str) -> dict[str,
         "lifetime": ticket.expires_at - ticket.created_at,
         "ws_url": f"/ws/tickets/{ticket.id}",
         "poll_url": f"{base}/poll",
-        "svg_url": f"{base}/qr.svg",
-        "png_url": f"{base}/qr.png",
+        "svg_url": "/api/qr.svg?" + urlencode({"text": text}),
+        "png_url": "/api/qr.png?" + urlencode({"text": text}),
     }
 
 
-async def _pending_qr(request: web.Request) -> str:
-    b = broker(request)
-    ticket = await b.load(request.match_info["ticket_id"])
-    if ticket.state is not tickets.State.PENDING:
-        raise errors.TicketNotFound(f"state {ticket.state}")
-    return qr_text(b, ticket)
+def _verified_qr_text(request: web.Request) -> str:
+    """The QR text to draw: only one of ours, signed and unexpired. The image depends on the
+    text alone (which the page already has), never on the ticket's state, so it tells nobody
+    whether a login is still pending (issue 12); and authsvc is no general QR drawing service."""
+    text = request.query.get("text", "")
+    if not text or len(text) > qr.MAX_PAYLOAD_CHARS + 200:
+        raise errors.QrInvalid("missing or oversized text")
+    login.verify_qr(broker(request), text)
+    return text
 
 
-@routes.get("/api/tickets/{ticket_id}/qr.svg")
+@routes.get("/api/qr.svg")
 async def qr_svg(request: web.Request) -> web.Response:
-    svg = qrimage.svg(qrimage.encode(await _pending_qr(request)))
+    svg = qrimage.svg(qrimage.encode(_verified_qr_text(request)))
     return web.Response(
         text=svg, content_type="image/svg+xml", headers={"Cache-Control": "no-store"}
     )
 
 
-@routes.get("/api/tickets/{ticket_id}/qr.png")
+@routes.get("/api/qr.png")
 async def qr_png(request: web.Request) -> web.Response:
     wanted = request.query.get("scale", "6")
     scale = min(max(int(wanted), 1), 16) if _SCALE.fullmatch(wanted) else 6
-    png = qrimage.png(qrimage.encode(await _pending_qr(request)), scale=scale)
+    png = qrimage.png(qrimage.encode(_verified_qr_text(request)), scale=scale)
     return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
 
 

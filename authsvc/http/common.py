@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from aiohttp import web
 
 from authsvc import errors
-from authsvc.core import language
+from authsvc.core import forwarded, language
 from authsvc.http.appkeys import BROKER
 from authsvc.services.broker import Broker
 
@@ -45,12 +46,15 @@ def field(body: dict[str, Any], name: str, *, max_len: int = 512) -> str:
     return value
 
 
-def client_ip(request: web.Request, *, trust_forwarded_for: bool) -> str:
-    if trust_forwarded_for:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()[:64]
-    return request.remote or ""
+def client_ip(request: web.Request) -> str:
+    """The browser's address: the socket's peer, or behind proxies listed in
+    AUTHSVC_TRUSTED_PROXIES the rightmost X-Forwarded-For entry that is not one of them."""
+    trusted = broker(request).settings.trusted_proxies
+    remote = request.remote or ""
+    if not trusted:
+        return remote
+    headers = request.headers.getall("X-Forwarded-For", [])
+    return forwarded.browser_ip(remote, headers, trusted)[:64]
 
 
 def lang(request: web.Request) -> str:
@@ -69,7 +73,11 @@ def json_response(body: dict[str, Any], status: int = 200) -> web.Response:
     )
 
 
-async def rate_limit(request: web.Request, bucket: str, subject: str, limit: int) -> None:
-    count = await broker(request).store.hit(f"rl:{bucket}:{subject}", window=60.0)
+async def rate_limit(
+    request: web.Request, bucket: str, subject: str, limit: int, *, window: float = 60.0
+) -> None:
+    """At most `limit` hits per fixed `window` (seconds) on `bucket` for `subject` (an IP, a
+    device); the next one is refused 429 with `Retry-After` = the window (an upper bound)."""
+    count = await broker(request).store.hit(f"rl:{bucket}:{subject}", window=window)
     if count > limit:
-        raise errors.RateLimited(f"{bucket} {subject}")
+        raise errors.RateLimited(f"{bucket} {subject}", retry_after=math.ceil(window))

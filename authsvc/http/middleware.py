@@ -3,10 +3,10 @@ OAuth endpoints, RFC 6749 §4.1.2.1 redirects for authorization errors, a page f
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Awaitable, Callable
 
+import structlog
 from aiohttp import web
 
 from authsvc import errors
@@ -14,7 +14,7 @@ from authsvc.http.appkeys import BROKER
 from authsvc.http.common import json_response, lang
 from authsvc.http.pages import render
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID = web.RequestKey("request_id", str)
 SECURITY_HEADERS = {
@@ -49,6 +49,7 @@ def _as_error(exc: web.HTTPException) -> errors.QrAuthError:
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
     request[REQUEST_ID] = request_id
+    structlog.contextvars.bind_contextvars(request_id=request_id)
     try:
         response = await handler(request)
     except errors.QrAuthError as exc:
@@ -58,7 +59,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         response = _error_response(request, _as_error(exc), request_id)
     except Exception:
-        log.exception("unhandled error request_id=%s path=%s", request_id, request.path)
+        log.exception("unhandled error", method=request.method, path=request.path)
         response = _error_response(request, errors.QrAuthError(), request_id)
     if not response.prepared:
         response.headers.update(SECURITY_HEADERS)
@@ -73,14 +74,7 @@ def _error_response(
         public = errors.QrAuthError()
     else:
         public = exc
-    log.info(
-        "refused %s %s code=%s detail=%s request_id=%s",
-        request.method,
-        request.path,
-        exc.code,
-        exc.detail,
-        request_id,
-    )
+    log.info("refused", method=request.method, path=request.path, code=exc.code, detail=exc.detail)
     request.app[BROKER].metrics.refusals.labels(code=exc.code).inc()
     response = _render(request, exc, public, request_id)
     response.headers.update(public.headers())

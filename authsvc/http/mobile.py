@@ -77,7 +77,7 @@ async def broker_keys(request: web.Request) -> web.Response:
 async def _application(request: web.Request) -> tuple[ecard.Application, dict[str, Any]]:
     """An application's body, signed by the device key it names, within the per-IP limit."""
     b = broker(request)
-    ip = client_ip(request, trust_forwarded_for=b.settings.trust_forwarded_for)
+    ip = client_ip(request)
     await rate_limit(request, "ecard", ip, b.settings.limits.ecard_applications_per_ip_per_minute)
     raw = await read_body(request)
     body = parse_json(raw)
@@ -167,6 +167,7 @@ def _scan_view(b: Any, ticket: tickets.Ticket) -> dict[str, Any]:
         "requested_at": ticket.created_at,
         "expires_at": ticket.expires_at,
         "accounts": list(ticket.accounts),
+        **({"number_choices": list(ticket.match_choices)} if ticket.match_choices else {}),
         "face": {
             "required": acr.face_required(ticket.request),
             "threshold": b.settings.face_threshold,
@@ -245,3 +246,12 @@ async def reject(request: web.Request) -> web.Response:
     card, _ = await _phone(request)
     ticket = await login.reject(broker(request), request.match_info["ticket_id"], card)
     return json_response({"state": str(ticket.state)})
+
+
+@routes.post("/api/mobile/tickets/{ticket_id}/number")
+async def match_number(request: web.Request) -> web.Response:
+    """Number matching: `{"number": "47"}`, one of the scan's `number_choices`."""
+    card, body = await _phone(request)
+    picked = field(body, "number", max_len=2)
+    await login.match_number(broker(request), request.match_info["ticket_id"], card, picked)
+    return json_response({"matched": True})

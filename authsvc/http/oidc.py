@@ -9,7 +9,7 @@ from aiohttp import web
 from authsvc import errors
 from authsvc.core import acr
 from authsvc.core.oidc.claims import SCOPES
-from authsvc.http.common import broker, json_response
+from authsvc.http.common import broker, client_ip, json_response, rate_limit
 from authsvc.http.pages import render
 from authsvc.keyring import Purpose
 from authsvc.services import logout, tokens
@@ -91,6 +91,8 @@ async def token(request: web.Request) -> web.Response:
     """RFC 6749 §4.1.3 with PKCE; errors (the registry's OAuthError) in the §5.2 shape, rendered
     by the middleware like every other error."""
     b = broker(request)
+    limit = b.settings.limits.token_per_ip_per_minute
+    await rate_limit(request, "token-ip", client_ip(request), limit)  # 429 + Retry-After
     try:
         form = dict(await request.post())
     except web.HTTPRequestEntityTooLarge as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
 from aiohttp import web
@@ -26,6 +27,14 @@ def csp(frame_ancestors: str = "'none'") -> str:
         "connect-src 'self'; base-uri 'none'; form-action 'self'; "
         f"frame-ancestors {frame_ancestors}"
     )
+
+
+def query_link(request: web.Request, **changes: str) -> str:
+    """The same page with some query parameters changed (`lang`, `elder`), as a query-only
+    relative link ("?…&lang=en"): it resolves against the current page, so a path like
+    `//evil.example/x` cannot make it an off-site link (issue 12)."""
+    query = [(k, v) for k, v in request.query.items() if k not in changes]
+    return "?" + urlencode([*query, *changes.items()])
 
 
 ELDER_COOKIE = "elder"
@@ -61,9 +70,9 @@ def render(
 
     language = lang(request)
     other = "zh" if language == "en" else "en"
-    lang_href = str(request.rel_url.update_query(lang=other))
+    lang_href = query_link(request, lang=other)
     elder = elder_mode(request)
-    elder_href = str(request.rel_url.update_query(elder="0" if elder else "1"))
+    elder_href = query_link(request, elder="0" if elder else "1")
     html = (
         request.app[JINJA]
         .get_template(name)

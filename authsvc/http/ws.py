@@ -18,9 +18,10 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from authsvc import errors
 from authsvc.core import tickets
-from authsvc.http.appkeys import SOCKETS
+from authsvc.http.appkeys import SOCKETS, WS_COUNTS
 from authsvc.http.browser import authorized_ticket
-from authsvc.http.common import broker
+from authsvc.http.common import broker, client_ip
+from authsvc.http.wslimits import CLOSE_TOO_MANY, RETRY_AFTER, SocketCounts
 from authsvc.services.broker import Broker
 
 log = logging.getLogger(__name__)
@@ -46,17 +47,48 @@ async def ticket_socket(request: web.Request) -> web.StreamResponse:
     if origin is not None and origin not in allowed_origins(b):
         raise errors.ForbiddenOrigin(origin[:100])
     limits = b.settings.limits
-    ws = web.WebSocketResponse(
-        heartbeat=limits.ws_heartbeat, max_msg_size=limits.ws_max_message_bytes
-    )
-    await ws.prepare(request)
-    request.app[SOCKETS].add(ws)
-    b.metrics.websockets.inc()
+    counts, ip = request.app[WS_COUNTS], client_ip(request)
+    counts.open(ip)  # 429 + Retry-After before the upgrade
+    socket = _Counted(counts, ip)
     try:
-        await _serve(b, ws, request.match_info["ticket_id"])
+        ws = web.WebSocketResponse(
+            heartbeat=limits.ws_heartbeat, max_msg_size=limits.ws_max_message_bytes
+        )
+        await ws.prepare(request)
+        request.app[SOCKETS].add(ws)
+        b.metrics.websockets.inc()
+        try:
+            await _serve(b, ws, request.match_info["ticket_id"], socket)
+        finally:
+            b.metrics.websockets.dec()
     finally:
-        b.metrics.websockets.dec()
+        socket.release()
     return ws
+
+
+class _Counted:
+    """This socket's places in the process's counts, given back exactly once."""
+
+    def __init__(self, counts: SocketCounts, ip: str) -> None:
+        self.counts, self.ip = counts, ip
+        self.authenticated = False
+        self.ticket_id: str | None = None
+
+    def authenticate(self) -> None:
+        if not self.authenticated:
+            self.authenticated = True
+            self.counts.authenticated()
+
+    def join(self, ticket_id: str) -> bool:
+        if self.counts.join(ticket_id):
+            self.ticket_id = ticket_id
+            return True
+        return False
+
+    def release(self) -> None:
+        if self.ticket_id is not None:
+            self.counts.leave(self.ticket_id)
+        self.counts.close(self.ip, authenticated=self.authenticated)
 
 
 async def _hello(b: Broker, ws: web.WebSocketResponse) -> str | None:
@@ -72,8 +104,9 @@ async def _hello(b: Broker, ws: web.WebSocketResponse) -> str | None:
     return None
 
 
-async def _serve(b: Broker, ws: web.WebSocketResponse, ticket_id: str) -> None:
+async def _serve(b: Broker, ws: web.WebSocketResponse, ticket_id: str, socket: _Counted) -> None:
     secret = await _hello(b, ws)
+    socket.authenticate()  # it spoke (or was closed): no longer waiting for its secret
     if secret is None:
         return
     stream = TicketStream(b, ws, ticket_id)
@@ -84,6 +117,12 @@ async def _serve(b: Broker, ws: web.WebSocketResponse, ticket_id: str) -> None:
         listener.close()
         await _send(ws, {"type": "error", **exc.body()})
         await ws.close(code=CLOSE_FORBIDDEN, message=exc.code.encode())
+        return
+    if not socket.join(ticket_id):
+        listener.close()
+        refusal = errors.RateLimited("ws per ticket", retry_after=RETRY_AFTER)
+        await _send(ws, {"type": "error", **refusal.body(), "retry_after": RETRY_AFTER})
+        await ws.close(code=CLOSE_TOO_MANY, message=b"rate_limited")
         return
     try:
         stream.start(ticket)

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
 from authsvc import errors
 from authsvc.accounts import AccountsProvider
 from authsvc.clients import ClientRegistry
@@ -23,7 +25,7 @@ from authsvc.services.face import FaceMatcher, SignatureMatcher
 from authsvc.store.base import Store
 
 log = logging.getLogger(__name__)
-audit_log = logging.getLogger("authsvc.audit")
+audit_log = structlog.get_logger("authsvc.audit")
 
 Step = Callable[[Ticket], Ticket]
 GC_MARGIN = 300.0
@@ -106,7 +108,9 @@ class Broker:
         await self.store.audit(self.audit_entry(ticket, outcome, context))
 
     def audit_entry(self, ticket: Ticket, outcome: str, context: dict[str, Any]) -> dict[str, Any]:
-        audit_log.debug("%s ticket=%s state=%s", outcome, ticket.id[:8], ticket.state)
+        audit_log.debug(
+            "transition", outcome=outcome, ticket=ticket.id[:8], state=str(ticket.state)
+        )
         return {
             "time": self.now(),
             "event": "ticket",

@@ -22,7 +22,10 @@ ACR = acr.ACR_FACE  # the default level (kept for importers)
 
 
 def code_key(code: str) -> str:
-    return "code:" + hashlib.sha256(code.encode()).hexdigest()
+    """The code's store key. Its digest is a Redis hash tag (`{…}`): the code and its "used"
+    marker (services/tokens.py) land in one slot of a Redis Cluster, so taking one and leaving
+    the other stays one script."""
+    return "code:{" + hashlib.sha256(code.encode()).hexdigest() + "}"
 
 
 def verify_qr(broker: Broker, text: str) -> qr.QrClaims:
@@ -55,6 +58,8 @@ async def scan(broker: Broker, claims: qr.QrClaims, card: Card) -> Ticket:
         raise errors.QrInvalid("QR claims do not match the ticket")
     lifetimes = broker.settings.lifetimes
     context = _context(card)
+    client = broker.clients.get(stored.client_id)
+    challenge = tickets.new_number_challenge() if client.number_matching else None
     scanned = await broker.apply(
         claims.ticket_id,
         lambda t: tickets.scan(
@@ -63,11 +68,11 @@ async def scan(broker: Broker, claims: qr.QrClaims, card: Card) -> Ticket:
             subject=_subject(card),
             now=broker.now(),
             lifetimes=lifetimes,
+            challenge=challenge,
         ),
         context,
         stored=stored,
     )
-    client = broker.clients.get(stored.client_id)
     try:
         accounts = await broker.accounts.accounts_for(client, card, stored.identity, broker.now())
     except errors.NoAccount as exc:
@@ -94,6 +99,20 @@ async def scan(broker: Broker, claims: qr.QrClaims, card: Card) -> Ticket:
         context,
         stored=scanned,
     )
+
+
+async def match_number(broker: Broker, ticket_id: str, card: Card, picked: str) -> Ticket:
+    """Number matching: a wrong pick rejects the ticket, then answers number_mismatch."""
+    ticket = await broker.apply(
+        ticket_id,
+        lambda t: tickets.match_number(
+            t, device_id=card.device_id, picked=picked, now=broker.now()
+        ),
+        _context(card, step="number"),
+    )
+    if ticket.state is tickets.State.REJECTED:
+        raise errors.NumberMismatch()
+    return ticket
 
 
 async def choose(broker: Broker, ticket_id: str, card: Card, key: str) -> Ticket:

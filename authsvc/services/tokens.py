@@ -4,10 +4,10 @@ revokes what it issued)."""
 from __future__ import annotations
 
 import hashlib
-import logging
 import secrets
 from typing import Any
 
+import structlog
 from joserfc import jwt
 
 from authsvc import errors
@@ -22,7 +22,7 @@ from authsvc.services import sessions
 from authsvc.services.broker import Broker
 from authsvc.services.login import code_key
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 
 def _digest(value: str) -> str:
@@ -34,7 +34,11 @@ def access_key(token: str) -> str:
 
 
 def _used_key(code: str) -> str:
-    return "usedcode:" + _digest(code)
+    return "usedcode:{" + _digest(code) + "}"  # the same hash tag as login.code_key
+
+
+def _revoked_key(code: str) -> str:
+    return "revokedcode:" + _digest(code)
 
 
 def _ticket_tokens_key(ticket_id: str) -> str:
@@ -54,14 +58,25 @@ def sign_jwt(
 async def redeem(
     broker: Broker, client: Client, *, code: str, redirect_uri: str, verifier: str
 ) -> dict[str, Any]:
-    """Take the code once, check it, mint an ID token and an access token, consume the ticket."""
-    grant = await broker.store.take_value(code_key(code))
+    """Take the code once, check it, mint an ID token and an access token, consume the ticket.
+
+    RFC 6749 §4.1.2 / §10.5: a code presented twice is refused and what it issued revoked. The
+    access token is chosen before the code is taken, and taking the code leaves the "used"
+    marker naming it in the same atomic Store step, so a concurrent replay always finds what
+    to revoke. The replay flags the code revoked before deleting the token; the winner writes
+    the token before reading the flag — in every interleaving the token ends deleted."""
+    access_token = secrets.token_urlsafe(32)
+    marker = {"access_tokens": [access_key(access_token)]}
+    settings = broker.settings
+    ttl = settings.access_token_ttl
+    grant = await broker.store.take_value_leaving(
+        code_key(code), _used_key(code), marker, ttl=max(ttl, settings.code_ttl)
+    )
     if grant is None:
         await _refuse_replay(broker, code)
         raise errors.InvalidGrant("the code is unknown, expired or already used")
     check_grant(grant, client_id=client.client_id, redirect_uri=redirect_uri, verifier=verifier)
     now = broker.now()
-    settings = broker.settings
     sub = oidc_claims.subject(
         grant["subject"]["id_number"],
         client_id=client.client_id,
@@ -82,13 +97,11 @@ async def redeem(
         ),
         alg=Algorithm(client.id_token_signed_response_alg),
     )
-    access_token = secrets.token_urlsafe(32)
     scope = [s for s in grant["request"].get("scope", ["openid"]) if s in client.scopes]
     userinfo = {
         "sub": sub,
         **oidc_claims.user_claims(scope, grant["subject"], grant["account"], allowed=allowed),
     }
-    ttl = settings.access_token_ttl
     person = person_key(grant["subject"]["id_number"])
     await broker.store.put_value(
         access_key(access_token),
@@ -103,17 +116,14 @@ async def redeem(
         },
         ttl=ttl,
     )
-    issued = {
-        "ticket": grant["ticket"],
-        "access_tokens": [access_key(access_token)],
-        "client_id": client.client_id,
-        "person": person,
-    }
+    issued = {**marker, "ticket": grant["ticket"], "client_id": client.client_id, "person": person}
     await broker.store.put_value(_used_key(code), issued, ttl=max(ttl, settings.code_ttl))
     await broker.store.put_value(_ticket_tokens_key(grant["ticket"]), issued, ttl=ttl)
     await broker.store.put_value(f"sid-tokens:{grant['sid']}", issued, ttl=ttl)
     session = {"sid": grant["sid"], "client_id": client.client_id, "sub": sub}
     await sessions.remember(broker, person, session, ttl=max(ttl, settings.id_token_ttl))
+    if await broker.store.get_value(_revoked_key(code)) is not None:  # replayed meanwhile
+        await revoke_issued(broker, issued, reason="code_replayed")
     await _consume_ticket(broker, grant["ticket"])
     await broker.store.audit(
         {
@@ -139,7 +149,7 @@ async def _consume_ticket(broker: Broker, ticket_id: str) -> None:
             ticket_id, lambda t: tickets.consume(t, now=broker.now()), {"step": "token"}
         )
     except Exception:  # the ticket may be gone (TTL); the tokens are valid regardless
-        log.info("ticket %s could not be marked consumed", ticket_id[:8])
+        log.info("ticket could not be marked consumed", ticket=ticket_id[:8])
 
 
 async def _refuse_replay(broker: Broker, code: str) -> None:
@@ -148,6 +158,8 @@ async def _refuse_replay(broker: Broker, code: str) -> None:
     issued = await broker.store.get_value(_used_key(code))
     if issued is None:
         return
+    ttl = max(broker.settings.access_token_ttl, broker.settings.code_ttl)
+    await broker.store.put_value(_revoked_key(code), {"reason": "code_replayed"}, ttl=ttl)
     await revoke_issued(broker, issued, reason="code_replayed")
     await _end_person(broker, issued, reason="code_replayed")
 

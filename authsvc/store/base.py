@@ -61,6 +61,14 @@ class Store(Protocol):
         """Atomically read and delete: of two concurrent takers exactly one gets the value."""
         ...
 
+    async def take_value_leaving(
+        self, key: str, marker_key: str, marker: dict[str, Any], *, ttl: float
+    ) -> dict[str, Any] | None:
+        """`take_value`, and if the value was there, `put_value(marker_key, marker)` in the same
+        atomic step: a taker that finds the value gone always finds the marker. On a Redis
+        Cluster both names must carry the same hash tag (`code:{d}`, `used:{d}`)."""
+        ...
+
     async def delete_value(self, key: str) -> None: ...
 
     async def add_once(self, key: str, *, ttl: float) -> bool:

@@ -29,6 +29,9 @@ def to_fields(ticket: Ticket) -> dict[str, str]:
         "reason": ticket.reason,
         "redirect": ticket.redirect,
         "updated_at": repr(ticket.updated_at),
+        "match_number": ticket.match_number,
+        "match_choices": json.dumps(list(ticket.match_choices)),
+        "number_matched": "1" if ticket.number_matched else "0",
         **{name: json.dumps(getattr(ticket, name), ensure_ascii=False) for name in _JSON_FIELDS},
     }
 
@@ -56,5 +59,8 @@ def from_fields(fields: dict[str, Any]) -> Ticket:
         reason=f["reason"],
         redirect=f.get("redirect", ""),
         updated_at=float(f["updated_at"]),
+        match_number=f.get("match_number", ""),
+        match_choices=tuple(json.loads(f.get("match_choices", "[]"))),
+        number_matched=f.get("number_matched") == "1",
         **{name: json.loads(f[name]) for name in _JSON_FIELDS},
     )

@@ -18,28 +18,29 @@ from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
 class _Expiring:
     """A dict whose entries vanish after their TTL (physical expiry only: garbage collection)."""
 
-    def __init__(self) -> None:
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._items: dict[str, tuple[float, Any]] = {}
+        self._monotonic = monotonic
 
     def get(self, key: str) -> Any | None:
         item = self._items.get(key)
         if item is None:
             return None
-        if item[0] <= time.monotonic():
+        if item[0] <= self._monotonic():
             del self._items[key]
             return None
         return item[1]
 
     def set(self, key: str, value: Any, ttl: float) -> None:
-        self._items[key] = (time.monotonic() + ttl, value)
+        self._items[key] = (self._monotonic() + ttl, value)
         if len(self._items) % 1024 == 0:
             self.sweep()
 
     def incr(self, key: str, window: float) -> int:
         """Fixed window counter: the window starts at the first hit."""
         item = self._items.get(key)
-        if item is None or item[0] <= time.monotonic():
-            self._items[key] = (time.monotonic() + window, 1)
+        if item is None or item[0] <= self._monotonic():
+            self._items[key] = (self._monotonic() + window, 1)
             return 1
         self._items[key] = (item[0], item[1] + 1)
         return int(item[1] + 1)
@@ -50,7 +51,7 @@ class _Expiring:
         return value
 
     def sweep(self) -> None:
-        now = time.monotonic()
+        now = self._monotonic()
         for key in [k for k, (deadline, _) in self._items.items() if deadline <= now]:
             del self._items[key]
 
@@ -58,11 +59,19 @@ class _Expiring:
 class MemoryStore:
     name = "memory"
 
-    def __init__(self, *, audit_path: str = "", audit_keep: int = 10_000) -> None:
-        self._tickets = _Expiring()
-        self._values = _Expiring()
-        self._once = _Expiring()
-        self._counters = _Expiring()
+    def __init__(
+        self,
+        *,
+        audit_path: str = "",
+        audit_keep: int = 10_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`monotonic` is the clock of physical expiry (garbage collection), injectable so
+        tests move it instead of sleeping."""
+        self._tickets = _Expiring(monotonic)
+        self._values = _Expiring(monotonic)
+        self._once = _Expiring(monotonic)
+        self._counters = _Expiring(monotonic)
         self._fanout = Fanout()
         self._audit_path = Path(audit_path) if audit_path else None
         self._cards: dict[str, dict[str, Any]] = {}
@@ -104,6 +113,14 @@ class MemoryStore:
 
     async def take_value(self, key: str) -> dict[str, Any] | None:
         return self._values.pop(key)
+
+    async def take_value_leaving(
+        self, key: str, marker_key: str, marker: dict[str, Any], *, ttl: float
+    ) -> dict[str, Any] | None:
+        value = self._values.pop(key)
+        if value is not None:
+            self._values.set(marker_key, dict(marker), ttl)
+        return value
 
     async def delete_value(self, key: str) -> None:
         self._values.pop(key)

@@ -133,6 +133,7 @@ class RedisStore:
         self._replace = self._redis.register_script(_lua("replace_ticket.lua"))
         self._commit = self._redis.register_script(_lua("commit_transition.lua"))
         self._hit = self._redis.register_script(_lua("hit.lua"))
+        self._take_leaving = self._redis.register_script(_lua("take_leaving.lua"))
         self._issue_card = self._redis.register_script(_lua("issue_card.lua"))
         self._set_card_status = self._redis.register_script(_lua("set_card_status.lua"))
 
@@ -240,6 +241,14 @@ class RedisStore:
         with _guard("take_value"):
             raw = cast("str | None", await self._redis.getdel(self._key("v", key)))
         return _loads_value(raw)
+
+    async def take_value_leaving(
+        self, key: str, marker_key: str, marker: dict[str, Any], *, ttl: float
+    ) -> dict[str, Any] | None:
+        keys = [self._key("v", key), self._key("v", marker_key)]
+        with _guard("take_value_leaving"):
+            raw = await self._take_leaving(keys=keys, args=[_dumps(marker), _ms(ttl)])
+        return _loads_value(cast("str | None", raw or None))
 
     async def delete_value(self, key: str) -> None:
         with _guard("delete_value"):

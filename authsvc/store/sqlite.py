@@ -12,6 +12,7 @@ import asyncio
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,8 +38,15 @@ def _dumps(value: Any) -> str:
 class EmbeddedStore(MemoryStore):
     name = "embedded"
 
-    def __init__(self, path: str | Path, *, audit_path: str = "", audit_keep: int = 10_000) -> None:
-        super().__init__(audit_path=audit_path, audit_keep=audit_keep)
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        audit_path: str = "",
+        audit_keep: int = 10_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(audit_path=audit_path, audit_keep=audit_keep, monotonic=monotonic)
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(

@@ -165,6 +165,20 @@ async def _step(session: PhoneSession, run: Any) -> Login:
         return login
 
 
+@routes.post("/api/number")
+async def pick_number(request: web.Request) -> web.Response:
+    """Number matching: the number the user picked among the three."""
+    session = request.app[SESSION]
+    number = text_field(await read_json(request), "number", max_len=2)
+
+    async def run(login: Login) -> None:
+        await session.phone.pick_number(number)
+        login.number_matched = True
+
+    await _step(session, run)
+    return answer(request, session)
+
+
 @routes.post("/api/account")
 async def choose_account(request: web.Request) -> web.Response:
     session = request.app[SESSION]

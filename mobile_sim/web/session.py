@@ -20,6 +20,7 @@ FINAL_CODES = frozenset(
         "ticket_not_found",
         "ticket_consumed",
         "not_ticket_device",
+        "number_mismatch",
     }
 )
 
@@ -28,6 +29,7 @@ FINAL_CODES = frozenset(
 class Login:
     result: ScanResult
     account_key: str = ""
+    number_matched: bool = False  # number matching: the pick was right (or none was asked)
     face_passed: bool = False
     failures: int = 0
     outcome: str = ""  # "", "confirmed", "rejected" or "failed"
@@ -40,6 +42,8 @@ class Login:
         max_failures = int(self.result.face.get("max_failures", 3))
         return {
             **present.scan_view(self.result, phone_place, lang),
+            "number_choices": list(self.result.number_choices),
+            "number_matched": self.number_matched or not self.result.number_choices,
             "account_key": self.account_key,
             "account": next(
                 (

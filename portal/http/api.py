@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+from typing import Any
+
+import yaml
 from aiohttp import web
 
 from portal.clock import epoch, from_epoch
@@ -41,3 +46,18 @@ async def accounts(request: web.Request) -> web.Response:
             raise InvalidAccountsRequest("accounts request replayed")
         found = await accounts_for(db, id_number, name, wanted)
     return web.json_response({"accounts": [a.wire() for a in found]})
+
+
+@functools.cache
+def description() -> dict[str, Any]:
+    """portal/http/openapi.yaml, read once: the machine endpoints, in OpenAPI 3.1."""
+    loaded: dict[str, Any] = yaml.safe_load(
+        Path(__file__).with_name("openapi.yaml").read_text(encoding="utf-8")
+    )
+    return loaded
+
+
+@routes.get("/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    public = request.app[SETTINGS].public_url
+    return web.json_response({**description(), "servers": [{"url": public}]})

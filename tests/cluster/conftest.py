@@ -22,6 +22,9 @@ from tools.cluster import NGINX, Cluster
 LIMITS = {
     "AUTHSVC_SCANS_PER_DEVICE_PER_MINUTE": "100000",
     "AUTHSVC_TICKETS_PER_IP_PER_MINUTE": "100000",
+    "AUTHSVC_AUTHORIZE_PER_IP_PER_MINUTE": "100000",
+    "AUTHSVC_TOKEN_PER_IP_PER_MINUTE": "100000",
+    "AUTHSVC_WS_PER_IP": "100000",
     "AUTHSVC_ECARD_APPLY_PER_IP": "100000",  # the burst provisions 20 phones from one address
 }
 

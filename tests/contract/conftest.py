@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
+from authsvc.core.clock import FrozenClock
 from authsvc.store.memory import MemoryStore
 from authsvc.store.redis import RedisStore
 from authsvc.store.sqlite import EmbeddedStore
@@ -25,6 +27,12 @@ async def raw_redis() -> AsyncIterator[Redis]:
     await client.aclose()
 
 
+@pytest.fixture
+def expiry_clock() -> FrozenClock:
+    """The memory stores' clock of physical expiry, moved by `lapse`."""
+    return FrozenClock(0.0)
+
+
 @pytest.fixture(
     params=[
         "memory",
@@ -33,11 +41,17 @@ async def raw_redis() -> AsyncIterator[Redis]:
         pytest.param("redis-cluster", marks=pytest.mark.redis),
     ]
 )
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AnyStore]:
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, expiry_clock: FrozenClock
+) -> AsyncIterator[AnyStore]:
     """Every backend behind the same contract (memory and embedded never touch Redis; the
     embedded one keeps its long-lived records in a SQLite file of the test's own)."""
     if request.param in ("memory", "embedded"):
-        local = MemoryStore() if request.param == "memory" else EmbeddedStore(tmp_path / "store.db")
+        local = (
+            MemoryStore(monotonic=expiry_clock.now)
+            if request.param == "memory"
+            else EmbeddedStore(tmp_path / "store.db", monotonic=expiry_clock.now)
+        )
         yield local
         await local.close()
         return
@@ -57,6 +71,23 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     finally:
         await redis_store.close()
         await purge(prefix)
+
+
+Lapse = Callable[[float], Awaitable[None]]
+
+
+@pytest.fixture
+def lapse(store: AnyStore, expiry_clock: FrozenClock) -> Lapse:
+    """Let `seconds` of TTL pass: the memory store's clock moves (no waiting); Redis expires
+    keys on its own clock, which no test can move, so there — only there — the test waits."""
+
+    async def advance(seconds: float) -> None:
+        if isinstance(store, MemoryStore):
+            expiry_clock.advance(seconds)
+        else:
+            await asyncio.sleep(seconds)
+
+    return advance
 
 
 @pytest.fixture(params=["redis", "redis-cluster"])

@@ -16,7 +16,7 @@ from authsvc.core.tickets import Identity, Lifetimes, Ticket
 from authsvc.store.fanout import RESYNC
 from authsvc.store.redis import RedisStore
 
-from .conftest import AnyStore, connect_redis, new_prefix
+from .conftest import AnyStore, Lapse, connect_redis, new_prefix
 
 LIFETIMES = Lifetimes()
 NOW = 1_700_000_000.123456
@@ -50,8 +50,17 @@ def scanned(ticket: Ticket, device_id: str = DEVICE) -> Ticket:
 
 
 def confirmed() -> Ticket:
-    """A ticket that went all the way: every field but `reason` is off its default."""
-    t = scanned(pending())
+    """A ticket that went all the way (number matching too): every field but `reason` is off
+    its default."""
+    t = tk.scan(
+        pending(),
+        device_id=DEVICE,
+        subject={"name": "欧阳娜娜"},
+        now=NOW + 1.25,
+        lifetimes=LIFETIMES,
+        challenge=("47", ("12", "47", "83")),
+    )
+    t = tk.match_number(t, device_id=DEVICE, picked="47", now=NOW + 2.0)
     t = tk.offer_accounts(t, device_id=DEVICE, accounts=ACCOUNTS, now=NOW + 2.5)
     t = tk.choose_account(t, device_id=DEVICE, key=tk.account_key(ACCOUNTS[0]), now=NOW + 3.5)
     t = tk.record_face_check(t, device_id=DEVICE, passed=False, now=NOW + 4.5, max_failures=3)
@@ -102,11 +111,11 @@ async def test_unknown_ticket_is_none(store: AnyStore) -> None:
     assert await store.get_ticket("no-such-ticket") is None
 
 
-async def test_ticket_vanishes_after_ttl(store: AnyStore) -> None:
+async def test_ticket_vanishes_after_ttl(store: AnyStore, lapse: Lapse) -> None:
     """A ticket is gone once its store TTL has lapsed."""
     ticket = pending()
     await store.create_ticket(ticket, ttl=0.2)
-    await asyncio.sleep(0.4)
+    await lapse(0.4)
     assert await store.get_ticket(ticket.id) is None
 
 
@@ -137,12 +146,12 @@ async def test_replace_of_missing_ticket_creates_nothing(store: AnyStore) -> Non
     assert await store.get_ticket(ticket.id) is None
 
 
-async def test_replace_applies_the_new_ttl(store: AnyStore) -> None:
+async def test_replace_applies_the_new_ttl(store: AnyStore, lapse: Lapse) -> None:
     """A successful replace sets the ticket's TTL to the one given."""
     ticket = pending()
     await store.create_ticket(ticket, ttl=0.5)
     assert await store.replace_ticket(scanned(ticket), expected_version=1, ttl=60)
-    await asyncio.sleep(0.8)
+    await lapse(0.8)
     assert await store.get_ticket(ticket.id) is not None
 
 
@@ -175,10 +184,10 @@ async def test_value_put_get_delete(store: AnyStore) -> None:
     assert await store.get_value("never-written") is None
 
 
-async def test_value_vanishes_after_ttl(store: AnyStore) -> None:
+async def test_value_vanishes_after_ttl(store: AnyStore, lapse: Lapse) -> None:
     """A value is gone once its TTL has lapsed."""
     await store.put_value("short", {"a": 1}, ttl=0.2)
-    await asyncio.sleep(0.4)
+    await lapse(0.4)
     assert await store.get_value("short") is None
 
 
@@ -197,20 +206,35 @@ async def test_concurrent_takers_exactly_one_gets_it(store: AnyStore) -> None:
     assert [t for t in taken if t is not None] == [{"n": 3}]
 
 
-async def test_add_once(store: AnyStore) -> None:
+async def test_take_value_leaving_leaves_its_marker_atomically(store: AnyStore) -> None:
+    """Of 20 concurrent takers one gets the value; every other one already finds the marker."""
+    await store.put_value("code:{4}", {"n": 4}, ttl=60)  # one hash tag: one Cluster slot
+
+    async def take() -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        taken = await store.take_value_leaving("code:{4}", "used:{4}", {"m": 4}, ttl=60)
+        return taken, None if taken else await store.get_value("used:{4}")
+
+    results = await asyncio.gather(*(take() for _ in range(20)))
+    assert [t for t, _ in results if t is not None] == [{"n": 4}]
+    assert all(marker == {"m": 4} for taken, marker in results if taken is None)
+    assert await store.take_value_leaving("c:{n}", "used:{n}", {"m": 0}, ttl=60) is None
+    assert await store.get_value("used:{n}") is None
+
+
+async def test_add_once(store: AnyStore, lapse: Lapse) -> None:
     """add_once is True the first time within the TTL, False after, True again once it lapses."""
     assert await store.add_once("nonce:a", ttl=0.5) is True
     assert await store.add_once("nonce:a", ttl=0.5) is False
     assert await store.add_once("nonce:b", ttl=0.5) is True
-    await asyncio.sleep(0.8)
+    await lapse(0.8)
     assert await store.add_once("nonce:a", ttl=0.5) is True
 
 
-async def test_hit_counts_within_a_window_and_resets_after(store: AnyStore) -> None:
+async def test_hit_counts_within_a_window_and_resets_after(store: AnyStore, lapse: Lapse) -> None:
     """hit counts per key within a fixed window and starts again at 1 after it."""
     assert [await store.hit("ip:1", window=0.5) for _ in range(3)] == [1, 2, 3]
     assert await store.hit("ip:2", window=0.5) == 1
-    await asyncio.sleep(0.8)
+    await lapse(0.8)
     assert await store.hit("ip:1", window=0.5) == 1
 
 

@@ -58,13 +58,13 @@ def test_production_refuses_every_demo_value() -> None:
 
 
 def _serve(env: dict[str, str], tmp_path: Path, *args: str) -> subprocess.Popen[bytes]:
-    log = (tmp_path / "portal.log").open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "portal", *args],
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with (tmp_path / "portal.log").open("ab") as log:  # the child keeps its own copy
+        return subprocess.Popen(
+            [sys.executable, "-m", "portal", *args],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _log(tmp_path: Path) -> str:

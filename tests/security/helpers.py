@@ -116,3 +116,14 @@ async def begin(
     if scan:
         await phone.scan(browser.ticket["qr_text"])
     return browser, phone, browser.ticket["ticket_id"]
+
+
+async def value_keys(server: Broker, start: str) -> set[str]:
+    """The names of the stored values starting with `start` (observed, not changed: the proof
+    that a refused request stored nothing)."""
+    store: Any = server.store
+    if store.name == "memory":
+        return {k for k in store._values._items if k.startswith(start)}
+    prefix = store._prefix + "v:"
+    found = [k async for k in store._redis.scan_iter(match=prefix + start + "*", count=500)]
+    return {k[len(prefix) :] for k in found}

@@ -123,6 +123,7 @@ ROUTES: dict[tuple[str, str], Kind] = {
     ("GET", "/.well-known/cert-jwks.json"): Kind.PUBLIC,
     ("GET", "/cert/verify"): Kind.PUBLIC,
     ("POST", "/api/cert/verify"): Kind.PUBLIC,
+    ("GET", "/openapi.json"): Kind.PUBLIC,  # the machine endpoints' description
     ("GET", "/uc/{code}/business/{app_id}/receipt.pdf"): Kind.COMPANY_VIEW,
     ("GET", "/uc/{code}/certificate"): Kind.COMPANY_VIEW,
     ("POST", "/uc/{code}/certificate"): Kind.COMPANY_VIEW,

@@ -161,9 +161,11 @@ async def start_process(
     prefix: str,
     clients_file: Path,
     redis_cluster_url: str = "",
+    env: dict[str, str] | None = None,
 ) -> BrokerProcess:
     """`python -m authsvc serve` on Redis (or a Redis Cluster), as a load balancer would run
-    several."""
+    several; `env` adds settings (e.g. limits)."""
+    extra = env or {}
     env = {
         **os.environ,
         "AUTHSVC_PORT": str(port),
@@ -176,14 +178,42 @@ async def start_process(
         "AUTHSVC_REGISTRY": str(people.world(folder)),
         "AUTHSVC_DB": "",
         "REDIS_CLUSTER_URL": redis_cluster_url,
+        **extra,
     }
-    log = (folder / f"authsvc-{port}.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "authsvc", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    with (folder / f"authsvc-{port}.log").open("wb") as log:  # the child keeps its own copy
+        process = subprocess.Popen(
+            [sys.executable, "-m", "authsvc", "serve"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     await wait_ready(url, process)
     return BrokerProcess(url=url, process=process)
+
+
+@asynccontextmanager
+async def broker_processes(
+    folder: Path, prefix: str, count: int = 2, env: dict[str, str] | None = None
+) -> AsyncIterator[list[BrokerProcess]]:
+    """`count` authsvc processes sharing Redis, the keys folder and the public issuer name
+    (the first one's URL), killed afterwards."""
+    clients = write_clients(folder)
+    ports = [free_port() for _ in range(count)]
+    issuer = f"http://127.0.0.1:{ports[0]}"
+    started: list[BrokerProcess] = []
+    try:
+        for port in ports:
+            started.append(
+                await start_process(
+                    folder, port=port, issuer=issuer, prefix=prefix, clients_file=clients, env=env
+                )
+            )
+        yield started
+    finally:
+        for process in started:
+            if process.process.poll() is None:
+                process.kill()
 
 
 async def wait_ready(

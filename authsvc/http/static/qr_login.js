@@ -12,6 +12,7 @@
       confirmed: "登录成功，正在跳转…", rejected: "您已在手机上取消登录", expired: "二维码已过期",
       expiredDetail: "请点击刷新二维码后重新扫码", renewing: "正在刷新二维码…",
       noAccount: "未找到可登录的账号", faceExhausted: "人脸识别失败次数过多，本次登录已取消",
+      numberMismatch: "手机上选择的数字不一致，本次登录已取消",
       error: "网络异常，正在重新连接…", failed: "无法生成二维码，请稍后重试", polling: "已切换为兼容连接方式",
     },
     en: {
@@ -21,6 +22,7 @@
       confirmed: "Signed in, redirecting…", rejected: "The login was cancelled on the phone", expired: "The QR code has expired",
       expiredDetail: "Refresh the code and scan again", renewing: "Refreshing the QR code…",
       noAccount: "No account to sign in with", faceExhausted: "Too many failed face checks; the login was cancelled",
+      numberMismatch: "The number picked on the phone was wrong; the login was cancelled",
       error: "Connection problem, reconnecting…", failed: "Could not create a QR code; try again later", polling: "Using the fallback connection",
     },
   };
@@ -52,6 +54,13 @@
     $("overlay-detail").textContent = detail || "";
     $("refresh-button").hidden = !refreshable;
     $("overlay-icon").className = "overlay-icon icon-" + state;
+    showNumber("");
+  }
+
+  // Number matching: the number the phone must pick, while the login waits for it.
+  function showNumber(number) {
+    $("match-number").hidden = !number;
+    $("match-number-value").textContent = number || "";
   }
 
   function closeChannel() {
@@ -155,6 +164,7 @@
       case "scanned":
         $("countdown").textContent = "";
         overlay("scanned", t.scanned, event.name ? t.scannedDetail(event.name) : "", false);
+        showNumber(event.number);
         break;
       case "confirmed": overlay("confirmed", t.confirmed, "", false); leave(event.redirect); break;
       case "consumed": overlay("confirmed", t.confirmed, "", false); break;
@@ -166,6 +176,7 @@
   function rejectedText(reason) {
     if (reason === "no_account") return t.noAccount;
     if (reason === "face_check_exhausted") return t.faceExhausted;
+    if (reason === "number_mismatch") return t.numberMismatch;
     return t.rejected;
   }
 

@@ -11,7 +11,7 @@
   const FACE_ANIMATION_MS = 1400;
   const TITLES = {
     apply: t.apply_title, home: t.title, scan: t.scan_title, request: t.request_title,
-    face: t.face_title, confirm: t.confirm_title, outcome: t.title, loading: t.title,
+    face: t.face_title, confirm: t.confirm_title, number: t.number_title, outcome: t.title, loading: t.title,
     certificate: t.cert_title,
   };
 
@@ -93,6 +93,7 @@
     const login = view.login;
     if (!login) return show(wantScan ? "scan" : "home");
     if (login.outcome) return renderOutcome(login);
+    if (!login.number_matched) return renderNumber(login);
     if (!login.account_key) return renderRequest(login);
     if (!login.face_passed) return renderFace(login);
     return renderConfirm(login);
@@ -214,6 +215,19 @@
     setFace("idle", t.face_hint);
     toast(error.message);
     return refresh();
+  }
+
+  // Number matching: three numbers, the user taps the one the computer shows.
+  function renderNumber(login) {
+    $("number-choices").replaceChildren(...login.number_choices.map((number) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "button number-choice";
+      button.textContent = number;
+      button.addEventListener("click", () => attempt(() => call("/api/number", { body: { number } })));
+      return button;
+    }));
+    show("number");
   }
 
   function renderConfirm(login) {
