@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 from authsvc.core.crypto import Algorithm
 from bench.load import summary_ms
 from bench.logins import Logins, Sample, session
-from bench.servers import start_floor, wait_ready
+from bench.servers import AUTHSVC_BENCH_ENV, start_floor, wait_ready
 from tests.support.redis_cluster import RedisCluster
 from tools.cluster import Cluster
 
@@ -36,11 +36,6 @@ HALL = {
     "name": {"zh": "测试服务大厅", "en": "Test service hall"},
     "redirect_uris": ["http://127.0.0.1:9/cb"],
     "identities": ["personal", "legal_rep", "agent"],
-}
-UNLIMITED = {
-    "AUTHSVC_TICKETS_PER_IP_PER_MINUTE": "1000000000",
-    "AUTHSVC_SCANS_PER_DEVICE_PER_MINUTE": "1000000000",
-    "AUTHSVC_TICKET_TTL": "600",
 }
 
 
@@ -120,7 +115,7 @@ async def _measure(
 async def _scenario(
     name: str, folder: Path, processes: int, redis_urls: list[str], args: argparse.Namespace
 ) -> dict[str, Any]:
-    env = dict(UNLIMITED)
+    env = dict(AUTHSVC_BENCH_ENV)
     if name == "redis_cluster":
         env["REDIS_CLUSTER_URL"] = redis_urls[0]
     cluster = Cluster(

@@ -28,7 +28,13 @@ from collections.abc import AsyncIterator
 from aiohttp import WSMsgType, web
 from redis.asyncio import Redis
 
-STATES = {"scan": "scanned", "account": "scanned", "face": "scanned", "confirm": "confirmed"}
+STATES = {
+    "scan": "scanned",
+    "account": "scanned",
+    "face-challenge": "scanned",
+    "face": "scanned",
+    "confirm": "confirmed",
+}
 TICKET_TTL_MS = 600_000
 HEARTBEAT = 15.0  # as authsvc's Limits.ws_heartbeat
 MAX_MESSAGE = 4096  # as authsvc's Limits.ws_max_message_bytes

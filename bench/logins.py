@@ -42,7 +42,7 @@ USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/126.0.0.0 Safari/537.36"
 )
-FLOOR_STEPS = ("scan", "account", "face")
+FLOOR_STEPS = ("scan", "account", "face-challenge", "face")
 
 
 CLIENT_SECRET = "hall-secret"  # the test client `hall` of tests.support.servers.write_clients
@@ -137,6 +137,7 @@ class Logins:
         self.request_id = ""
         self.browser: BrowserLogin | None = None
         self._phones: itertools.cycle[PhoneState] | None = None
+        self._faces = Path()
         self._jwks: KeySet | None = None
         self._claims: jwt.JWTClaimsRegistry | None = None
 
@@ -159,6 +160,7 @@ class Logins:
             exp={"essential": True},
             iat={"essential": True},
         )
+        self._faces = home / "faces"
         self._phones = itertools.cycle(
             await provision(self.authsvc, self.http, home, phones, algorithm)
         )
@@ -204,7 +206,7 @@ class Logins:
         watcher = None
         try:
             watcher = asyncio.create_task(_confirmed_at(ws, self.timeout))
-            phone = PhoneApp(next(self._phones), session=self.http)
+            phone = PhoneApp(next(self._phones), session=self.http, faces_dir=self._faces)
             result = await phone.scan(qr_text)
             await phone.choose(result.account("personal")["key"])
             await phone.face_check()
