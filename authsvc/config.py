@@ -47,6 +47,7 @@ class Limits:
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8700
+    event_loop: str = "uvloop"
     issuer: str = "http://127.0.0.1:8700"
     redis_url: str = ""
     redis_cluster_url: str = ""
@@ -139,6 +140,15 @@ def deployment_problems(settings: Settings, client_secrets: list[str]) -> list[s
     return problems
 
 
+EVENT_LOOPS = ("uvloop", "asyncio")
+
+
+def _one_of(value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+    return value
+
+
 def _flag(value: str) -> bool:
     if value.lower() in ("1", "true", "yes", "on"):
         return True
@@ -171,6 +181,12 @@ class EnvVar:
 ENV: tuple[EnvVar, ...] = (
     EnvVar("AUTHSVC_HOST", "host", str, "interface authsvc listens on"),
     EnvVar("AUTHSVC_PORT", "port", int, "port authsvc listens on"),
+    EnvVar(
+        "AUTHSVC_EVENT_LOOP",
+        "event_loop",
+        lambda value: _one_of(value, EVENT_LOOPS),
+        "`uvloop` (libuv: less CPU per request) or `asyncio` (the standard library's loop)",
+    ),
     EnvVar(
         "AUTHSVC_ISSUER",
         "issuer",

@@ -51,9 +51,9 @@ def _context(card: Card, **extra: Any) -> dict[str, Any]:
     return {"card": card.card_no, "device": card.device_id[:12], **extra}
 
 
-async def scan(broker: Broker, claims: qr.QrClaims, card: Card) -> Ticket:
-    """First scan wins; then ask the portal for this person's accounts there."""
-    stored = await broker.load_stored(claims.ticket_id)
+async def scan(broker: Broker, claims: qr.QrClaims, card: Card, stored: Ticket) -> Ticket:
+    """First scan wins; then ask the portal for this person's accounts there. `stored` is the
+    ticket as read with the request (every step below gets the ticket it acts on that way)."""
     if stored.client_id != claims.client_id or stored.identity is not claims.identity:
         raise errors.QrInvalid("QR claims do not match the ticket")
     lifetimes = broker.settings.lifetimes
@@ -101,69 +101,69 @@ async def scan(broker: Broker, claims: qr.QrClaims, card: Card) -> Ticket:
     )
 
 
-async def match_number(broker: Broker, ticket_id: str, card: Card, picked: str) -> Ticket:
+async def match_number(broker: Broker, stored: Ticket, card: Card, picked: str) -> Ticket:
     """Number matching: a wrong pick rejects the ticket, then answers number_mismatch."""
     ticket = await broker.apply(
-        ticket_id,
+        stored.id,
         lambda t: tickets.match_number(
             t, device_id=card.device_id, picked=picked, now=broker.now()
         ),
         _context(card, step="number"),
+        stored=stored,
     )
     if ticket.state is tickets.State.REJECTED:
         raise errors.NumberMismatch()
     return ticket
 
 
-async def choose(broker: Broker, ticket_id: str, card: Card, key: str) -> Ticket:
+async def choose(broker: Broker, stored: Ticket, card: Card, key: str) -> Ticket:
     return await broker.apply(
-        ticket_id,
+        stored.id,
         lambda t: tickets.choose_account(t, device_id=card.device_id, key=key, now=broker.now()),
         _context(card, account=key),
+        stored=stored,
     )
 
 
-async def face_challenge(broker: Broker, ticket_id: str, card: Card) -> Challenge:
+async def face_challenge(broker: Broker, stored: Ticket, card: Card) -> Challenge:
     """A liveness challenge for this ticket, its card holder and the device that scanned it."""
-    stored = await broker.load_stored(ticket_id)
     tickets.require_scanned_by(stored, card.device_id, broker.now())
     return await face.issue(
         broker,
-        purpose=face.ticket_purpose(ticket_id),
+        purpose=face.ticket_purpose(stored.id),
         id_number=card.id_number,
         device=card.device_id,
     )
 
 
 async def face_check(
-    broker: Broker, ticket_id: str, card: Card, body: dict[str, Any]
+    broker: Broker, stored: Ticket, card: Card, body: dict[str, Any]
 ) -> tuple[Ticket, FaceResult]:
     """The server decides: take the challenge, compare the capture, record pass or fail (the
     `face_max_failures`-th failure rejects the ticket)."""
-    stored = await broker.load_stored(ticket_id)
     tickets.require_scanned_by(stored, card.device_id, broker.now())
     result = await face.answer(
         broker,
         body,
-        purpose=face.ticket_purpose(ticket_id),
+        purpose=face.ticket_purpose(stored.id),
         id_number=card.id_number,
         device=card.device_id,
     )
     limit = broker.settings.limits.face_max_failures
     ticket = await broker.apply(
-        ticket_id,
+        stored.id,
         lambda t: tickets.record_face_check(
             t, device_id=card.device_id, passed=result.passed, now=broker.now(), max_failures=limit
         ),
         _context(card, face="pass" if result.passed else "fail", score=result.score),
+        stored=stored,
     )
     return ticket, result
 
 
-async def confirm(broker: Broker, ticket_id: str, card: Card) -> Ticket:
+async def confirm(broker: Broker, stored: Ticket, card: Card) -> Ticket:
     """Mint the single-use code, then confirm once; the redirect goes only to the browser
     holding the secret."""
-    stored = await broker.load_stored(ticket_id)
     tickets.check_confirmable(stored, device_id=card.device_id, now=broker.now())
     code = secrets.token_urlsafe(32)
     redirect = _redirect_with_code(broker, stored, code)
@@ -173,7 +173,7 @@ async def confirm(broker: Broker, ticket_id: str, card: Card) -> Ticket:
     lifetimes = broker.settings.lifetimes
     try:
         ticket = await broker.apply(
-            ticket_id,
+            stored.id,
             lambda t: tickets.confirm(
                 t,
                 device_id=card.device_id,
@@ -233,9 +233,10 @@ def session_id(ticket_id: str) -> str:
     return hashlib.sha256(f"sid|{ticket_id}".encode()).hexdigest()[:32]
 
 
-async def reject(broker: Broker, ticket_id: str, card: Card) -> Ticket:
+async def reject(broker: Broker, stored: Ticket, card: Card) -> Ticket:
     return await broker.apply(
-        ticket_id,
+        stored.id,
         lambda t: tickets.reject(t, device_id=card.device_id, now=broker.now()),
         _context(card),
+        stored=stored,
     )

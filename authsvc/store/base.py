@@ -9,6 +9,7 @@ so callers subscribe first and read the ticket second.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Collection
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from authsvc.core.tickets import Ticket
@@ -16,6 +17,15 @@ from authsvc.core.tickets import Ticket
 Event = dict[str, Any]
 ISSUED, CONFLICT, BLOCKED = "issued", "conflict", "blocked"
 BLOCKING_STATUSES = ("lost", "suspended")
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneRead:
+    """What a signed phone request needs from the store, fetched together."""
+
+    card: dict[str, Any] | None  # the e-card's record
+    fresh_nonce: bool  # the device nonce had not been seen (it is now spent)
+    ticket: Ticket | None  # the ticket the request is about, when it named one
 
 
 class Subscription(Protocol):
@@ -41,6 +51,13 @@ class Store(Protocol):
     async def create_ticket(self, ticket: Ticket, *, ttl: float) -> None: ...
 
     async def get_ticket(self, ticket_id: str) -> Ticket | None: ...
+
+    async def phone_request(
+        self, *, person: str, card_no: str, nonce_key: str, nonce_ttl: float, ticket_id: str = ""
+    ) -> PhoneRead:
+        """One signed phone request's reads: spend the nonce (`add_once(nonce_key)`), read the
+        e-card record and, when `ticket_id` is given, the ticket — one round trip on Redis."""
+        ...
 
     async def replace_ticket(self, new: Ticket, *, expected_version: int, ttl: float) -> bool:
         """Write `new` only if the stored ticket still has `expected_version`."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from authsvc.core.tickets import Ticket
 from authsvc.store import cards
+from authsvc.store.base import PhoneRead
 from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
 
 
@@ -124,6 +125,15 @@ class MemoryStore:
 
     async def delete_value(self, key: str) -> None:
         self._values.pop(key)
+
+    async def phone_request(
+        self, *, person: str, card_no: str, nonce_key: str, nonce_ttl: float, ticket_id: str = ""
+    ) -> PhoneRead:
+        return PhoneRead(
+            card=await self.get_card(card_no, person=person),
+            fresh_nonce=await self.add_once(nonce_key, ttl=nonce_ttl),
+            ticket=await self.get_ticket(ticket_id) if ticket_id else None,
+        )
 
     async def add_once(self, key: str, *, ttl: float) -> bool:
         if self._once.get(key) is not None:

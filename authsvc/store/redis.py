@@ -42,6 +42,7 @@ from redis.backoff import NoBackoff
 from authsvc import errors
 from authsvc.core.tickets import Ticket
 from authsvc.store import codec
+from authsvc.store.base import PhoneRead
 from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
 from authsvc.store.keys import CLUSTER_SHARDS, KeyLayout
 from authsvc.store.redis_events import NET_ERRORS, EventReader, sharded_opener, single_opener
@@ -196,6 +197,23 @@ class RedisStore:
                 "dict[str, str]", await self._redis.hgetall(self._layout.ticket(ticket_id))
             )
         return codec.from_fields(fields) if fields else None
+
+    async def phone_request(
+        self, *, person: str, card_no: str, nonce_key: str, nonce_ttl: float, ticket_id: str = ""
+    ) -> PhoneRead:
+        with _guard("phone_request"):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.get(self._card_key(person, card_no))
+                pipe.set(self._key("o", nonce_key), "1", nx=True, px=_ms(nonce_ttl))
+                if ticket_id:
+                    pipe.hgetall(self._layout.ticket(ticket_id))
+                replies = await pipe.execute()
+        fields = cast("dict[str, str]", replies[2]) if ticket_id else {}
+        return PhoneRead(
+            card=_loads_value(cast("str | None", replies[0])),
+            fresh_nonce=bool(replies[1]),
+            ticket=codec.from_fields(fields) if fields else None,
+        )
 
     async def replace_ticket(self, new: Ticket, *, expected_version: int, ttl: float) -> bool:
         args: list[str | int] = [str(expected_version), _ms(ttl)]
