@@ -10,13 +10,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from authsvc import errors
+from authsvc.clients import Client
 from authsvc.core import acr, qr, tickets
 from authsvc.core.ecard import Card
 from authsvc.core.face import Challenge, FaceResult
 from authsvc.core.tickets import Ticket
 from authsvc.keyring import Purpose
 from authsvc.services import face
-from authsvc.services.broker import Broker
+from authsvc.services.broker import Broker, Step
 
 ACR = acr.ACR_FACE  # the default level (kept for importers)
 
@@ -53,51 +54,72 @@ def _context(card: Card, **extra: Any) -> dict[str, Any]:
 
 async def scan(broker: Broker, claims: qr.QrClaims, card: Card, stored: Ticket) -> Ticket:
     """First scan wins; then ask the portal for this person's accounts there. `stored` is the
-    ticket as read with the request (every step below gets the ticket it acts on that way)."""
+    ticket as read with the request (every step below gets the ticket it acts on that way).
+
+    A client without an accounts endpoint offers the personal account at once: the scan and
+    the offer are then one commit. With an endpoint, the scan is committed first, so a second
+    phone is refused while the portal is being asked."""
     if stored.client_id != claims.client_id or stored.identity is not claims.identity:
         raise errors.QrInvalid("QR claims do not match the ticket")
-    lifetimes = broker.settings.lifetimes
-    context = _context(card)
     client = broker.clients.get(stored.client_id)
     challenge = tickets.new_number_challenge() if client.number_matching else None
-    scanned = await broker.apply(
-        claims.ticket_id,
-        lambda t: tickets.scan(
-            t,
+
+    def scanned(ticket: Ticket) -> Ticket:
+        return tickets.scan(
+            ticket,
             device_id=card.device_id,
             subject=_subject(card),
             now=broker.now(),
-            lifetimes=lifetimes,
+            lifetimes=broker.settings.lifetimes,
             challenge=challenge,
-        ),
-        context,
-        stored=stored,
-    )
+        )
+
+    if client.accounts_endpoint:
+        return await _scan_then_ask(broker, client, card, stored, scanned)
+    scanned(stored)  # refuses a scanned or expired ticket before anything else happens
+    return await _offer(broker, client, card, stored, scanned)
+
+
+async def _scan_then_ask(
+    broker: Broker, client: Client, card: Card, stored: Ticket, scanned: Step
+) -> Ticket:
+    ticket = await broker.apply(stored.id, scanned, _context(card), stored=stored)
+    try:
+        return await _offer(broker, client, card, ticket, lambda t: t)
+    except errors.AccountsUnavailable:
+        lifetimes = broker.settings.lifetimes
+        await broker.apply(
+            stored.id,
+            lambda t: tickets.release(t, now=broker.now(), lifetimes=lifetimes),
+            _context(card),
+        )
+        raise
+
+
+async def _offer(
+    broker: Broker, client: Client, card: Card, stored: Ticket, before: Step
+) -> Ticket:
+    """Ask for the accounts, then commit `before` (the scan, or nothing) with the offer, or
+    with the refusal when the person has no account there."""
     try:
         accounts = await broker.accounts.accounts_for(client, card, stored.identity, broker.now())
     except errors.NoAccount as exc:
         await broker.apply(
-            claims.ticket_id,
+            stored.id,
             lambda t: tickets.reject(
-                t, device_id=card.device_id, now=broker.now(), reason="no_account"
+                before(t), device_id=card.device_id, now=broker.now(), reason="no_account"
             ),
             _context(card, detail=exc.code),
-        )
-        raise
-    except errors.AccountsUnavailable:
-        await broker.apply(
-            claims.ticket_id,
-            lambda t: tickets.release(t, now=broker.now(), lifetimes=lifetimes),
-            context,
+            stored=stored,
         )
         raise
     return await broker.apply(
-        claims.ticket_id,
+        stored.id,
         lambda t: tickets.offer_accounts(
-            t, device_id=card.device_id, accounts=accounts, now=broker.now()
+            before(t), device_id=card.device_id, accounts=accounts, now=broker.now()
         ),
-        context,
-        stored=scanned,
+        _context(card),
+        stored=stored,
     )
 
 
