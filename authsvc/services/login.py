@@ -14,19 +14,15 @@ from authsvc.clients import Client
 from authsvc.core import acr, qr, tickets
 from authsvc.core.ecard import Card
 from authsvc.core.face import Challenge, FaceResult
+from authsvc.core.oidc.grant import Grant
 from authsvc.core.tickets import Ticket
 from authsvc.keyring import Purpose
 from authsvc.services import face
 from authsvc.services.broker import Broker, Step
+from authsvc.store.records import secret_hash
 
 ACR = acr.ACR_FACE  # the default level (kept for importers)
-
-
-def code_key(code: str) -> str:
-    """The code's store key. Its digest is a Redis hash tag (`{…}`): the code and its "used"
-    marker (services/tokens.py) land in one slot of a Redis Cluster, so taking one and leaving
-    the other stays one script."""
-    return "code:{" + hashlib.sha256(code.encode()).hexdigest() + "}"
+GC_SLACK = 60.0  # the store keeps a code this much past its expiry: logical expiry decides
 
 
 def verify_qr(broker: Broker, text: str) -> qr.QrClaims:
@@ -189,9 +185,9 @@ async def confirm(broker: Broker, stored: Ticket, card: Card) -> Ticket:
     tickets.check_confirmable(stored, device_id=card.device_id, now=broker.now())
     code = secrets.token_urlsafe(32)
     redirect = _redirect_with_code(broker, stored, code)
-    await broker.store.put_value(
-        code_key(code), _grant(broker, stored), ttl=broker.settings.code_ttl
-    )
+    code_hash = secret_hash(code)
+    gc_ttl = broker.settings.code_ttl + GC_SLACK
+    await broker.store.save_code(code_hash, _grant(broker, stored), ttl=gc_ttl)
     lifetimes = broker.settings.lifetimes
     try:
         ticket = await broker.apply(
@@ -207,7 +203,7 @@ async def confirm(broker: Broker, stored: Ticket, card: Card) -> Ticket:
             stored=stored,
         )
     except errors.QrAuthError:
-        await broker.store.delete_value(code_key(code))
+        await broker.store.discard_code(code_hash)
         raise
     broker.metrics.codes_issued.inc()
     await broker.store.audit(
@@ -233,21 +229,23 @@ def _redirect_with_code(broker: Broker, ticket: Ticket, code: str) -> str:
     return f"{uri}{'&' if '?' in uri else '?'}{urlencode(params)}"
 
 
-def _grant(broker: Broker, ticket: Ticket) -> dict[str, Any]:
+def _grant(broker: Broker, ticket: Ticket) -> Grant:
     """What the code stands for, read back by the token endpoint; `acr`/`amr` say what really
-    happened on this ticket."""
+    happened on this ticket. It expires `code_ttl` from now, on the broker's clock."""
     achieved = acr.achieved(ticket.face_passed)
-    return {
-        "ticket": ticket.id,
-        "client_id": ticket.client_id,
-        "request": dict(ticket.request),
-        "subject": dict(ticket.subject),
-        "account": dict(ticket.account),
-        "auth_time": int(broker.now()),
-        "acr": achieved[0],
-        "amr": achieved[1],
-        "sid": session_id(ticket.id),
-    }
+    now = broker.now()
+    return Grant(
+        ticket=ticket.id,
+        client_id=ticket.client_id,
+        request=dict(ticket.request),
+        subject=dict(ticket.subject),
+        account=dict(ticket.account),
+        auth_time=int(now),
+        acr=achieved[0],
+        amr=tuple(achieved[1]),
+        sid=session_id(ticket.id),
+        expires_at=now + broker.settings.code_ttl,
+    )
 
 
 def session_id(ticket_id: str) -> str:

@@ -36,7 +36,7 @@ def read_id_token_hint(broker: Broker, hint: str) -> dict[str, Any] | None:
 async def end_session(broker: Broker, claims: dict[str, Any], client: Client) -> None:
     """Revoke the login's tokens and tell the client's back channel."""
     sid = str(claims.get("sid", ""))
-    issued = await broker.store.get_value(f"sid-tokens:{sid}") if sid else None
+    issued = await broker.store.issued_for_sid(sid) if sid else None
     if issued:
         await revoke_issued(broker, issued, reason="end_session")
     await broker.store.audit(
@@ -94,12 +94,12 @@ async def end_person_sessions(broker: Broker, person: str, *, reason: str) -> in
     Logout 1.0 §2.5: one logout token per session). Returns how many sessions ended."""
     ended = await sessions.take_all(broker, person)
     for entry in ended:
-        issued = await broker.store.get_value(f"sid-tokens:{entry['sid']}")
+        issued = await broker.store.issued_for_sid(entry.sid)
         if issued:
             await revoke_issued(broker, issued, reason=reason)
-        client = broker.clients.find(str(entry.get("client_id", "")))
+        client = broker.clients.find(entry.client_id)
         if client is not None and client.backchannel_logout_uri:
-            await notify_backchannel(broker, client, sub=str(entry["sub"]), sid=str(entry["sid"]))
+            await notify_backchannel(broker, client, sub=entry.sub, sid=entry.sid)
     await broker.store.audit(
         {
             "time": broker.now(),
