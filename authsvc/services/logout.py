@@ -13,6 +13,7 @@ import aiohttp
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from authsvc import errors
 from authsvc.clients import Client
 from authsvc.core.crypto import Algorithm
 from authsvc.keyring import Purpose
@@ -96,7 +97,9 @@ async def deliver_forever(broker: Broker) -> None:
         try:
             while await deliver_due(broker):
                 pass
-        except Exception:  # a Redis outage or a bad entry must not end the loop
+        except errors.Unavailable as exc:  # Redis away: the entries wait for its return
+            log.warning("back-channel logout queue unavailable: %s", exc.detail)
+        except Exception:  # nor may a bad entry end the loop
             log.exception("back-channel logout deliveries failed; trying again")
         await asyncio.sleep(broker.settings.backchannel_poll)
 

@@ -210,12 +210,12 @@ async def test_rotating_every_key_refuses_no_login_and_no_card(
             tally.stop.set()
             for task in tasks:
                 task.cancel()
+    assert tally.refused == [], sorted(set(tally.refused))[:10]
     after = kids(cluster, "current")
     assert all(after[p] != before[p] for p in ("qr", "token", "ecard"))
     assert kids(cluster, "retired").keys() >= {"qr", "token"}
     assert kids(cluster, "previous")["ecard"] == before["ecard"]  # kept: cards it signed live
     assert kid_of(late.state.ecard) == after["ecard"]
-    assert tally.refused == [], sorted(set(tally.refused))[:10]
     assert tally.of("login", "after promote ecard") >= 2 and tally.of("login") >= 10, tally.done
     for stream in ("card", "rp"):
         assert tally.of(stream, "after promote ecard") >= 3, tally.done.get(stream)
