@@ -77,6 +77,8 @@ class Settings:
     qr_auto_renewals: int = 5
     #: Back-channel logout: the delays before each retry after a failed first attempt.
     backchannel_retry_delays: tuple[float, ...] = (1.0, 4.0, 15.0, 60.0)
+    #: How often each process looks for retries that are due (the queue is in the Store).
+    backchannel_poll: float = 1.0
 
     production: bool = False
 
@@ -372,6 +374,12 @@ ENV: tuple[EnvVar, ...] = (
         "backchannel_retry_delays",
         lambda v: tuple(float(x) for x in v.split(",") if x.strip()),
         "seconds before each retry of a failed back-channel logout (comma-separated; then give up)",
+    ),
+    EnvVar(
+        "AUTHSVC_BACKCHANNEL_POLL",
+        "backchannel_poll",
+        float,
+        "seconds between each process's looks at the shared queue of back-channel logout retries",
     ),
     EnvVar(
         "AUTHSVC_QR_AUTO_RENEWALS", "qr_auto_renewals", int, "times an idle QR page renews its QR"

@@ -19,6 +19,7 @@ from authsvc.core.face import Challenge
 from authsvc.core.oidc.authorize import PendingRequest
 from authsvc.core.oidc.grant import Grant
 from authsvc.core.tickets import Ticket
+from authsvc.store.deliveries import Delivery
 from authsvc.store.records import AccessToken, FaceLock, IssuedTokens, SessionEntry
 
 Event = dict[str, Any]
@@ -201,3 +202,28 @@ class Store(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+    # ── Back-channel logout deliveries (a durable queue shared by every process) ──────────
+    # Back-Channel Logout 1.0 §2.8: failed notifications are retried; the queue outlives the
+    # process that ended the session. See store/deliveries.py.
+
+    async def schedule_delivery(self, delivery: Delivery) -> None:
+        """Queue `delivery` (its attempt, due at `delivery.due`), replacing any entry of the
+        same client and session."""
+        ...
+
+    async def claim_deliveries(
+        self, now: float, *, lease: float, limit: int = 16
+    ) -> list[Delivery]:
+        """The entries due by `now` (earliest first, at most `limit`), each handed to exactly
+        one claimer: in the same atomic step each entry is replaced by `leased(now, lease)`."""
+        ...
+
+    async def finish_delivery(self, claimed: Delivery, then: Delivery | None) -> bool:
+        """End the claim of `claimed`: the entry it left behind becomes `then` (None: removed,
+        delivered or given up). False, nothing written, if another claim moved it on."""
+        ...
+
+    async def pending_deliveries(self) -> list[Delivery]:
+        """Every queued entry, earliest due first (operators and tests)."""
+        ...

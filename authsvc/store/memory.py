@@ -7,6 +7,7 @@ import json
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +17,7 @@ from authsvc.core.oidc.grant import Grant
 from authsvc.core.tickets import Ticket
 from authsvc.store import cards, keys
 from authsvc.store.base import PhoneRead
+from authsvc.store.deliveries import Delivery, same_entry
 from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
 from authsvc.store.records import AccessToken, FaceLock, IssuedTokens, SessionEntry
 
@@ -285,3 +287,39 @@ class MemoryStore:
 
     async def close(self) -> None:
         self._fanout.close_all()
+
+    # ── Back-channel logout deliveries (no await inside a step: each is atomic) ───────────
+
+    @cached_property
+    def _deliveries(self) -> dict[str, Delivery]:
+        return {}
+
+    async def schedule_delivery(self, delivery: Delivery) -> None:
+        self._deliveries[delivery.key] = delivery
+
+    async def claim_deliveries(
+        self, now: float, *, lease: float, limit: int = 16
+    ) -> list[Delivery]:
+        due = sorted((d for d in self._deliveries.values() if d.due <= now), key=_by_due)
+        claimed = due[: max(limit, 0)]
+        for delivery in claimed:
+            self._deliveries[delivery.key] = delivery.leased(now, lease)
+        return claimed
+
+    async def finish_delivery(self, claimed: Delivery, then: Delivery | None) -> bool:
+        same_entry(claimed, then)
+        left = self._deliveries.get(claimed.key)
+        if left is None or left.attempt != claimed.attempt + 1:
+            return False
+        if then is None:
+            del self._deliveries[claimed.key]
+        else:
+            self._deliveries[claimed.key] = then
+        return True
+
+    async def pending_deliveries(self) -> list[Delivery]:
+        return sorted(self._deliveries.values(), key=_by_due)
+
+
+def _by_due(delivery: Delivery) -> float:
+    return delivery.due

@@ -33,6 +33,7 @@ import json
 import logging
 import math
 from collections.abc import Callable, Collection, Iterator, Sequence
+from functools import cached_property
 from importlib import resources
 from typing import Any, cast
 
@@ -49,6 +50,7 @@ from authsvc.core.oidc.grant import Grant
 from authsvc.core.tickets import Ticket
 from authsvc.store import codec, keys, records
 from authsvc.store.base import PhoneRead
+from authsvc.store.deliveries import Delivery, same_entry
 from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
 from authsvc.store.keys import CLUSTER_SHARDS, KeyLayout
 from authsvc.store.records import AccessToken, FaceLock, IssuedTokens, SessionEntry
@@ -467,6 +469,70 @@ class RedisStore:
         self._fanout.close_all()
         await self._events.close()
         await self._redis.aclose()
+
+    # ── Back-channel logout deliveries: one sorted set by due time and one hash of entries,
+    # under one hash tag ({bcl}) so each script stays on one slot of a Redis Cluster ──────
+
+    @property
+    def _delivery_keys(self) -> list[str]:
+        return [
+            self._layout.tagged("bcl", "backchannel:due"),
+            self._layout.tagged("bcl", "backchannel:entries"),
+        ]
+
+    @cached_property
+    def _delivery_scripts(self) -> dict[str, Any]:
+        names = ("schedule_delivery", "claim_deliveries", "finish_delivery")
+        return {name: self._redis.register_script(_lua(f"{name}.lua")) for name in names}
+
+    async def schedule_delivery(self, delivery: Delivery) -> None:
+        args = [delivery.key, delivery.dumps(), repr(delivery.due)]
+        with _guard("schedule_delivery"):
+            await self._delivery_scripts["schedule_delivery"](keys=self._delivery_keys, args=args)
+
+    async def claim_deliveries(
+        self, now: float, *, lease: float, limit: int = 16
+    ) -> list[Delivery]:
+        if limit <= 0:
+            return []
+        args: list[str | int] = [repr(now), repr(now + lease), limit]
+        with _guard("claim_deliveries"):
+            flat = cast(
+                "list[str]",
+                await self._delivery_scripts["claim_deliveries"](
+                    keys=self._delivery_keys, args=args
+                ),
+            )
+        return [Delivery.loads(flat[i], float(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    async def finish_delivery(self, claimed: Delivery, then: Delivery | None) -> bool:
+        same_entry(claimed, then)
+        args = [
+            claimed.key,
+            claimed.attempt + 1,
+            then.dumps() if then else "",
+            repr(then.due) if then else "",
+        ]
+        with _guard("finish_delivery"):
+            done = await self._delivery_scripts["finish_delivery"](
+                keys=self._delivery_keys, args=args
+            )
+        return bool(done)
+
+    async def pending_deliveries(self) -> list[Delivery]:
+        queue, entries = self._delivery_keys
+        with _guard("pending_deliveries"):
+            due = cast(
+                "list[tuple[str, float]]",
+                await self._redis.zrange(queue, 0, -1, withscores=True),
+            )
+            raws = cast(
+                "list[str | None]",
+                await self._redis.hmget(entries, [key for key, _ in due]) if due else [],
+            )
+        return [
+            Delivery.loads(raw, score) for (_, score), raw in zip(due, raws, strict=True) if raw
+        ]
 
 
 def _entry_order(entry_id: str) -> tuple[int, int]:
