@@ -129,16 +129,24 @@ class Shape:
     seconds: float
     latency_seconds: float
     latency_samples: int
+    latency_cap: float  # the half-load run's most seconds
 
     @classmethod
     def of(cls, plan: Plan) -> Shape:
-        return cls(plan.logins, plan.main_seconds, plan.latency_seconds, plan.latency_samples)
+        return cls(
+            plan.logins,
+            plan.main_seconds,
+            plan.latency_seconds,
+            plan.latency_samples,
+            4 * plan.latency_seconds,
+        )
 
     @classmethod
     def extra(cls, plan: Plan) -> Shape:
         """The shorter runs of the embedded store and the long-poll path."""
-        samples = round(plan.latency_samples * plan.extra_latency_seconds / plan.latency_seconds)
-        return cls(plan.extra_logins, plan.main_seconds / 3, plan.extra_latency_seconds, samples)
+        latency = plan.extra_latency_seconds
+        samples = round(plan.latency_samples * latency / plan.latency_seconds)
+        return cls(plan.extra_logins, plan.main_seconds / 6, latency, samples, 2 * latency)
 
 
 async def measure(
@@ -153,6 +161,7 @@ async def measure(
     profile: Path | None = None,
 ) -> dict[str, Any]:
     """The measured closed-loop run at concurrency `best`, then the open loop at half its rate."""
+    name = server.name if target == "authsvc" else target  # the embedded server's logins too
     profiler = Profiler(server.process.pid, profile) if profile is not None else None
     main_gate = await quiet.wait()
     try:
@@ -170,21 +179,19 @@ async def measure(
     finally:
         if profiler is not None and profile is not None:
             profiler.stop()
-            log(f"py-spy profile of the measured {target} run → {profile} (figures inflated)")
+            log(f"py-spy profile of the measured {name} run → {profile} (figures inflated)")
     if profile is not None:
         write_profile_meta(profile, target, main)
     main["requested"] = shape.logins
     log(
-        f"{target}: {main['done']} logins at concurrency {best}: {main['logins_per_s']}/s, "
+        f"{name}: {main['done']} logins at concurrency {best}: {main['logins_per_s']}/s, "
         f"server CPU {main['cpu_s']['server']} s, Redis {main['redis']['commands_per_login']} "
         f"commands / {main['redis']['round_trips_per_login']} round trips per login, "
         f"errors {main['errors']}"
     )
     rate = max(main["logins_per_s"] / 2, 1.0)
-    # Enough logins for a p99 worth the name, within 4 × the planned time.
-    seconds = min(
-        max(shape.latency_seconds, shape.latency_samples / rate), 4 * shape.latency_seconds
-    )
+    # Enough logins for a p99 worth the name, within the cap (4 × the planned time).
+    seconds = min(max(shape.latency_seconds, shape.latency_samples / rate), shape.latency_cap)
     half_gate = await quiet.wait()
     half = await measured_one(
         remote,
@@ -199,7 +206,7 @@ async def measure(
         max_in_flight=1000,
     )
     log(
-        f"{target}: open loop at {rate:.1f}/s: push p50 {half['push_ms']['p50']} ms "
+        f"{name}: open loop at {rate:.1f}/s: push p50 {half['push_ms']['p50']} ms "
         f"p99 {half['push_ms']['p99']} ms, errors {half['errors']}"
     )
     main["quiet_gate"], half["quiet_gate"] = main_gate, half_gate

@@ -115,7 +115,7 @@ Call = tuple[Remote, float, dict[str, Any]]
 
 async def measured(
     servers: list[Server], calls: list[Call], probe: Probe
-) -> tuple[list[dict[str, Any]], dict, Delta]:
+) -> tuple[list[dict[str, Any]], dict[str, float], Delta]:
     """Generator commands run at once, with the CPU seconds used meanwhile by each server (by
     name, or as `server` when there is one), the generators, Redis, the whole machine, and
     `others`: the machine minus all of those (other people's work on a shared machine, py-spy);
@@ -141,7 +141,7 @@ async def measured(
 
 async def measured_one(
     remote: Remote, server: Server, probe: Probe, timeout: float, **cmd: Any
-) -> dict:
+) -> dict[str, Any]:
     """One generator command, its CPU (`cpu_s`) and its Redis work per login (`redis`)."""
     (answer,), used, redis = await measured([server], [(remote, timeout, cmd)], probe)
     return answer | {"cpu_s": used, "redis": redis.per_login(answer.get("done", 0))}
