@@ -75,7 +75,7 @@ class Remote:
 
 def _cpu(pid: int) -> float:
     times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
+    return float(times.user + times.system)
 
 
 def _machine_cpu_s() -> tuple[float, float]:
