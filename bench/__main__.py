@@ -41,6 +41,7 @@ from tests.support.redis_cluster import lone_redis
 # concurrent command fails at once ("Too many connections" → 503). Stay well below it.
 IDLE_OPEN_CONCURRENCY = 64
 BENCH_CLIENT = "hall"  # tests.support.browser.BrowserLogin's default client
+LONGPOLL_MAX_CONCURRENCY = 32
 OIDC_WARMUP = 20  # OIDC logins before the measured ones: the token endpoint's first calls
 
 
@@ -387,9 +388,12 @@ async def run(plan: Plan) -> dict[str, Any]:
             )
             embedded.stop()  # its CPU and memory out of the way of what follows
             quiet.pids.remove(embedded.process.pid)
+            # A long-poll login has up to two requests in flight (a poll and a phone step):
+            # at most 64 at once stays below redis-py's pool of 100 in authsvc and the floor.
+            polling = min(best, LONGPOLL_MAX_CONCURRENCY)
             facts["longpoll"] = {
                 name: await drive_extra(
-                    remotes[0], server, plan, quiet, probe, target=f"{name}_longpoll", best=best
+                    remotes[0], server, plan, quiet, probe, target=f"{name}_longpoll", best=polling
                 )
                 for name, server in (("authsvc", authsvc), ("floor", floor))
             }

@@ -270,9 +270,11 @@ class Logins:
 
     async def _poll(self, url: str, secret: str, version: int) -> dict[str, Any]:
         async with self.http.post(url, json={"secret": secret, "version": version}) as response:
-            body = await response.json(content_type=None)
-            if response.status != 200 or not isinstance(body, dict):
+            if response.status != 200:
                 raise LoginFailed(f"poll {response.status}")
+            body = await response.json(content_type=None)
+        if not isinstance(body, dict):
+            raise LoginFailed("poll answer not an object")
         return body
 
     async def _poll_until_confirmed(self, url: str, secret: str, version: int) -> float:
