@@ -21,6 +21,7 @@ from authsvc.http.pages import STATIC, environment
 from authsvc.http.wslimits import SocketCounts
 from authsvc.keyring import Keyring
 from authsvc.registry import FileRegistry, Registry
+from authsvc.services import logout
 from authsvc.services.broker import Broker
 from authsvc.store import Store, open_store
 
@@ -59,10 +60,11 @@ def create_app(
         accounts = AccountsProvider(keyring, settings.issuer, settings.accounts_timeout)
         app[BROKER] = Broker(settings, opened, keyring, clients, clock, accounts, registry=registry)
         reloader = asyncio.create_task(_reload_keys(keyring))
+        deliveries = asyncio.create_task(logout.deliver_forever(app[BROKER]))
         yield
-        for task in (reloader, *app[BROKER].background):
+        for task in (reloader, deliveries, *app[BROKER].background):
             task.cancel()
-        await asyncio.gather(reloader, *app[BROKER].background, return_exceptions=True)
+        await asyncio.gather(reloader, deliveries, *app[BROKER].background, return_exceptions=True)
         await accounts.close()
         if store is None:
             await opened.close()

@@ -47,6 +47,7 @@ class Limits:
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8700
+    event_loop: str = "uvloop"
     issuer: str = "http://127.0.0.1:8700"
     redis_url: str = ""
     redis_cluster_url: str = ""
@@ -76,6 +77,8 @@ class Settings:
     qr_auto_renewals: int = 5
     #: Back-channel logout: the delays before each retry after a failed first attempt.
     backchannel_retry_delays: tuple[float, ...] = (1.0, 4.0, 15.0, 60.0)
+    #: How often each process looks for retries that are due (the queue is in the Store).
+    backchannel_poll: float = 1.0
 
     production: bool = False
 
@@ -139,6 +142,15 @@ def deployment_problems(settings: Settings, client_secrets: list[str]) -> list[s
     return problems
 
 
+EVENT_LOOPS = ("uvloop", "asyncio")
+
+
+def _one_of(value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+    return value
+
+
 def _flag(value: str) -> bool:
     if value.lower() in ("1", "true", "yes", "on"):
         return True
@@ -171,6 +183,12 @@ class EnvVar:
 ENV: tuple[EnvVar, ...] = (
     EnvVar("AUTHSVC_HOST", "host", str, "interface authsvc listens on"),
     EnvVar("AUTHSVC_PORT", "port", int, "port authsvc listens on"),
+    EnvVar(
+        "AUTHSVC_EVENT_LOOP",
+        "event_loop",
+        lambda value: _one_of(value, EVENT_LOOPS),
+        "`uvloop` (libuv: less CPU per request) or `asyncio` (the standard library's loop)",
+    ),
     EnvVar(
         "AUTHSVC_ISSUER",
         "issuer",
@@ -356,6 +374,12 @@ ENV: tuple[EnvVar, ...] = (
         "backchannel_retry_delays",
         lambda v: tuple(float(x) for x in v.split(",") if x.strip()),
         "seconds before each retry of a failed back-channel logout (comma-separated; then give up)",
+    ),
+    EnvVar(
+        "AUTHSVC_BACKCHANNEL_POLL",
+        "backchannel_poll",
+        float,
+        "seconds between each process's looks at the shared queue of back-channel logout retries",
     ),
     EnvVar(
         "AUTHSVC_QR_AUTO_RENEWALS", "qr_auto_renewals", int, "times an idle QR page renews its QR"

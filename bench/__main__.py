@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from authsvc.config import EVENT_LOOPS, Settings
 from authsvc.core.crypto import Algorithm
 from bench import micro, signatures
 from bench.harness import REDIS_OVERRIDE, T0, Quiet, Remote, log, measured, measured_one
@@ -424,6 +425,7 @@ async def run(plan: Plan) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "aiohttp": aiohttp.__version__,
+        "event_loop": os.environ.get("AUTHSVC_EVENT_LOOP", Settings.event_loop),
         "platform": platform.platform(),
         "ephemeral_ports": _port_range(),
         "run_seconds": round(time.monotonic() - T0, 1),
@@ -482,6 +484,12 @@ def main() -> None:
         "--concurrency", default="", help="closed-loop levels to try (8,32,64; quick 4,16)"
     )
     parser.add_argument(
+        "--event-loop",
+        default=Settings.event_loop,
+        choices=EVENT_LOOPS,
+        help="authsvc's and the floor's event loop (AUTHSVC_EVENT_LOOP; default uvloop)",
+    )
+    parser.add_argument(
         "--device-alg",
         default="ES256",
         choices=["ES256", "Ed25519"],
@@ -525,7 +533,9 @@ def main() -> None:
         choices=["redis", "http"],
         help="make the idle sockets' tickets in Redis with authsvc's own code (fast) or over HTTP",
     )
-    plan = Plan.from_args(parser.parse_args())
+    args = parser.parse_args()
+    os.environ["AUTHSVC_EVENT_LOOP"] = args.event_loop  # both servers inherit it
+    plan = Plan.from_args(args)
     if plan.phones > 30:
         parser.error("authsvc issues at most 30 e-cards per minute per IP")
     print(json.dumps(asyncio.run(run(plan)), indent=2, ensure_ascii=False))

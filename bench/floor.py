@@ -27,11 +27,15 @@ import contextlib
 import hashlib
 import hmac
 import json
+import os
 import secrets
 from collections.abc import AsyncIterator
 
 from aiohttp import WSMsgType, web
 from redis.asyncio import Redis
+
+from authsvc.cli import new_event_loop
+from authsvc.config import Settings
 
 STATES = {
     "scan": "scanned",
@@ -200,6 +204,8 @@ def main() -> None:
         port=args.port,
         print=None,
         access_log=None,
+        # authsvc's loop, whichever it is: the ratio compares the work, not the loops.
+        loop=new_event_loop(os.environ.get("AUTHSVC_EVENT_LOOP", Settings.event_loop)),
     )
 
 

@@ -33,15 +33,16 @@ async def authsvc_tickets(
     out: list[tuple[str, str]] = []
     gate = asyncio.Semaphore(64)
     try:
-        auth = await store.get_value(f"authreq:{request_id}")
-        if auth is None:
+        stored = await store.get_authorization_request(request_id)
+        if stored is None:
             raise RuntimeError("the authorization request is gone")
-        request = {**auth, "identity": str(Identity.PERSONAL)}
+        auth = stored.request
+        request = {**auth.as_dict(), "identity": str(Identity.PERSONAL)}
 
         async def one() -> None:
             secret = tickets.new_browser_secret()
             ticket = tickets.create(
-                client_id=auth["client_id"],
+                client_id=auth.client_id,
                 identity=Identity.PERSONAL,
                 browser_ip="127.0.0.1",
                 browser_ua=user_agent,

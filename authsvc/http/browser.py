@@ -13,7 +13,7 @@ from aiohttp import web
 
 from authsvc import errors, qrimage
 from authsvc.core import qr, tickets
-from authsvc.core.oidc.authorize import validate
+from authsvc.core.oidc.authorize import AuthorizationRequest, pending, require_live, validate
 from authsvc.core.tickets import Identity, Ticket
 from authsvc.http.common import broker, client_ip, field, json_response, lang, rate_limit, read_json
 from authsvc.http.pages import render
@@ -23,16 +23,13 @@ from authsvc.services.broker import Broker
 
 routes = web.RouteTableDef()
 AUTH_REQUEST_TTL = 1800.0
+GC_SLACK = 60.0  # the store keeps a request this much past its expiry: logical expiry decides
 _SCALE = re.compile(r"[0-9]{1,2}")
 IDENTITY_LABELS = {
     Identity.LEGAL_REP: ("法人扫码登录", "Legal representative"),
     Identity.AGENT: ("办事员扫码登录", "Agent"),
     Identity.PERSONAL: ("个人登录", "Personal"),
 }
-
-
-def _request_key(request_id: str) -> str:
-    return f"authreq:{request_id}"
 
 
 @routes.get("/authorize")
@@ -43,7 +40,8 @@ async def authorize(request: web.Request) -> web.StreamResponse:
     await rate_limit(request, "authorize-ip", client_ip(request), limit)
     auth = validate(request.query, b.clients, b.settings.issuer)
     request_id = secrets.token_urlsafe(16)
-    await b.store.put_value(_request_key(request_id), auth.as_dict(), ttl=AUTH_REQUEST_TTL)
+    remembered = pending(auth, request_id=request_id, now=b.now(), ttl=AUTH_REQUEST_TTL)
+    await b.store.save_authorization_request(remembered, ttl=AUTH_REQUEST_TTL + GC_SLACK)
     client = b.clients.get(auth.client_id)
     language = lang(request)
     identities = [
@@ -84,34 +82,29 @@ async def create_ticket(request: web.Request) -> web.Response:
     ip = client_ip(request)
     await rate_limit(request, "ticket-ip", ip, b.settings.limits.tickets_per_ip_per_minute)
     body = await read_json(request)
-    auth = await b.store.get_value(_request_key(field(body, "request", max_len=64)))
-    if auth is None:
-        raise errors.InvalidRequest(
-            "unknown or expired authorization request",
-            zh="登录请求已过期，请重新打开登录页面",
-            en="The login request expired; start again",
-        )
+    stored = await b.store.get_authorization_request(field(body, "request", max_len=64))
+    auth = require_live(stored, b.now())
     identity = _requested_identity(b, auth, body.get("identity"))
     secret = tickets.new_browser_secret()
     ticket = tickets.create(
-        client_id=auth["client_id"],
+        client_id=auth.client_id,
         identity=identity,
         browser_ip=ip,
         browser_ua=request.headers.get("User-Agent", ""),
         browser_secret=secret,
         now=b.now(),
         lifetimes=b.settings.lifetimes,
-        request={**auth, "identity": str(identity)},
+        request={**auth.as_dict(), "identity": str(identity)},
     )
     text = qr_text(b, ticket)
     await b.create(ticket, {"ua": ticket.browser_ua[:80]})
     return json_response(_ticket_view(b, ticket, secret, text), status=201)
 
 
-def _requested_identity(b: Broker, auth: dict[str, Any], wanted: Any) -> Identity:
-    client = b.clients.get(auth["client_id"])
+def _requested_identity(b: Broker, auth: AuthorizationRequest, wanted: Any) -> Identity:
+    client = b.clients.get(auth.client_id)
     try:
-        identity = Identity(wanted or auth["identity"])
+        identity = Identity(wanted or auth.identity)
     except ValueError as exc:
         raise errors.InvalidRequest("unknown identity") from exc
     if identity not in client.identities:

@@ -14,32 +14,33 @@ from authsvc.core.ecard import CardStatus
 from authsvc.http.common import broker, json_response
 from authsvc.services import ecards, logout, tokens
 from authsvc.services.broker import Broker
+from authsvc.store.records import AccessToken
 
 routes = web.RouteTableDef()
 SCOPE = "ecard"
 
 
-async def _grant(request: web.Request) -> dict[str, Any]:
+async def _grant(request: web.Request) -> AccessToken:
     """The access token's record (RFC 6750 §2.1 bearer header), carrying the `ecard` scope."""
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else ""
-    record = await broker(request).store.get_value(tokens.access_key(token)) if token else None
+    record = await tokens.access_token(broker(request), token)
     if record is None:
         raise errors.InvalidToken()
-    if SCOPE not in record.get("scope", ()):
+    if SCOPE not in record.scope:
         raise errors.InsufficientScope()
     return record
 
 
-async def _current(b: Broker, grant: dict[str, Any]) -> dict[str, Any]:
-    record = await b.store.current_card(str(grant["person"]))
+async def _current(b: Broker, grant: AccessToken) -> dict[str, Any]:
+    record = await b.store.current_card(grant.person)
     if record is None:
         raise errors.EcardNotFound("no card for the token's person")
     return record
 
 
-async def _view(b: Broker, grant: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
-    claims = grant.get("claims", {})
+async def _view(b: Broker, grant: AccessToken, record: dict[str, Any]) -> dict[str, Any]:
+    claims = grant.claims
     holder_state = ""
     id_number = str(claims.get("id_number", ""))
     if id_number:
@@ -81,6 +82,6 @@ async def report_lost(request: web.Request) -> web.Response:
     changed = await ecards.set_status(b, record["card_no"], "report_lost", actor="holder")
     view = await _view(b, grant, changed)
     view["sessions_ended"] = await logout.end_person_sessions(
-        b, str(grant["person"]), reason="ecard_reported_lost"
+        b, grant.person, reason="ecard_reported_lost"
     )
     return json_response(view)

@@ -28,37 +28,95 @@ from authsvc.services import ecards, face, login
 routes = web.RouteTableDef()
 
 
-async def _verified(
+def _check_signature(
     request: web.Request, device_jwk: dict[str, Any], body: bytes, device_id: str = ""
 ) -> str:
-    """Check the device signature and spend its nonce; returns the device id."""
+    """The device signature over this request (no I/O); returns the device id."""
     b = broker(request)
     signed = device.SignedRequest(request.method, request.path, request.headers, body)
-    device_id = device.verify_request(
+    return device.verify_request(
         signed,
         device_jwk,
         now=b.now(),
         max_skew=b.settings.limits.device_clock_skew,
         device_id=device_id,
     )
-    nonce = request.headers[device.HEADER_NONCE]
-    if not await b.store.add_once(
-        f"nonce:{device_id}:{nonce}", ttl=2 * b.settings.limits.device_clock_skew
+
+
+def _nonce_key(request: web.Request, device_id: str) -> str:
+    return f"nonce:{device_id}:{request.headers[device.HEADER_NONCE]}"
+
+
+def _nonce_ttl(request: web.Request) -> float:
+    return 2 * broker(request).settings.limits.device_clock_skew
+
+
+async def _verified(
+    request: web.Request, device_jwk: dict[str, Any], body: bytes, device_id: str = ""
+) -> str:
+    """Check the device signature and spend its nonce; returns the device id."""
+    device_id = _check_signature(request, device_jwk, body, device_id)
+    if not await broker(request).store.add_once(
+        _nonce_key(request, device_id), ttl=_nonce_ttl(request)
     ):
         raise errors.RequestReplayed()
     return device_id
 
 
-async def _phone(
-    request: web.Request, *, require_active: bool = True
-) -> tuple[Card, dict[str, Any]]:
+async def _signed(request: web.Request) -> tuple[Card, bytes]:
+    """The request's e-card and its device signature, both checked without I/O."""
     token = request.headers.get(device.HEADER_ECARD, "")
     if not token or len(token) > 4096:
         raise errors.EcardInvalid("no e-card header")
-    card = await ecards.active_card(broker(request), token, require_active=require_active)
+    card = ecards.verified_card(broker(request), token)
     body = await read_body(request)
-    await _verified(request, card.device_jwk, body, card.device_id)
+    _check_signature(request, card.device_jwk, body, card.device_id)
+    return card, body
+
+
+async def _fetch(
+    request: web.Request, card: Card, *, ticket_id: str = "", require_active: bool = True
+) -> tickets.Ticket | None:
+    """One round trip for a signed call: the card's record (checked), the nonce (spent), and
+    the ticket the call is about (read; TicketNotFound when it names one that is not there)."""
+    b = broker(request)
+    if len(ticket_id) > 64:
+        raise errors.TicketNotFound()
+    read = await b.store.phone_request(
+        person=person_key(card.id_number),
+        card_no=card.card_no,
+        nonce_key=_nonce_key(request, card.device_id),
+        nonce_ttl=_nonce_ttl(request),
+        ticket_id=ticket_id,
+    )
+    await ecards.check_record(b, card, read.card, require_active=require_active)
+    if not read.fresh_nonce:
+        raise errors.RequestReplayed()
+    if ticket_id and read.ticket is None:
+        raise errors.TicketNotFound()
+    return read.ticket
+
+
+async def _fetch_ticket(request: web.Request, card: Card, ticket_id: str) -> tickets.Ticket:
+    ticket = await _fetch(request, card, ticket_id=ticket_id or "-")
+    if ticket is None:  # _fetch has refused already; this tells the type checker
+        raise errors.TicketNotFound()
+    return ticket
+
+
+async def _phone(
+    request: web.Request, *, require_active: bool = True
+) -> tuple[Card, dict[str, Any]]:
+    card, body = await _signed(request)
+    await _fetch(request, card, require_active=require_active)
     return card, parse_json(body)
+
+
+async def _phone_on_ticket(request: web.Request) -> tuple[Card, dict[str, Any], tickets.Ticket]:
+    """A signed call on the ticket in its path: the card, the body, the ticket as stored."""
+    card, body = await _signed(request)
+    ticket = await _fetch_ticket(request, card, request.match_info["ticket_id"])
+    return card, parse_json(body), ticket
 
 
 @routes.get("/api/broker-keys")
@@ -139,12 +197,14 @@ def _card_view(record: dict[str, Any]) -> dict[str, Any]:
 @routes.post("/api/mobile/scan")
 async def scan(request: web.Request) -> web.Response:
     b = broker(request)
-    card, body = await _phone(request)
+    card, raw = await _signed(request)
+    body = parse_json(raw)
+    claims = login.verify_qr(b, field(body, "qr", max_len=qr.MAX_PAYLOAD_CHARS + 200))
+    stored = await _fetch_ticket(request, card, claims.ticket_id)
     await rate_limit(
         request, "scan-device", card.device_id, b.settings.limits.scans_per_device_per_minute
     )
-    claims = login.verify_qr(b, field(body, "qr", max_len=qr.MAX_PAYLOAD_CHARS + 200))
-    ticket = await login.scan(b, claims, card)
+    ticket = await login.scan(b, claims, card, stored)
     return json_response(_scan_view(b, ticket))
 
 
@@ -179,16 +239,16 @@ def _scan_view(b: Any, ticket: tickets.Ticket) -> dict[str, Any]:
 
 @routes.post("/api/mobile/tickets/{ticket_id}/account")
 async def choose_account(request: web.Request) -> web.Response:
-    card, body = await _phone(request)
+    card, body, stored = await _phone_on_ticket(request)
     key = field(body, "account", max_len=64)
-    ticket = await login.choose(broker(request), request.match_info["ticket_id"], card, key)
+    ticket = await login.choose(broker(request), stored, card, key)
     return json_response({"account": dict(ticket.account)})
 
 
 @routes.post("/api/mobile/tickets/{ticket_id}/face-challenge")
 async def ticket_face_challenge(request: web.Request) -> web.Response:
-    card, _ = await _phone(request)
-    challenge = await login.face_challenge(broker(request), request.match_info["ticket_id"], card)
+    card, _, stored = await _phone_on_ticket(request)
+    challenge = await login.face_challenge(broker(request), stored, card)
     return json_response(challenge.view(), status=201)
 
 
@@ -196,8 +256,8 @@ async def ticket_face_challenge(request: web.Request) -> web.Response:
 async def face_check(request: web.Request) -> web.Response:
     """The capture for the ticket's challenge; pass or fail is the server's decision."""
     b = broker(request)
-    card, body = await _phone(request)
-    ticket, result = await login.face_check(b, request.match_info["ticket_id"], card, body)
+    card, body, stored = await _phone_on_ticket(request)
+    ticket, result = await login.face_check(b, stored, card, body)
     left = max(b.settings.limits.face_max_failures - ticket.face_failures, 0)
     if ticket.state is tickets.State.REJECTED:
         raise errors.FaceCheckExhausted()
@@ -236,22 +296,22 @@ async def unlock(request: web.Request) -> web.Response:
 
 @routes.post("/api/mobile/tickets/{ticket_id}/confirm")
 async def confirm(request: web.Request) -> web.Response:
-    card, _ = await _phone(request)
-    ticket = await login.confirm(broker(request), request.match_info["ticket_id"], card)
+    card, _, stored = await _phone_on_ticket(request)
+    ticket = await login.confirm(broker(request), stored, card)
     return json_response({"state": str(ticket.state)})
 
 
 @routes.post("/api/mobile/tickets/{ticket_id}/reject")
 async def reject(request: web.Request) -> web.Response:
-    card, _ = await _phone(request)
-    ticket = await login.reject(broker(request), request.match_info["ticket_id"], card)
+    card, _, stored = await _phone_on_ticket(request)
+    ticket = await login.reject(broker(request), stored, card)
     return json_response({"state": str(ticket.state)})
 
 
 @routes.post("/api/mobile/tickets/{ticket_id}/number")
 async def match_number(request: web.Request) -> web.Response:
     """Number matching: `{"number": "47"}`, one of the scan's `number_choices`."""
-    card, body = await _phone(request)
+    card, body, stored = await _phone_on_ticket(request)
     picked = field(body, "number", max_len=2)
-    await login.match_number(broker(request), request.match_info["ticket_id"], card, picked)
+    await login.match_number(broker(request), stored, card, picked)
     return json_response({"matched": True})

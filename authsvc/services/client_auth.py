@@ -111,6 +111,6 @@ async def _by_assertion(
     if not isinstance(exp, int) or not now < exp <= now + 600:
         raise _invalid("assertion lifetime is wrong")
     jti = str(claims.get("jti", ""))
-    if not jti or not await store.add_once(f"assertion:{client.client_id}:{jti}", ttl=600):
+    if not jti or not await store.spend_assertion_jti(client.client_id, jti, ttl=600):
         raise _invalid("assertion replayed")
     return client

@@ -146,17 +146,24 @@ async def apply_action(broker: Broker, card_no: str, action: str) -> dict[str, A
     return record
 
 
-async def active_card(broker: Broker, token: str, *, require_active: bool = True) -> Card:
-    """The card in an `X-Ecard` header: signed by our issuer key, still this device's, and
-    (unless only its status is being read) active, with its physical card in normal state at
-    the registry (asked every time: 挂失 at the registry acts on the next scan)."""
+def verified_card(broker: Broker, token: str) -> Card:
+    """The card in an `X-Ecard` header: signed by our issuer key, unexpired (no I/O: a card
+    already verified against the current key set is remembered)."""
     now = broker.now()
     keys = broker.keyring.jose_keyset(Purpose.ECARD, now=now)
     card = broker.cards.get(token, keys, now)
     if card is None:
         card = ecard.read(token, keys, issuer=broker.settings.issuer, now=now)
         broker.cards.put(token, keys, card)
-    record = await broker.store.get_card(card.card_no, person=person_key(card.id_number))
+    return card
+
+
+async def check_record(
+    broker: Broker, card: Card, record: dict[str, Any] | None, *, require_active: bool = True
+) -> None:
+    """The card's stored record says it is still this device's and (unless only its status is
+    being read) active, with its physical card in normal state at the registry (asked every
+    time: 挂失 at the registry acts on the next scan)."""
     if record is None:
         raise errors.EcardInvalid("no record")
     if record["device_id"] != card.device_id:
@@ -167,7 +174,6 @@ async def active_card(broker: Broker, token: str, *, require_active: bool = True
             raise errors.EcardNotActive("rebound", zh=zh, en=en)
         ecard.require_active(record["status"])
         check_usable(await broker.registry.card_state(card.id_number))
-    return card
 
 
 async def unlock(broker: Broker, card: Card, body: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from authsvc import errors
 from authsvc.core import face
 from authsvc.core.face import Challenge, FaceResult
 from authsvc.registry import person_key
+from authsvc.store.records import FaceLock
 
 if TYPE_CHECKING:
     from authsvc.services.broker import Broker
@@ -37,17 +38,9 @@ class SignatureMatcher:
         return face.compare(reference, challenge, capture, threshold=self.threshold)
 
 
-def _key(challenge_id: str) -> str:
-    return f"face-challenge:{challenge_id}"
-
-
-def _locked_key(person: str, now: float) -> str:
-    return f"face-locked:{person}:{face.day_of(now)}"
-
-
 async def require_not_locked(broker: Broker, id_number: str) -> None:
     """Too many failures today → the person must wait (until the hall's next day)."""
-    if await broker.store.get_value(_locked_key(person_key(id_number), broker.now())):
+    if await broker.store.get_face_lock(person_key(id_number), face.day_of(broker.now())):
         raise errors.FaceLockedToday()
 
 
@@ -61,9 +54,7 @@ async def issue(broker: Broker, *, purpose: str, id_number: str, device: str) ->
         now=now,
         ttl=broker.settings.limits.face_challenge_ttl,
     )
-    await broker.store.put_value(
-        _key(challenge.id), challenge.as_dict(), ttl=broker.settings.limits.face_challenge_ttl
-    )
+    await broker.store.save_face_challenge(challenge, ttl=broker.settings.limits.face_challenge_ttl)
     return challenge
 
 
@@ -79,10 +70,9 @@ async def answer(
     failure counts against the person's day."""
     challenge_id, capture = face.parse_answer(body)
     await require_not_locked(broker, id_number)
-    stored = await broker.store.take_value(_key(challenge_id))
-    if stored is None:
+    challenge = await broker.store.take_face_challenge(challenge_id)
+    if challenge is None:
         raise errors.FaceChallengeInvalid("unknown or used challenge")
-    challenge = Challenge.from_dict(stored)
     now = broker.now()
     person = person_key(id_number)
     face.require_usable(challenge, purpose=purpose, person=person, device=device, now=now)
@@ -108,7 +98,8 @@ async def _count_failure(broker: Broker, person: str, now: float) -> None:
     window = face.seconds_left_today(now)
     count = await broker.store.hit(f"face-fail:{person}:{face.day_of(now)}", window=window)
     if count >= broker.settings.limits.face_max_failures_per_day:
-        await broker.store.put_value(_locked_key(person, now), {"since": now}, ttl=window)
+        lock = FaceLock(person=person, day=face.day_of(now), since=now)
+        await broker.store.save_face_lock(lock, ttl=window)
 
 
 def ticket_purpose(ticket_id: str) -> str:

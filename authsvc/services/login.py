@@ -10,22 +10,19 @@ from typing import Any
 from urllib.parse import urlencode
 
 from authsvc import errors
+from authsvc.clients import Client
 from authsvc.core import acr, qr, tickets
 from authsvc.core.ecard import Card
 from authsvc.core.face import Challenge, FaceResult
+from authsvc.core.oidc.grant import Grant
 from authsvc.core.tickets import Ticket
 from authsvc.keyring import Purpose
 from authsvc.services import face
-from authsvc.services.broker import Broker
+from authsvc.services.broker import Broker, Step
+from authsvc.store.records import secret_hash
 
 ACR = acr.ACR_FACE  # the default level (kept for importers)
-
-
-def code_key(code: str) -> str:
-    """The code's store key. Its digest is a Redis hash tag (`{…}`): the code and its "used"
-    marker (services/tokens.py) land in one slot of a Redis Cluster, so taking one and leaving
-    the other stays one script."""
-    return "code:{" + hashlib.sha256(code.encode()).hexdigest() + "}"
+GC_SLACK = 60.0  # the store keeps a code this much past its expiry: logical expiry decides
 
 
 def verify_qr(broker: Broker, text: str) -> qr.QrClaims:
@@ -51,129 +48,150 @@ def _context(card: Card, **extra: Any) -> dict[str, Any]:
     return {"card": card.card_no, "device": card.device_id[:12], **extra}
 
 
-async def scan(broker: Broker, claims: qr.QrClaims, card: Card) -> Ticket:
-    """First scan wins; then ask the portal for this person's accounts there."""
-    stored = await broker.load_stored(claims.ticket_id)
+async def scan(broker: Broker, claims: qr.QrClaims, card: Card, stored: Ticket) -> Ticket:
+    """First scan wins; then ask the portal for this person's accounts there. `stored` is the
+    ticket as read with the request (every step below gets the ticket it acts on that way).
+
+    A client without an accounts endpoint offers the personal account at once: the scan and
+    the offer are then one commit. With an endpoint, the scan is committed first, so a second
+    phone is refused while the portal is being asked."""
     if stored.client_id != claims.client_id or stored.identity is not claims.identity:
         raise errors.QrInvalid("QR claims do not match the ticket")
-    lifetimes = broker.settings.lifetimes
-    context = _context(card)
     client = broker.clients.get(stored.client_id)
     challenge = tickets.new_number_challenge() if client.number_matching else None
-    scanned = await broker.apply(
-        claims.ticket_id,
-        lambda t: tickets.scan(
-            t,
+
+    def scanned(ticket: Ticket) -> Ticket:
+        return tickets.scan(
+            ticket,
             device_id=card.device_id,
             subject=_subject(card),
             now=broker.now(),
-            lifetimes=lifetimes,
+            lifetimes=broker.settings.lifetimes,
             challenge=challenge,
-        ),
-        context,
-        stored=stored,
-    )
+        )
+
+    if client.accounts_endpoint:
+        return await _scan_then_ask(broker, client, card, stored, scanned)
+    scanned(stored)  # refuses a scanned or expired ticket before anything else happens
+    return await _offer(broker, client, card, stored, scanned)
+
+
+async def _scan_then_ask(
+    broker: Broker, client: Client, card: Card, stored: Ticket, scanned: Step
+) -> Ticket:
+    ticket = await broker.apply(stored.id, scanned, _context(card), stored=stored)
+    try:
+        return await _offer(broker, client, card, ticket, lambda t: t)
+    except errors.AccountsUnavailable:
+        lifetimes = broker.settings.lifetimes
+        await broker.apply(
+            stored.id,
+            lambda t: tickets.release(t, now=broker.now(), lifetimes=lifetimes),
+            _context(card),
+        )
+        raise
+
+
+async def _offer(
+    broker: Broker, client: Client, card: Card, stored: Ticket, before: Step
+) -> Ticket:
+    """Ask for the accounts, then commit `before` (the scan, or nothing) with the offer, or
+    with the refusal when the person has no account there."""
     try:
         accounts = await broker.accounts.accounts_for(client, card, stored.identity, broker.now())
     except errors.NoAccount as exc:
         await broker.apply(
-            claims.ticket_id,
+            stored.id,
             lambda t: tickets.reject(
-                t, device_id=card.device_id, now=broker.now(), reason="no_account"
+                before(t), device_id=card.device_id, now=broker.now(), reason="no_account"
             ),
             _context(card, detail=exc.code),
-        )
-        raise
-    except errors.AccountsUnavailable:
-        await broker.apply(
-            claims.ticket_id,
-            lambda t: tickets.release(t, now=broker.now(), lifetimes=lifetimes),
-            context,
+            stored=stored,
         )
         raise
     return await broker.apply(
-        claims.ticket_id,
+        stored.id,
         lambda t: tickets.offer_accounts(
-            t, device_id=card.device_id, accounts=accounts, now=broker.now()
+            before(t), device_id=card.device_id, accounts=accounts, now=broker.now()
         ),
-        context,
-        stored=scanned,
+        _context(card),
+        stored=stored,
     )
 
 
-async def match_number(broker: Broker, ticket_id: str, card: Card, picked: str) -> Ticket:
+async def match_number(broker: Broker, stored: Ticket, card: Card, picked: str) -> Ticket:
     """Number matching: a wrong pick rejects the ticket, then answers number_mismatch."""
     ticket = await broker.apply(
-        ticket_id,
+        stored.id,
         lambda t: tickets.match_number(
             t, device_id=card.device_id, picked=picked, now=broker.now()
         ),
         _context(card, step="number"),
+        stored=stored,
     )
     if ticket.state is tickets.State.REJECTED:
         raise errors.NumberMismatch()
     return ticket
 
 
-async def choose(broker: Broker, ticket_id: str, card: Card, key: str) -> Ticket:
+async def choose(broker: Broker, stored: Ticket, card: Card, key: str) -> Ticket:
     return await broker.apply(
-        ticket_id,
+        stored.id,
         lambda t: tickets.choose_account(t, device_id=card.device_id, key=key, now=broker.now()),
         _context(card, account=key),
+        stored=stored,
     )
 
 
-async def face_challenge(broker: Broker, ticket_id: str, card: Card) -> Challenge:
+async def face_challenge(broker: Broker, stored: Ticket, card: Card) -> Challenge:
     """A liveness challenge for this ticket, its card holder and the device that scanned it."""
-    stored = await broker.load_stored(ticket_id)
     tickets.require_scanned_by(stored, card.device_id, broker.now())
     return await face.issue(
         broker,
-        purpose=face.ticket_purpose(ticket_id),
+        purpose=face.ticket_purpose(stored.id),
         id_number=card.id_number,
         device=card.device_id,
     )
 
 
 async def face_check(
-    broker: Broker, ticket_id: str, card: Card, body: dict[str, Any]
+    broker: Broker, stored: Ticket, card: Card, body: dict[str, Any]
 ) -> tuple[Ticket, FaceResult]:
     """The server decides: take the challenge, compare the capture, record pass or fail (the
     `face_max_failures`-th failure rejects the ticket)."""
-    stored = await broker.load_stored(ticket_id)
     tickets.require_scanned_by(stored, card.device_id, broker.now())
     result = await face.answer(
         broker,
         body,
-        purpose=face.ticket_purpose(ticket_id),
+        purpose=face.ticket_purpose(stored.id),
         id_number=card.id_number,
         device=card.device_id,
     )
     limit = broker.settings.limits.face_max_failures
     ticket = await broker.apply(
-        ticket_id,
+        stored.id,
         lambda t: tickets.record_face_check(
             t, device_id=card.device_id, passed=result.passed, now=broker.now(), max_failures=limit
         ),
         _context(card, face="pass" if result.passed else "fail", score=result.score),
+        stored=stored,
     )
     return ticket, result
 
 
-async def confirm(broker: Broker, ticket_id: str, card: Card) -> Ticket:
+async def confirm(broker: Broker, stored: Ticket, card: Card) -> Ticket:
     """Mint the single-use code, then confirm once; the redirect goes only to the browser
     holding the secret."""
-    stored = await broker.load_stored(ticket_id)
     tickets.check_confirmable(stored, device_id=card.device_id, now=broker.now())
     code = secrets.token_urlsafe(32)
     redirect = _redirect_with_code(broker, stored, code)
-    await broker.store.put_value(
-        code_key(code), _grant(broker, stored), ttl=broker.settings.code_ttl
-    )
+    code_hash = secret_hash(code)
+    gc_ttl = broker.settings.code_ttl + GC_SLACK
+    await broker.store.save_code(code_hash, _grant(broker, stored), ttl=gc_ttl)
     lifetimes = broker.settings.lifetimes
     try:
         ticket = await broker.apply(
-            ticket_id,
+            stored.id,
             lambda t: tickets.confirm(
                 t,
                 device_id=card.device_id,
@@ -185,7 +203,7 @@ async def confirm(broker: Broker, ticket_id: str, card: Card) -> Ticket:
             stored=stored,
         )
     except errors.QrAuthError:
-        await broker.store.delete_value(code_key(code))
+        await broker.store.discard_code(code_hash)
         raise
     broker.metrics.codes_issued.inc()
     await broker.store.audit(
@@ -211,21 +229,23 @@ def _redirect_with_code(broker: Broker, ticket: Ticket, code: str) -> str:
     return f"{uri}{'&' if '?' in uri else '?'}{urlencode(params)}"
 
 
-def _grant(broker: Broker, ticket: Ticket) -> dict[str, Any]:
+def _grant(broker: Broker, ticket: Ticket) -> Grant:
     """What the code stands for, read back by the token endpoint; `acr`/`amr` say what really
-    happened on this ticket."""
+    happened on this ticket. It expires `code_ttl` from now, on the broker's clock."""
     achieved = acr.achieved(ticket.face_passed)
-    return {
-        "ticket": ticket.id,
-        "client_id": ticket.client_id,
-        "request": dict(ticket.request),
-        "subject": dict(ticket.subject),
-        "account": dict(ticket.account),
-        "auth_time": int(broker.now()),
-        "acr": achieved[0],
-        "amr": achieved[1],
-        "sid": session_id(ticket.id),
-    }
+    now = broker.now()
+    return Grant(
+        ticket=ticket.id,
+        client_id=ticket.client_id,
+        request=dict(ticket.request),
+        subject=dict(ticket.subject),
+        account=dict(ticket.account),
+        auth_time=int(now),
+        acr=achieved[0],
+        amr=tuple(achieved[1]),
+        sid=session_id(ticket.id),
+        expires_at=now + broker.settings.code_ttl,
+    )
 
 
 def session_id(ticket_id: str) -> str:
@@ -233,9 +253,10 @@ def session_id(ticket_id: str) -> str:
     return hashlib.sha256(f"sid|{ticket_id}".encode()).hexdigest()[:32]
 
 
-async def reject(broker: Broker, ticket_id: str, card: Card) -> Ticket:
+async def reject(broker: Broker, stored: Ticket, card: Card) -> Ticket:
     return await broker.apply(
-        ticket_id,
+        stored.id,
         lambda t: tickets.reject(t, device_id=card.device_id, now=broker.now()),
         _context(card),
+        stored=stored,
     )

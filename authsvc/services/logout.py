@@ -6,18 +6,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from authsvc import errors
 from authsvc.clients import Client
 from authsvc.core.crypto import Algorithm
 from authsvc.keyring import Purpose
 from authsvc.services import sessions
 from authsvc.services.broker import Broker
 from authsvc.services.tokens import revoke_issued, sign_jwt
+from authsvc.store.deliveries import Delivery
 
 log = logging.getLogger(__name__)
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -36,7 +39,7 @@ def read_id_token_hint(broker: Broker, hint: str) -> dict[str, Any] | None:
 async def end_session(broker: Broker, claims: dict[str, Any], client: Client) -> None:
     """Revoke the login's tokens and tell the client's back channel."""
     sid = str(claims.get("sid", ""))
-    issued = await broker.store.get_value(f"sid-tokens:{sid}") if sid else None
+    issued = await broker.store.issued_for_sid(sid) if sid else None
     if issued:
         await revoke_issued(broker, issued, reason="end_session")
     await broker.store.audit(
@@ -49,42 +52,85 @@ async def end_session(broker: Broker, claims: dict[str, Any], client: Client) ->
         }
     )
     if client.backchannel_logout_uri and sid:
-        sub = str(claims.get("sub", ""))
-        if not await _deliver(broker, client, sub=sub, sid=sid, attempt=1):
-            task = asyncio.create_task(_retry_backchannel(broker, client, sub=sub, sid=sid))
-            broker.background.add(task)
-            task.add_done_callback(broker.background.discard)
+        await notify_or_queue(broker, client, sub=str(claims.get("sub", "")), sid=sid)
 
 
-async def _retry_backchannel(broker: Broker, client: Client, *, sub: str, sid: str) -> None:
-    """Back-Channel Logout 1.0 §2.8 lets the OP retry: a bounded number of times, with a
-    growing delay (AUTHSVC_BACKCHANNEL_RETRY_DELAYS), each attempt audited, then give up."""
-    for attempt, delay in enumerate(broker.settings.backchannel_retry_delays, start=2):
-        await asyncio.sleep(delay)
-        if await _deliver(broker, client, sub=sub, sid=sid, attempt=attempt):
-            return
-    await _audit_backchannel(
-        broker, client, sid, "gave_up", attempt=1 + len(broker.settings.backchannel_retry_delays)
+#: A claimed delivery is made again (as its next attempt) by any process once this has passed
+#: without the claimer finishing it: longer than one delivery's HTTP timeout (3 s).
+DELIVERY_LEASE = 60.0
+
+
+async def notify_or_queue(broker: Broker, client: Client, *, sub: str, sid: str) -> None:
+    """The first attempt at once; after a failure the retries go to the Store's delivery queue,
+    which every process works through (`deliver_due`), so they outlive this process."""
+    if await _deliver(broker, client, sub=sub, sid=sid, attempt=1):
+        return
+    then = await _next_attempt(broker, Delivery(client.client_id, sub, sid, 1, broker.now()))
+    if then is not None:
+        await broker.store.schedule_delivery(then)
+
+
+async def deliver_due(broker: Broker, *, limit: int = 16) -> int:
+    """Back-Channel Logout 1.0 §2.8 lets the OP retry: make every queued attempt that is due
+    (claimed atomically: no other process makes the same attempt), then queue the next one
+    after AUTHSVC_BACKCHANNEL_RETRY_DELAYS or give up. Returns how many attempts were made."""
+    claimed = await broker.store.claim_deliveries(broker.now(), lease=DELIVERY_LEASE, limit=limit)
+    await asyncio.gather(*(_attempt(broker, delivery) for delivery in claimed))
+    return len(claimed)
+
+
+async def _attempt(broker: Broker, delivery: Delivery) -> None:
+    client = broker.clients.find(delivery.client_id)
+    then = None
+    if client is None or not client.backchannel_logout_uri:  # unregistered meanwhile
+        await _audit_backchannel(broker, delivery, "gave_up")
+    elif not await _deliver(
+        broker, client, sub=delivery.sub, sid=delivery.sid, attempt=delivery.attempt
+    ):
+        then = await _next_attempt(broker, delivery)
+    await broker.store.finish_delivery(delivery, then)
+
+
+async def deliver_forever(broker: Broker) -> None:
+    """Each process's share of the queue, every AUTHSVC_BACKCHANNEL_POLL seconds."""
+    while True:
+        try:
+            while await deliver_due(broker):
+                pass
+        except errors.Unavailable as exc:  # Redis away: the entries wait for its return
+            log.warning("back-channel logout queue unavailable: %s", exc.detail)
+        except Exception:  # nor may a bad entry end the loop
+            log.exception("back-channel logout deliveries failed; trying again")
+        await asyncio.sleep(broker.settings.backchannel_poll)
+
+
+async def _next_attempt(broker: Broker, failed: Delivery) -> Delivery | None:
+    """The retry after `failed`, or None (audited `gave_up`) once the delays are used up."""
+    delays = broker.settings.backchannel_retry_delays
+    if failed.attempt > len(delays):
+        await _audit_backchannel(broker, failed, "gave_up")
+        return None
+    return replace(
+        failed, attempt=failed.attempt + 1, due=broker.now() + delays[failed.attempt - 1]
     )
 
 
 async def _deliver(broker: Broker, client: Client, *, sub: str, sid: str, attempt: int) -> bool:
     delivered = await notify_backchannel(broker, client, sub=sub, sid=sid)
-    await _audit_backchannel(broker, client, sid, "delivered" if delivered else "failed", attempt)
+    outcome = "delivered" if delivered else "failed"
+    await _audit_backchannel(broker, Delivery(client.client_id, sub, sid, attempt, 0.0), outcome)
     return delivered
 
 
-async def _audit_backchannel(
-    broker: Broker, client: Client, sid: str, outcome: str, attempt: int
-) -> None:
+async def _audit_backchannel(broker: Broker, delivery: Delivery, outcome: str) -> None:
     await broker.store.audit(
         {
             "time": broker.now(),
             "event": "backchannel_logout",
             "outcome": outcome,
-            "client": client.client_id,
-            "sid": sid,
-            "attempt": attempt,
+            "client": delivery.client_id,
+            "sid": delivery.sid,
+            "attempt": delivery.attempt,
         }
     )
 
@@ -94,12 +140,12 @@ async def end_person_sessions(broker: Broker, person: str, *, reason: str) -> in
     Logout 1.0 §2.5: one logout token per session). Returns how many sessions ended."""
     ended = await sessions.take_all(broker, person)
     for entry in ended:
-        issued = await broker.store.get_value(f"sid-tokens:{entry['sid']}")
+        issued = await broker.store.issued_for_sid(entry.sid)
         if issued:
             await revoke_issued(broker, issued, reason=reason)
-        client = broker.clients.find(str(entry.get("client_id", "")))
+        client = broker.clients.find(entry.client_id)
         if client is not None and client.backchannel_logout_uri:
-            await notify_backchannel(broker, client, sub=str(entry["sub"]), sid=str(entry["sid"]))
+            await notify_or_queue(broker, client, sub=entry.sub, sid=entry.sid)
     await broker.store.audit(
         {
             "time": broker.now(),

@@ -3,8 +3,8 @@ revokes what it issued)."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -20,29 +20,9 @@ from authsvc.keyring import Purpose
 from authsvc.registry import person_key
 from authsvc.services import sessions
 from authsvc.services.broker import Broker
-from authsvc.services.login import code_key
+from authsvc.store.records import AccessToken, IssuedTokens, secret_hash
 
 log = structlog.get_logger(__name__)
-
-
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
-def access_key(token: str) -> str:
-    return "at:" + _digest(token)
-
-
-def _used_key(code: str) -> str:
-    return "usedcode:{" + _digest(code) + "}"  # the same hash tag as login.code_key
-
-
-def _revoked_key(code: str) -> str:
-    return "revokedcode:" + _digest(code)
-
-
-def _ticket_tokens_key(ticket_id: str) -> str:
-    return f"ticket-tokens:{ticket_id}"
 
 
 def sign_jwt(
@@ -62,23 +42,27 @@ async def redeem(
 
     RFC 6749 §4.1.2 / §10.5: a code presented twice is refused and what it issued revoked. The
     access token is chosen before the code is taken, and taking the code leaves the "used"
-    marker naming it in the same atomic Store step, so a concurrent replay always finds what
-    to revoke. The replay flags the code revoked before deleting the token; the winner writes
-    the token before reading the flag — in every interleaving the token ends deleted."""
+    marker naming it in the same atomic Store step (`Store.redeem_code`), so a concurrent
+    replay always finds what to revoke. An expired code is refused by the core, on the
+    broker's clock (`check_grant`). The replay flags the code revoked before deleting the
+    token; the winner writes the token before reading the flag — in every interleaving the
+    token ends deleted."""
     access_token = secrets.token_urlsafe(32)
-    marker = {"access_tokens": [access_key(access_token)]}
+    token_hash = secret_hash(access_token)
+    code_hash = secret_hash(code)
+    marker = IssuedTokens(access_tokens=(token_hash,))
     settings = broker.settings
     ttl = settings.access_token_ttl
-    grant = await broker.store.take_value_leaving(
-        code_key(code), _used_key(code), marker, ttl=max(ttl, settings.code_ttl)
-    )
+    grant = await broker.store.redeem_code(code_hash, marker, ttl=max(ttl, settings.code_ttl))
     if grant is None:
-        await _refuse_replay(broker, code)
-        raise errors.InvalidGrant("the code is unknown, expired or already used")
-    check_grant(grant, client_id=client.client_id, redirect_uri=redirect_uri, verifier=verifier)
+        await _refuse_replay(broker, code_hash)
+        raise errors.InvalidGrant("the code is unknown or already used")
     now = broker.now()
+    check_grant(
+        grant, client_id=client.client_id, redirect_uri=redirect_uri, verifier=verifier, now=now
+    )
     sub = oidc_claims.subject(
-        grant["subject"]["id_number"],
+        grant.subject["id_number"],
         client_id=client.client_id,
         redirect_uri=redirect_uri,
         subject_type=client.subject_type,
@@ -88,7 +72,7 @@ async def redeem(
     id_token = sign_jwt(
         broker,
         oidc_claims.id_token_claims(
-            grant,
+            grant.as_dict(),
             issuer=settings.issuer,
             sub=sub,
             now=now,
@@ -97,40 +81,43 @@ async def redeem(
         ),
         alg=Algorithm(client.id_token_signed_response_alg),
     )
-    scope = [s for s in grant["request"].get("scope", ["openid"]) if s in client.scopes]
+    scope = tuple(s for s in grant.request.get("scope", ["openid"]) if s in client.scopes)
     userinfo = {
         "sub": sub,
-        **oidc_claims.user_claims(scope, grant["subject"], grant["account"], allowed=allowed),
+        **oidc_claims.user_claims(scope, grant.subject, grant.account, allowed=allowed),
     }
-    person = person_key(grant["subject"]["id_number"])
-    await broker.store.put_value(
-        access_key(access_token),
-        {
-            "claims": userinfo,
-            "client_id": client.client_id,
-            "sid": grant["sid"],
-            "ticket": grant["ticket"],
-            "scope": scope,
-            "person": person,
-            "card_no": grant["subject"].get("card_no", ""),
-        },
-        ttl=ttl,
+    person = person_key(grant.subject["id_number"])
+    record = AccessToken(
+        claims=userinfo,
+        client_id=client.client_id,
+        sid=grant.sid,
+        ticket=grant.ticket,
+        scope=scope,
+        person=person,
+        card_no=str(grant.subject.get("card_no", "")),
     )
-    issued = {**marker, "ticket": grant["ticket"], "client_id": client.client_id, "person": person}
-    await broker.store.put_value(_used_key(code), issued, ttl=max(ttl, settings.code_ttl))
-    await broker.store.put_value(_ticket_tokens_key(grant["ticket"]), issued, ttl=ttl)
-    await broker.store.put_value(f"sid-tokens:{grant['sid']}", issued, ttl=ttl)
-    session = {"sid": grant["sid"], "client_id": client.client_id, "sub": sub}
-    await sessions.remember(broker, person, session, ttl=max(ttl, settings.id_token_ttl))
-    if await broker.store.get_value(_revoked_key(code)) is not None:  # replayed meanwhile
+    await broker.store.save_access_token(token_hash, record, ttl=ttl)
+    issued = replace(marker, ticket=grant.ticket, client_id=client.client_id, person=person)
+    await broker.store.save_issued(
+        issued, code_hash=code_hash, sid=grant.sid, ttl=ttl, code_ttl=settings.code_ttl
+    )
+    await sessions.remember(
+        broker,
+        person,
+        sid=grant.sid,
+        client_id=client.client_id,
+        sub=sub,
+        ttl=max(ttl, settings.id_token_ttl),
+    )
+    if await broker.store.code_replayed(code_hash):  # replayed meanwhile
         await revoke_issued(broker, issued, reason="code_replayed")
-    await _consume_ticket(broker, grant["ticket"])
+    await _consume_ticket(broker, grant.ticket)
     await broker.store.audit(
         {
             "time": now,
             "event": "token",
             "outcome": "issued",
-            "ticket": grant["ticket"],
+            "ticket": grant.ticket,
             "client": client.client_id,
         }
     )
@@ -152,44 +139,43 @@ async def _consume_ticket(broker: Broker, ticket_id: str) -> None:
         log.info("ticket could not be marked consumed", ticket=ticket_id[:8])
 
 
-async def _refuse_replay(broker: Broker, code: str) -> None:
+async def _refuse_replay(broker: Broker, code_hash: str) -> None:
     """A code presented twice: revoke every token it issued, and end that person's sessions
     everywhere by back-channel logout (the code may have been stolen)."""
-    issued = await broker.store.get_value(_used_key(code))
+    issued = await broker.store.issued_for_code(code_hash)
     if issued is None:
         return
     ttl = max(broker.settings.access_token_ttl, broker.settings.code_ttl)
-    await broker.store.put_value(_revoked_key(code), {"reason": "code_replayed"}, ttl=ttl)
+    await broker.store.flag_code_replayed(code_hash, ttl=ttl)
     await revoke_issued(broker, issued, reason="code_replayed")
     await _end_person(broker, issued, reason="code_replayed")
 
 
-async def _end_person(broker: Broker, issued: dict[str, Any], *, reason: str) -> None:
+async def _end_person(broker: Broker, issued: IssuedTokens, *, reason: str) -> None:
     from authsvc.services import logout  # logout builds on this module
 
-    if issued.get("person"):
-        await logout.end_person_sessions(broker, str(issued["person"]), reason=reason)
+    if issued.person:
+        await logout.end_person_sessions(broker, issued.person, reason=reason)
 
 
-async def revoke_issued(broker: Broker, issued: dict[str, Any], *, reason: str) -> int:
-    for key in issued.get("access_tokens", []):
-        await broker.store.delete_value(key)
+async def revoke_issued(broker: Broker, issued: IssuedTokens, *, reason: str) -> int:
+    await broker.store.delete_access_tokens(issued.access_tokens)
     await broker.store.audit(
         {
             "time": broker.now(),
             "event": "token",
             "outcome": "revoked",
             "reason": reason,
-            "ticket": issued.get("ticket", ""),
-            "client": issued.get("client_id", ""),
+            "ticket": issued.ticket,
+            "client": issued.client_id,
         }
     )
-    return len(issued.get("access_tokens", []))
+    return len(issued.access_tokens)
 
 
 async def revoke_ticket(broker: Broker, ticket_id: str, *, reason: str) -> int:
     """Revoke what one ticket issued, then end that person's sessions everywhere."""
-    issued = await broker.store.get_value(_ticket_tokens_key(ticket_id))
+    issued = await broker.store.issued_for_ticket(ticket_id)
     if issued is None:
         return 0
     count = await revoke_issued(broker, issued, reason=reason)
@@ -197,6 +183,11 @@ async def revoke_ticket(broker: Broker, ticket_id: str, *, reason: str) -> int:
     return count
 
 
+async def access_token(broker: Broker, token: str) -> AccessToken | None:
+    """The access token's record (RFC 6750), or None: unknown, expired or revoked."""
+    return await broker.store.get_access_token(secret_hash(token)) if token else None
+
+
 async def userinfo(broker: Broker, token: str) -> dict[str, Any] | None:
-    record = await broker.store.get_value(access_key(token))
-    return None if record is None else dict(record["claims"])
+    record = await access_token(broker, token)
+    return None if record is None else dict(record.claims)

@@ -1,21 +1,39 @@
 """The one storage contract. Every backend passes tests/contract/.
 
 Tickets are replaced by compare-and-set on `version`: the transition that wins is the one
-whose expected version still matches, atomically. Values taken with `take_value` are single use.
-Events are published per ticket; a subscription only sees events published after it started,
-so callers subscribe first and read the ticket second.
+whose expected version still matches, atomically, and only it publishes its event and writes
+its audit record. Events are published per ticket; a subscription only sees events published
+after it started, so callers subscribe first and read the ticket second.
+
+The OIDC side keeps typed records (store/records.py, core/oidc/grant.py) under named methods;
+codes, authorization requests and face challenges are taken once, atomically.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from authsvc.core.face import Challenge
+from authsvc.core.oidc.authorize import PendingRequest
+from authsvc.core.oidc.grant import Grant
 from authsvc.core.tickets import Ticket
+from authsvc.store.deliveries import Delivery
+from authsvc.store.records import AccessToken, FaceLock, IssuedTokens, SessionEntry
 
 Event = dict[str, Any]
 ISSUED, CONFLICT, BLOCKED = "issued", "conflict", "blocked"
 BLOCKING_STATUSES = ("lost", "suspended")
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneRead:
+    """What a signed phone request needs from the store, fetched together."""
+
+    card: dict[str, Any] | None  # the e-card's record
+    fresh_nonce: bool  # the device nonce had not been seen (it is now spent)
+    ticket: Ticket | None  # the ticket the request is about, when it named one
 
 
 class Subscription(Protocol):
@@ -42,34 +60,20 @@ class Store(Protocol):
 
     async def get_ticket(self, ticket_id: str) -> Ticket | None: ...
 
-    async def replace_ticket(self, new: Ticket, *, expected_version: int, ttl: float) -> bool:
-        """Write `new` only if the stored ticket still has `expected_version`."""
+    async def phone_request(
+        self, *, person: str, card_no: str, nonce_key: str, nonce_ttl: float, ticket_id: str = ""
+    ) -> PhoneRead:
+        """One signed phone request's reads: spend the nonce (`add_once(nonce_key)`), read the
+        e-card record and, when `ticket_id` is given, the ticket — one round trip on Redis."""
         ...
 
     async def commit_transition(
         self, new: Ticket, *, expected_version: int, ttl: float, event: Event, audit: dict[str, Any]
     ) -> bool:
-        """`replace_ticket`, then `publish(new.id, event)` and `audit(audit)` — all or nothing,
-        in one round trip where the backend allows."""
+        """Write `new` only if the stored ticket still has `expected_version`, then publish
+        `event` to the ticket's subscribers and append `audit` — all or nothing, in one round
+        trip where the backend allows."""
         ...
-
-    async def put_value(self, key: str, value: dict[str, Any], *, ttl: float) -> None: ...
-
-    async def get_value(self, key: str) -> dict[str, Any] | None: ...
-
-    async def take_value(self, key: str) -> dict[str, Any] | None:
-        """Atomically read and delete: of two concurrent takers exactly one gets the value."""
-        ...
-
-    async def take_value_leaving(
-        self, key: str, marker_key: str, marker: dict[str, Any], *, ttl: float
-    ) -> dict[str, Any] | None:
-        """`take_value`, and if the value was there, `put_value(marker_key, marker)` in the same
-        atomic step: a taker that finds the value gone always finds the marker. On a Redis
-        Cluster both names must carry the same hash tag (`code:{d}`, `used:{d}`)."""
-        ...
-
-    async def delete_value(self, key: str) -> None: ...
 
     async def add_once(self, key: str, *, ttl: float) -> bool:
         """True the first time `key` is added within `ttl` (replay guards)."""
@@ -79,14 +83,82 @@ class Store(Protocol):
         """Count one hit on `key` in a fixed window; returns the count so far (rate limits)."""
         ...
 
-    async def publish(self, ticket_id: str, event: Event) -> None: ...
-
     def subscribe(self, ticket_id: str, *, maxsize: int = 16) -> Subscription: ...
 
     def listen(self, ticket_id: str, callback: Callable[[Event], None]) -> Closable:
         """Like `subscribe`, but events are handed to `callback` as they arrive (it must not
         block); `{"resync": True}` means some may be lost. For long-lived idle listeners."""
         ...
+
+    # OIDC records. Each `ttl` is garbage collection only: what expires logically carries its
+    # `expires_at` (or `until`), and the core compares it with the broker's clock.
+
+    async def save_authorization_request(self, record: PendingRequest, *, ttl: float) -> None: ...
+
+    async def get_authorization_request(self, request_id: str) -> PendingRequest | None: ...
+
+    async def save_code(self, code_hash: str, grant: Grant, *, ttl: float) -> None: ...
+
+    async def discard_code(self, code_hash: str) -> None:
+        """Forget an unredeemed code (its ticket could not be confirmed)."""
+        ...
+
+    async def redeem_code(
+        self, code_hash: str, marker: IssuedTokens, *, ttl: float
+    ) -> Grant | None:
+        """Take the code's grant once and, in the same atomic step, leave `marker` as what it
+        issued: of two concurrent redeemers exactly one gets the grant, and the other always
+        finds the marker (`issued_for_code`). None: unknown or already redeemed."""
+        ...
+
+    async def issued_for_code(self, code_hash: str) -> IssuedTokens | None: ...
+
+    async def save_issued(
+        self, issued: IssuedTokens, *, code_hash: str, sid: str, ttl: float, code_ttl: float
+    ) -> None:
+        """What a code issued, found by the code (kept `code_ttl`), its ticket and its sid."""
+        ...
+
+    async def issued_for_ticket(self, ticket_id: str) -> IssuedTokens | None: ...
+
+    async def issued_for_sid(self, sid: str) -> IssuedTokens | None: ...
+
+    async def flag_code_replayed(self, code_hash: str, *, ttl: float) -> None: ...
+
+    async def code_replayed(self, code_hash: str) -> bool: ...
+
+    async def save_access_token(
+        self, token_hash: str, record: AccessToken, *, ttl: float
+    ) -> None: ...
+
+    async def get_access_token(self, token_hash: str) -> AccessToken | None: ...
+
+    async def delete_access_tokens(self, token_hashes: Collection[str]) -> None: ...
+
+    async def spend_assertion_jti(self, client_id: str, jti: str, *, ttl: float) -> bool:
+        """True the first time this client's assertion `jti` is seen within `ttl` (RFC 7523
+        §3: a `jti` is single use)."""
+        ...
+
+    async def person_sessions(self, person: str) -> tuple[SessionEntry, ...]: ...
+
+    async def save_person_sessions(
+        self, person: str, sessions: Sequence[SessionEntry], *, ttl: float
+    ) -> None: ...
+
+    async def take_person_sessions(self, person: str) -> tuple[SessionEntry, ...]:
+        """The person's sessions, removed in the same atomic step (each one is ended once)."""
+        ...
+
+    async def save_face_challenge(self, challenge: Challenge, *, ttl: float) -> None: ...
+
+    async def take_face_challenge(self, challenge_id: str) -> Challenge | None:
+        """Atomically read and delete: a challenge is answered once."""
+        ...
+
+    async def save_face_lock(self, lock: FaceLock, *, ttl: float) -> None: ...
+
+    async def get_face_lock(self, person: str, day: str) -> FaceLock | None: ...
 
     # E-cards: long-lived records, one person's keys together (one hash tag on Redis).
 
@@ -130,3 +202,28 @@ class Store(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+    # ── Back-channel logout deliveries (a durable queue shared by every process) ──────────
+    # Back-Channel Logout 1.0 §2.8: failed notifications are retried; the queue outlives the
+    # process that ended the session. See store/deliveries.py.
+
+    async def schedule_delivery(self, delivery: Delivery) -> None:
+        """Queue `delivery` (its attempt, due at `delivery.due`), replacing any entry of the
+        same client and session."""
+        ...
+
+    async def claim_deliveries(
+        self, now: float, *, lease: float, limit: int = 16
+    ) -> list[Delivery]:
+        """The entries due by `now` (earliest first, at most `limit`), each handed to exactly
+        one claimer: in the same atomic step each entry is replaced by `leased(now, lease)`."""
+        ...
+
+    async def finish_delivery(self, claimed: Delivery, then: Delivery | None) -> bool:
+        """End the claim of `claimed`: the entry it left behind becomes `then` (None: removed,
+        delivered or given up). False, nothing written, if another claim moved it on."""
+        ...
+
+    async def pending_deliveries(self) -> list[Delivery]:
+        """Every queued entry, earliest due first (operators and tests)."""
+        ...

@@ -95,3 +95,52 @@ class KeyLayout:
 
     def channels(self) -> list[str]:
         return [self.channel(i) for i in range(self.shards)]
+
+
+# The OIDC side's record names, shared by every backend (on Redis under `v:`, `o:` as values
+# and `add_once` markers always were). A code and its "used" marker share the hash tag of the
+# code's hash, so redeeming one and leaving the other is one script on a Redis Cluster.
+
+
+def authorization_request(request_id: str) -> str:
+    return f"authreq:{request_id}"
+
+
+def code(code_hash: str) -> str:
+    return "code:{" + code_hash + "}"
+
+
+def used_code(code_hash: str) -> str:
+    return "usedcode:{" + code_hash + "}"
+
+
+def revoked_code(code_hash: str) -> str:
+    return f"revokedcode:{code_hash}"
+
+
+def access_token(token_hash: str) -> str:
+    return f"at:{token_hash}"
+
+
+def ticket_tokens(ticket_id: str) -> str:
+    return f"ticket-tokens:{ticket_id}"
+
+
+def sid_tokens(sid: str) -> str:
+    return f"sid-tokens:{sid}"
+
+
+def person_sessions(person: str) -> str:
+    return f"person-sessions:{person}"
+
+
+def face_challenge(challenge_id: str) -> str:
+    return f"face-challenge:{challenge_id}"
+
+
+def face_lock(person: str, day: str) -> str:
+    return f"face-locked:{person}:{day}"
+
+
+def assertion(client_id: str, jti: str) -> str:
+    return f"assertion:{client_id}:{jti}"

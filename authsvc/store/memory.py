@@ -6,13 +6,22 @@ import asyncio
 import json
 import time
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from authsvc.core.face import Challenge
+from authsvc.core.oidc.authorize import PendingRequest
+from authsvc.core.oidc.grant import Grant
 from authsvc.core.tickets import Ticket
-from authsvc.store import cards
+from authsvc.store import cards, keys
+from authsvc.store.base import PhoneRead
+from authsvc.store.deliveries import Delivery, same_entry
 from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
+from authsvc.store.records import AccessToken, FaceLock, IssuedTokens, SessionEntry
+
+_V = TypeVar("_V")
 
 
 class _Expiring:
@@ -88,7 +97,7 @@ class MemoryStore:
         ticket: Ticket | None = self._tickets.get(ticket_id)
         return ticket
 
-    async def replace_ticket(self, new: Ticket, *, expected_version: int, ttl: float) -> bool:
+    def _replace_ticket(self, new: Ticket, *, expected_version: int, ttl: float) -> bool:
         current = self._tickets.get(new.id)
         if current is None or current.version != expected_version:
             return False
@@ -98,32 +107,20 @@ class MemoryStore:
     async def commit_transition(
         self, new: Ticket, *, expected_version: int, ttl: float, event: Event, audit: dict[str, Any]
     ) -> bool:
-        if not await self.replace_ticket(new, expected_version=expected_version, ttl=ttl):
+        if not self._replace_ticket(new, expected_version=expected_version, ttl=ttl):
             return False
-        await self.publish(new.id, event)
+        self._fanout.deliver(new.id, event)
         await self.audit(audit)
         return True
 
-    async def put_value(self, key: str, value: dict[str, Any], *, ttl: float) -> None:
-        self._values.set(key, dict(value), ttl)
-
-    async def get_value(self, key: str) -> dict[str, Any] | None:
-        value = self._values.get(key)
-        return dict(value) if value is not None else None
-
-    async def take_value(self, key: str) -> dict[str, Any] | None:
-        return self._values.pop(key)
-
-    async def take_value_leaving(
-        self, key: str, marker_key: str, marker: dict[str, Any], *, ttl: float
-    ) -> dict[str, Any] | None:
-        value = self._values.pop(key)
-        if value is not None:
-            self._values.set(marker_key, dict(marker), ttl)
-        return value
-
-    async def delete_value(self, key: str) -> None:
-        self._values.pop(key)
+    async def phone_request(
+        self, *, person: str, card_no: str, nonce_key: str, nonce_ttl: float, ticket_id: str = ""
+    ) -> PhoneRead:
+        return PhoneRead(
+            card=await self.get_card(card_no, person=person),
+            fresh_nonce=await self.add_once(nonce_key, ttl=nonce_ttl),
+            ticket=await self.get_ticket(ticket_id) if ticket_id else None,
+        )
 
     async def add_once(self, key: str, *, ttl: float) -> bool:
         if self._once.get(key) is not None:
@@ -134,8 +131,94 @@ class MemoryStore:
     async def hit(self, key: str, *, window: float) -> int:
         return self._counters.incr(key, window)
 
-    async def publish(self, ticket_id: str, event: Event) -> None:
-        self._fanout.deliver(ticket_id, event)
+    # OIDC records (frozen values: stored as they are; no await inside a step: each is atomic)
+
+    async def save_authorization_request(self, record: PendingRequest, *, ttl: float) -> None:
+        self._values.set(keys.authorization_request(record.id), record, ttl)
+
+    async def get_authorization_request(self, request_id: str) -> PendingRequest | None:
+        return self._get(keys.authorization_request(request_id), PendingRequest)
+
+    async def save_code(self, code_hash: str, grant: Grant, *, ttl: float) -> None:
+        self._values.set(keys.code(code_hash), grant, ttl)
+
+    async def discard_code(self, code_hash: str) -> None:
+        self._values.pop(keys.code(code_hash))
+
+    async def redeem_code(
+        self, code_hash: str, marker: IssuedTokens, *, ttl: float
+    ) -> Grant | None:
+        grant = self._values.pop(keys.code(code_hash))
+        if grant is not None:
+            self._values.set(keys.used_code(code_hash), marker, ttl)
+        return grant if isinstance(grant, Grant) else None
+
+    async def issued_for_code(self, code_hash: str) -> IssuedTokens | None:
+        return self._get(keys.used_code(code_hash), IssuedTokens)
+
+    async def save_issued(
+        self, issued: IssuedTokens, *, code_hash: str, sid: str, ttl: float, code_ttl: float
+    ) -> None:
+        self._values.set(keys.used_code(code_hash), issued, max(ttl, code_ttl))
+        self._values.set(keys.ticket_tokens(issued.ticket), issued, ttl)
+        self._values.set(keys.sid_tokens(sid), issued, ttl)
+
+    async def issued_for_ticket(self, ticket_id: str) -> IssuedTokens | None:
+        return self._get(keys.ticket_tokens(ticket_id), IssuedTokens)
+
+    async def issued_for_sid(self, sid: str) -> IssuedTokens | None:
+        return self._get(keys.sid_tokens(sid), IssuedTokens)
+
+    async def flag_code_replayed(self, code_hash: str, *, ttl: float) -> None:
+        self._values.set(keys.revoked_code(code_hash), True, ttl)
+
+    async def code_replayed(self, code_hash: str) -> bool:
+        return self._values.get(keys.revoked_code(code_hash)) is not None
+
+    async def save_access_token(self, token_hash: str, record: AccessToken, *, ttl: float) -> None:
+        self._values.set(keys.access_token(token_hash), record, ttl)
+
+    async def get_access_token(self, token_hash: str) -> AccessToken | None:
+        return self._get(keys.access_token(token_hash), AccessToken)
+
+    async def delete_access_tokens(self, token_hashes: Collection[str]) -> None:
+        for token_hash in token_hashes:
+            self._values.pop(keys.access_token(token_hash))
+
+    async def spend_assertion_jti(self, client_id: str, jti: str, *, ttl: float) -> bool:
+        return await self.add_once(keys.assertion(client_id, jti), ttl=ttl)
+
+    async def person_sessions(self, person: str) -> tuple[SessionEntry, ...]:
+        sessions: tuple[SessionEntry, ...] = self._values.get(keys.person_sessions(person)) or ()
+        return sessions
+
+    async def save_person_sessions(
+        self, person: str, sessions: Sequence[SessionEntry], *, ttl: float
+    ) -> None:
+        self._values.set(keys.person_sessions(person), tuple(sessions), ttl)
+
+    async def take_person_sessions(self, person: str) -> tuple[SessionEntry, ...]:
+        sessions: tuple[SessionEntry, ...] = self._values.pop(keys.person_sessions(person)) or ()
+        return sessions
+
+    async def save_face_challenge(self, challenge: Challenge, *, ttl: float) -> None:
+        self._values.set(keys.face_challenge(challenge.id), challenge, ttl)
+
+    async def take_face_challenge(self, challenge_id: str) -> Challenge | None:
+        challenge = self._values.pop(keys.face_challenge(challenge_id))
+        return challenge if isinstance(challenge, Challenge) else None
+
+    async def save_face_lock(self, lock: FaceLock, *, ttl: float) -> None:
+        self._values.set(keys.face_lock(lock.person, lock.day), lock, ttl)
+
+    async def get_face_lock(self, person: str, day: str) -> FaceLock | None:
+        return self._get(keys.face_lock(person, day), FaceLock)
+
+    def _get(self, key: str, kind: type[_V]) -> _V | None:
+        value = self._values.get(key)
+        return value if isinstance(value, kind) else None
+
+    # Events
 
     def subscribe(self, ticket_id: str, *, maxsize: int = 16) -> LocalSubscription:
         return self._fanout.subscribe(ticket_id, maxsize)
@@ -204,3 +287,39 @@ class MemoryStore:
 
     async def close(self) -> None:
         self._fanout.close_all()
+
+    # ── Back-channel logout deliveries (no await inside a step: each is atomic) ───────────
+
+    @cached_property
+    def _deliveries(self) -> dict[str, Delivery]:
+        return {}
+
+    async def schedule_delivery(self, delivery: Delivery) -> None:
+        self._deliveries[delivery.key] = delivery
+
+    async def claim_deliveries(
+        self, now: float, *, lease: float, limit: int = 16
+    ) -> list[Delivery]:
+        due = sorted((d for d in self._deliveries.values() if d.due <= now), key=_by_due)
+        claimed = due[: max(limit, 0)]
+        for delivery in claimed:
+            self._deliveries[delivery.key] = delivery.leased(now, lease)
+        return claimed
+
+    async def finish_delivery(self, claimed: Delivery, then: Delivery | None) -> bool:
+        same_entry(claimed, then)
+        left = self._deliveries.get(claimed.key)
+        if left is None or left.attempt != claimed.attempt + 1:
+            return False
+        if then is None:
+            del self._deliveries[claimed.key]
+        else:
+            self._deliveries[claimed.key] = then
+        return True
+
+    async def pending_deliveries(self) -> list[Delivery]:
+        return sorted(self._deliveries.values(), key=_by_due)
+
+
+def _by_due(delivery: Delivery) -> float:
+    return delivery.due

@@ -2,8 +2,11 @@
 
 Keys (all under `prefix`; see store/keys.py for the one function that builds them):
   t:{id}   a ticket, as a hash (codec.to_fields), expiring with PEXPIRE
-  v:{key}  a value, as a JSON string
-  o:{key}  an `add_once` marker
+  v:{name} an OIDC record (store/records.py) as JSON, named by store/keys.py: authreq:R,
+           code:{H}, usedcode:{H} (one hash tag: redeemed in one script), revokedcode:H,
+           at:H, ticket-tokens:T, sid-tokens:S, person-sessions:P, face-challenge:C,
+           face-locked:P:DAY (H: the SHA-256 of a code or an access token, never the secret)
+  o:{key}  an `add_once` marker (device nonces; assertion:CLIENT:JTI)
   h:{key}  a `hit` counter
   card:{person:P}:N        an e-card record (JSON); card:{person:P}:current its number
   cardidx:N                which person card N belongs to (for lookups by number alone)
@@ -29,7 +32,8 @@ import heapq
 import json
 import logging
 import math
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
+from functools import cached_property
 from importlib import resources
 from typing import Any, cast
 
@@ -40,10 +44,16 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from authsvc import errors
+from authsvc.core.face import Challenge
+from authsvc.core.oidc.authorize import PendingRequest
+from authsvc.core.oidc.grant import Grant
 from authsvc.core.tickets import Ticket
-from authsvc.store import codec
+from authsvc.store import codec, keys, records
+from authsvc.store.base import PhoneRead
+from authsvc.store.deliveries import Delivery, same_entry
 from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
 from authsvc.store.keys import CLUSTER_SHARDS, KeyLayout
+from authsvc.store.records import AccessToken, FaceLock, IssuedTokens, SessionEntry
 from authsvc.store.redis_events import NET_ERRORS, EventReader, sharded_opener, single_opener
 
 log = logging.getLogger(__name__)
@@ -130,7 +140,6 @@ class RedisStore:
             self._publish_command = "PUBLISH"
         self._events = EventReader(opener, self._on_message, self._fanout.resync_all)
         self._create = self._redis.register_script(_lua("create_ticket.lua"))
-        self._replace = self._redis.register_script(_lua("replace_ticket.lua"))
         self._commit = self._redis.register_script(_lua("commit_transition.lua"))
         self._hit = self._redis.register_script(_lua("hit.lua"))
         self._take_leaving = self._redis.register_script(_lua("take_leaving.lua"))
@@ -197,13 +206,22 @@ class RedisStore:
             )
         return codec.from_fields(fields) if fields else None
 
-    async def replace_ticket(self, new: Ticket, *, expected_version: int, ttl: float) -> bool:
-        args: list[str | int] = [str(expected_version), _ms(ttl)]
-        for field, value in codec.to_fields(new).items():
-            args += [field, value]
-        with _guard("replace_ticket"):
-            replaced = await self._replace(keys=[self._layout.ticket(new.id)], args=args)
-        return bool(replaced)
+    async def phone_request(
+        self, *, person: str, card_no: str, nonce_key: str, nonce_ttl: float, ticket_id: str = ""
+    ) -> PhoneRead:
+        with _guard("phone_request"):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.get(self._card_key(person, card_no))
+                pipe.set(self._key("o", nonce_key), "1", nx=True, px=_ms(nonce_ttl))
+                if ticket_id:
+                    pipe.hgetall(self._layout.ticket(ticket_id))
+                replies = await pipe.execute()
+        fields = cast("dict[str, str]", replies[2]) if ticket_id else {}
+        return PhoneRead(
+            card=_loads_value(cast("str | None", replies[0])),
+            fresh_nonce=bool(replies[1]),
+            ticket=codec.from_fields(fields) if fields else None,
+        )
 
     async def commit_transition(
         self, new: Ticket, *, expected_version: int, ttl: float, event: Event, audit: dict[str, Any]
@@ -226,33 +244,106 @@ class RedisStore:
             committed = await self._commit(keys=keys, args=args)
         return bool(committed)
 
-    # Values
+    # OIDC records: JSON values (store/records.py) under `v:`, named by store/keys.py
 
-    async def put_value(self, key: str, value: dict[str, Any], *, ttl: float) -> None:
-        with _guard("put_value"):
-            await self._redis.set(self._key("v", key), _dumps(value), px=_ms(ttl))
+    async def _set(self, name: str, raw: str, ttl: float) -> None:
+        with _guard("set"):
+            await self._redis.set(self._key("v", name), raw, px=_ms(ttl))
 
-    async def get_value(self, key: str) -> dict[str, Any] | None:
-        with _guard("get_value"):
-            raw = cast("str | None", await self._redis.get(self._key("v", key)))
-        return _loads_value(raw)
+    async def _get(self, name: str) -> str | None:
+        with _guard("get"):
+            return cast("str | None", await self._redis.get(self._key("v", name)))
 
-    async def take_value(self, key: str) -> dict[str, Any] | None:
-        with _guard("take_value"):
-            raw = cast("str | None", await self._redis.getdel(self._key("v", key)))
-        return _loads_value(raw)
+    async def _take(self, name: str) -> str | None:
+        with _guard("take"):
+            return cast("str | None", await self._redis.getdel(self._key("v", name)))
 
-    async def take_value_leaving(
-        self, key: str, marker_key: str, marker: dict[str, Any], *, ttl: float
-    ) -> dict[str, Any] | None:
-        keys = [self._key("v", key), self._key("v", marker_key)]
-        with _guard("take_value_leaving"):
-            raw = await self._take_leaving(keys=keys, args=[_dumps(marker), _ms(ttl)])
-        return _loads_value(cast("str | None", raw or None))
+    async def _delete(self, *names: str) -> None:
+        if names:
+            with _guard("delete"):
+                for name in names:  # one at a time: on a Cluster they may be in any slot
+                    await self._redis.delete(self._key("v", name))
 
-    async def delete_value(self, key: str) -> None:
-        with _guard("delete_value"):
-            await self._redis.delete(self._key("v", key))
+    async def save_authorization_request(self, record: PendingRequest, *, ttl: float) -> None:
+        await self._set(keys.authorization_request(record.id), records.dumps(record), ttl)
+
+    async def get_authorization_request(self, request_id: str) -> PendingRequest | None:
+        return records.loads_request(await self._get(keys.authorization_request(request_id)))
+
+    async def save_code(self, code_hash: str, grant: Grant, *, ttl: float) -> None:
+        await self._set(keys.code(code_hash), records.dumps(grant), ttl)
+
+    async def discard_code(self, code_hash: str) -> None:
+        await self._delete(keys.code(code_hash))
+
+    async def redeem_code(
+        self, code_hash: str, marker: IssuedTokens, *, ttl: float
+    ) -> Grant | None:
+        names = [self._key("v", keys.code(code_hash)), self._key("v", keys.used_code(code_hash))]
+        with _guard("redeem_code"):
+            raw = await self._take_leaving(keys=names, args=[records.dumps(marker), _ms(ttl)])
+        return records.loads(Grant, cast("str | None", raw or None))
+
+    async def issued_for_code(self, code_hash: str) -> IssuedTokens | None:
+        return records.loads(IssuedTokens, await self._get(keys.used_code(code_hash)))
+
+    async def save_issued(
+        self, issued: IssuedTokens, *, code_hash: str, sid: str, ttl: float, code_ttl: float
+    ) -> None:
+        raw = records.dumps(issued)
+        await self._set(keys.used_code(code_hash), raw, max(ttl, code_ttl))
+        await self._set(keys.ticket_tokens(issued.ticket), raw, ttl)
+        await self._set(keys.sid_tokens(sid), raw, ttl)
+
+    async def issued_for_ticket(self, ticket_id: str) -> IssuedTokens | None:
+        return records.loads(IssuedTokens, await self._get(keys.ticket_tokens(ticket_id)))
+
+    async def issued_for_sid(self, sid: str) -> IssuedTokens | None:
+        return records.loads(IssuedTokens, await self._get(keys.sid_tokens(sid)))
+
+    async def flag_code_replayed(self, code_hash: str, *, ttl: float) -> None:
+        await self._set(keys.revoked_code(code_hash), '{"reason":"code_replayed"}', ttl)
+
+    async def code_replayed(self, code_hash: str) -> bool:
+        return await self._get(keys.revoked_code(code_hash)) is not None
+
+    async def save_access_token(self, token_hash: str, record: AccessToken, *, ttl: float) -> None:
+        await self._set(keys.access_token(token_hash), records.dumps(record), ttl)
+
+    async def get_access_token(self, token_hash: str) -> AccessToken | None:
+        return records.loads(AccessToken, await self._get(keys.access_token(token_hash)))
+
+    async def delete_access_tokens(self, token_hashes: Collection[str]) -> None:
+        await self._delete(*(keys.access_token(h) for h in token_hashes))
+
+    async def spend_assertion_jti(self, client_id: str, jti: str, *, ttl: float) -> bool:
+        return await self.add_once(keys.assertion(client_id, jti), ttl=ttl)
+
+    async def person_sessions(self, person: str) -> tuple[SessionEntry, ...]:
+        return records.loads_sessions(await self._get(keys.person_sessions(person)))
+
+    async def save_person_sessions(
+        self, person: str, sessions: Sequence[SessionEntry], *, ttl: float
+    ) -> None:
+        raw = records.dumps_sessions(tuple(sessions))
+        await self._set(keys.person_sessions(person), raw, ttl)
+
+    async def take_person_sessions(self, person: str) -> tuple[SessionEntry, ...]:
+        return records.loads_sessions(await self._take(keys.person_sessions(person)))
+
+    async def save_face_challenge(self, challenge: Challenge, *, ttl: float) -> None:
+        await self._set(keys.face_challenge(challenge.id), records.dumps(challenge), ttl)
+
+    async def take_face_challenge(self, challenge_id: str) -> Challenge | None:
+        return records.loads(Challenge, await self._take(keys.face_challenge(challenge_id)))
+
+    async def save_face_lock(self, lock: FaceLock, *, ttl: float) -> None:
+        await self._set(keys.face_lock(lock.person, lock.day), records.dumps(lock), ttl)
+
+    async def get_face_lock(self, person: str, day: str) -> FaceLock | None:
+        return records.loads(FaceLock, await self._get(keys.face_lock(person, day)))
+
+    # Replay guards and rate limits
 
     async def add_once(self, key: str, *, ttl: float) -> bool:
         with _guard("add_once"):
@@ -318,17 +409,6 @@ class RedisStore:
 
     # Events
 
-    async def publish(self, ticket_id: str, event: Event) -> None:
-        if " " in ticket_id:
-            raise ValueError(f"ticket id with a space: {ticket_id!r}")
-        channel = self._layout.channel(self._layout.shard_of(ticket_id))
-        message = f"{ticket_id} {_dumps(event)}"
-        with _guard("publish"):
-            if isinstance(self._redis, RedisCluster):
-                await self._redis.spublish(channel, message)
-            else:
-                await self._redis.publish(channel, message)
-
     def subscribe(self, ticket_id: str, *, maxsize: int = 16) -> LocalSubscription:
         return self._fanout.subscribe(ticket_id, maxsize)
 
@@ -389,6 +469,70 @@ class RedisStore:
         self._fanout.close_all()
         await self._events.close()
         await self._redis.aclose()
+
+    # ── Back-channel logout deliveries: one sorted set by due time and one hash of entries,
+    # under one hash tag ({bcl}) so each script stays on one slot of a Redis Cluster ──────
+
+    @property
+    def _delivery_keys(self) -> list[str]:
+        return [
+            self._layout.tagged("bcl", "backchannel:due"),
+            self._layout.tagged("bcl", "backchannel:entries"),
+        ]
+
+    @cached_property
+    def _delivery_scripts(self) -> dict[str, Any]:
+        names = ("schedule_delivery", "claim_deliveries", "finish_delivery")
+        return {name: self._redis.register_script(_lua(f"{name}.lua")) for name in names}
+
+    async def schedule_delivery(self, delivery: Delivery) -> None:
+        args = [delivery.key, delivery.dumps(), repr(delivery.due)]
+        with _guard("schedule_delivery"):
+            await self._delivery_scripts["schedule_delivery"](keys=self._delivery_keys, args=args)
+
+    async def claim_deliveries(
+        self, now: float, *, lease: float, limit: int = 16
+    ) -> list[Delivery]:
+        if limit <= 0:
+            return []
+        args: list[str | int] = [repr(now), repr(now + lease), limit]
+        with _guard("claim_deliveries"):
+            flat = cast(
+                "list[str]",
+                await self._delivery_scripts["claim_deliveries"](
+                    keys=self._delivery_keys, args=args
+                ),
+            )
+        return [Delivery.loads(flat[i], float(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    async def finish_delivery(self, claimed: Delivery, then: Delivery | None) -> bool:
+        same_entry(claimed, then)
+        args = [
+            claimed.key,
+            claimed.attempt + 1,
+            then.dumps() if then else "",
+            repr(then.due) if then else "",
+        ]
+        with _guard("finish_delivery"):
+            done = await self._delivery_scripts["finish_delivery"](
+                keys=self._delivery_keys, args=args
+            )
+        return bool(done)
+
+    async def pending_deliveries(self) -> list[Delivery]:
+        queue, entries = self._delivery_keys
+        with _guard("pending_deliveries"):
+            due = cast(
+                "list[tuple[str, float]]",
+                await self._redis.zrange(queue, 0, -1, withscores=True),
+            )
+            raws = cast(
+                "list[str | None]",
+                await self._redis.hmget(entries, [key for key, _ in due]) if due else [],
+            )
+        return [
+            Delivery.loads(raw, score) for (_, score), raw in zip(due, raws, strict=True) if raw
+        ]
 
 
 def _entry_order(entry_id: str) -> tuple[int, int]:

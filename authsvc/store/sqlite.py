@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from authsvc.store import cards
 from authsvc.store.base import ISSUED
+from authsvc.store.deliveries import Delivery, same_entry
 from authsvc.store.memory import MemoryStore
 
 T = TypeVar("T")
@@ -152,6 +153,58 @@ class EmbeddedStore(MemoryStore):
         with self._lock:
             self._db.close()
 
+    # ── Back-channel logout deliveries: durable, and shared by processes on this file ─────
+
+    async def schedule_delivery(self, delivery: Delivery) -> None:
+        def step(db: sqlite3.Connection) -> None:
+            _deliveries_table(db)
+            _put_delivery(db, delivery)
+
+        await self._run(step)
+
+    async def claim_deliveries(
+        self, now: float, *, lease: float, limit: int = 16
+    ) -> list[Delivery]:
+        def step(db: sqlite3.Connection) -> list[Delivery]:
+            _deliveries_table(db)
+            rows = db.execute(
+                "SELECT client_id, sub, sid, attempt, due FROM deliveries WHERE due <= ? "
+                "ORDER BY due LIMIT ?",
+                (now, max(limit, 0)),
+            ).fetchall()
+            claimed = [Delivery(*row) for row in rows]
+            for delivery in claimed:
+                _put_delivery(db, delivery.leased(now, lease))
+            return claimed
+
+        return await self._run(step)
+
+    async def finish_delivery(self, claimed: Delivery, then: Delivery | None) -> bool:
+        same_entry(claimed, then)
+
+        def step(db: sqlite3.Connection) -> bool:
+            _deliveries_table(db)
+            row = db.execute(
+                "SELECT attempt FROM deliveries WHERE key = ?", (claimed.key,)
+            ).fetchone()
+            if row is None or row[0] != claimed.attempt + 1:
+                return False
+            if then is None:
+                db.execute("DELETE FROM deliveries WHERE key = ?", (claimed.key,))
+            else:
+                _put_delivery(db, then)
+            return True
+
+        return await self._run(step)
+
+    async def pending_deliveries(self) -> list[Delivery]:
+        def step(db: sqlite3.Connection) -> list[Delivery]:
+            _deliveries_table(db)
+            query = "SELECT client_id, sub, sid, attempt, due FROM deliveries ORDER BY due"
+            return [Delivery(*row) for row in db.execute(query).fetchall()]
+
+        return await self._run(step)
+
 
 def _card(db: sqlite3.Connection, card_no: str) -> dict[str, Any] | None:
     row = db.execute("SELECT record FROM cards WHERE card_no = ?", (card_no,)).fetchone()
@@ -166,4 +219,27 @@ def _put(db: sqlite3.Connection, card_no: str, person: str, record: dict[str, An
         "INSERT INTO cards (card_no, person, record) VALUES (?, ?, ?) "
         "ON CONFLICT (card_no) DO UPDATE SET record = excluded.record",
         (card_no, person, _dumps(record)),
+    )
+
+
+def _deliveries_table(db: sqlite3.Connection) -> None:
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS deliveries (key TEXT PRIMARY KEY, client_id TEXT NOT NULL, "
+        "sub TEXT NOT NULL, sid TEXT NOT NULL, attempt INTEGER NOT NULL, due REAL NOT NULL)"
+    )
+
+
+def _put_delivery(db: sqlite3.Connection, delivery: Delivery) -> None:
+    db.execute(
+        "INSERT INTO deliveries (key, client_id, sub, sid, attempt, due) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET sub = excluded.sub, attempt = excluded.attempt, "
+        "due = excluded.due",
+        (
+            delivery.key,
+            delivery.client_id,
+            delivery.sub,
+            delivery.sid,
+            delivery.attempt,
+            delivery.due,
+        ),
     )

@@ -118,3 +118,24 @@ async def redis_pair(
     finally:
         await b.close()
         await a.close()
+
+
+@pytest.fixture(params=["redis", "redis-cluster"])
+async def redis_store(
+    request: pytest.FixtureRequest, redis_prefix: str
+) -> AsyncIterator[RedisStore]:
+    """One RedisStore on its own prefix, on one Redis or on the Redis Cluster."""
+    if request.param == "redis-cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        clustered = await RedisStore.connect(cluster.url, prefix=redis_prefix, cluster=True)
+        try:
+            yield clustered
+        finally:
+            await clustered.close()
+            cluster.purge(redis_prefix)
+        return
+    single = await connect_redis(redis_prefix)
+    try:
+        yield single
+    finally:
+        await single.close()

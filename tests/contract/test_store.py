@@ -14,6 +14,7 @@ from authsvc import errors
 from authsvc.core import tickets as tk
 from authsvc.core.tickets import Identity, Lifetimes, Ticket
 from authsvc.store.fanout import RESYNC
+from authsvc.store.records import FaceLock
 from authsvc.store.redis import RedisStore
 
 from .conftest import AnyStore, Lapse, connect_redis, new_prefix
@@ -94,6 +95,28 @@ def off_default(ticket: Ticket) -> set[str]:
     return names
 
 
+async def commit(store: AnyStore, new: Ticket, expected_version: int, ttl: float = 60) -> bool:
+    """A transition with a plain event and audit record (what Broker.apply writes)."""
+    event = {"ticket": new.id, "version": new.version}
+    audit = {"ticket": new.id, "outcome": str(new.state), "version": new.version}
+    return await store.commit_transition(
+        new, expected_version=expected_version, ttl=ttl, event=event, audit=audit
+    )
+
+
+async def emit(store: AnyStore, ticket_id: str, event: dict[str, Any]) -> None:
+    """Publish `event` to the ticket's subscribers the one way production does: a committed
+    transition (the ticket is created first if need be)."""
+    current = await store.get_ticket(ticket_id)
+    if current is None:
+        current = pending(ticket_id)
+        await store.create_ticket(current, ttl=60)
+    new = dataclasses.replace(current, version=current.version + 1)
+    assert await store.commit_transition(
+        new, expected_version=current.version, ttl=60, event=event, audit={"ticket": ticket_id}
+    )
+
+
 # Tickets
 
 
@@ -119,106 +142,82 @@ async def test_ticket_vanishes_after_ttl(store: AnyStore, lapse: Lapse) -> None:
     assert await store.get_ticket(ticket.id) is None
 
 
-async def test_replace_with_current_version_wins(store: AnyStore) -> None:
-    """Replacing with the stored version writes the new ticket."""
+async def test_commit_with_current_version_wins(store: AnyStore) -> None:
+    """Committing with the stored version writes the new ticket."""
     ticket = pending()
     await store.create_ticket(ticket, ttl=60)
     new = scanned(ticket)
-    assert await store.replace_ticket(new, expected_version=ticket.version, ttl=60) is True
+    assert await commit(store, new, ticket.version) is True
     assert await store.get_ticket(ticket.id) == new
 
 
-async def test_replace_with_stale_version_changes_nothing(store: AnyStore) -> None:
-    """Replacing with a version that moved on returns False and leaves the ticket as it was."""
+async def test_commit_with_stale_version_changes_nothing(store: AnyStore) -> None:
+    """Committing with a version that moved on returns False and leaves the ticket as it was."""
     ticket = pending()
     await store.create_ticket(ticket, ttl=60)
     first = scanned(ticket, device_id="phone-a")
-    assert await store.replace_ticket(first, expected_version=1, ttl=60)
+    assert await commit(store, first, 1)
     late = scanned(ticket, device_id="phone-b")
-    assert await store.replace_ticket(late, expected_version=1, ttl=60) is False
+    assert await commit(store, late, 1) is False
     assert await store.get_ticket(ticket.id) == first
 
 
-async def test_replace_of_missing_ticket_creates_nothing(store: AnyStore) -> None:
-    """Replacing a ticket that does not exist returns False and does not create it."""
+async def test_commit_of_missing_ticket_creates_nothing(store: AnyStore) -> None:
+    """Committing to a ticket that does not exist returns False and creates, publishes and
+    audits nothing."""
     ticket = pending()
-    assert await store.replace_ticket(scanned(ticket), expected_version=1, ttl=60) is False
+    sub = store.subscribe(ticket.id)
+    assert await commit(store, scanned(ticket), 1) is False
     assert await store.get_ticket(ticket.id) is None
+    assert await sub.get(timeout=0.2) is None
+    assert await store.audit_records(1000) == []
+    sub.close()
 
 
-async def test_replace_applies_the_new_ttl(store: AnyStore, lapse: Lapse) -> None:
-    """A successful replace sets the ticket's TTL to the one given."""
+async def test_commit_applies_the_new_ttl(store: AnyStore, lapse: Lapse) -> None:
+    """A successful commit sets the ticket's TTL to the one given."""
     ticket = pending()
     await store.create_ticket(ticket, ttl=0.5)
-    assert await store.replace_ticket(scanned(ticket), expected_version=1, ttl=60)
+    assert await commit(store, scanned(ticket), 1)
     await lapse(0.8)
     assert await store.get_ticket(ticket.id) is not None
 
 
-async def test_concurrent_replace_has_exactly_one_winner(store: AnyStore) -> None:
-    """Of 20 concurrent replaces expecting the same version, exactly one wins and is stored."""
+async def test_concurrent_commits_have_exactly_one_winner_one_event_one_audit(
+    store: AnyStore,
+) -> None:
+    """Of 20 concurrent commits expecting the same version exactly one wins: it is stored, and
+    it alone is published (one event) and audited (one record)."""
     ticket = pending()
     await store.create_ticket(ticket, ttl=60)
+    sub = store.subscribe(ticket.id, maxsize=32)
+    events: list[dict[str, Any]] = []
+    listener = store.listen(ticket.id, events.append)
     rivals = [scanned(ticket, device_id=f"phone-{n}") for n in range(20)]
     results = await asyncio.gather(
-        *(store.replace_ticket(r, expected_version=1, ttl=60) for r in rivals)
+        *(
+            store.commit_transition(
+                r,
+                expected_version=1,
+                ttl=60,
+                event={"device": r.device_id},
+                audit={"ticket": ticket.id, "device": r.device_id},
+            )
+            for r in rivals
+        )
     )
     assert results.count(True) == 1
-    assert await store.get_ticket(ticket.id) == rivals[results.index(True)]
+    winner = rivals[results.index(True)]
+    assert await store.get_ticket(ticket.id) == winner
+    assert await sub.get(timeout=WAIT) == {"device": winner.device_id}
+    assert await sub.get(timeout=0.3) is None
+    assert events == [{"device": winner.device_id}]
+    assert await store.audit_records(1000) == [{"ticket": ticket.id, "device": winner.device_id}]
+    sub.close()
+    listener.close()
 
 
-# Values
-
-
-async def test_value_put_get_delete(store: AnyStore) -> None:
-    """A value reads back equal (as a copy) until deleted."""
-    value = {"sub": "u-1", "nested": {"list": [1, 2.5, None, True]}, "名字": "张三"}
-    await store.put_value("code:1", value, ttl=60)
-    got = await store.get_value("code:1")
-    assert got == value
-    assert got is not None
-    got["sub"] = "changed"
-    assert await store.get_value("code:1") == value
-    await store.delete_value("code:1")
-    assert await store.get_value("code:1") is None
-    assert await store.get_value("never-written") is None
-
-
-async def test_value_vanishes_after_ttl(store: AnyStore, lapse: Lapse) -> None:
-    """A value is gone once its TTL has lapsed."""
-    await store.put_value("short", {"a": 1}, ttl=0.2)
-    await lapse(0.4)
-    assert await store.get_value("short") is None
-
-
-async def test_take_value_is_single_use(store: AnyStore) -> None:
-    """take_value returns the value once, then None."""
-    await store.put_value("code:2", {"n": 2}, ttl=60)
-    assert await store.take_value("code:2") == {"n": 2}
-    assert await store.take_value("code:2") is None
-    assert await store.get_value("code:2") is None
-
-
-async def test_concurrent_takers_exactly_one_gets_it(store: AnyStore) -> None:
-    """Of 20 concurrent takers exactly one gets the value."""
-    await store.put_value("code:3", {"n": 3}, ttl=60)
-    taken = await asyncio.gather(*(store.take_value("code:3") for _ in range(20)))
-    assert [t for t in taken if t is not None] == [{"n": 3}]
-
-
-async def test_take_value_leaving_leaves_its_marker_atomically(store: AnyStore) -> None:
-    """Of 20 concurrent takers one gets the value; every other one already finds the marker."""
-    await store.put_value("code:{4}", {"n": 4}, ttl=60)  # one hash tag: one Cluster slot
-
-    async def take() -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        taken = await store.take_value_leaving("code:{4}", "used:{4}", {"m": 4}, ttl=60)
-        return taken, None if taken else await store.get_value("used:{4}")
-
-    results = await asyncio.gather(*(take() for _ in range(20)))
-    assert [t for t, _ in results if t is not None] == [{"n": 4}]
-    assert all(marker == {"m": 4} for taken, marker in results if taken is None)
-    assert await store.take_value_leaving("c:{n}", "used:{n}", {"m": 0}, ttl=60) is None
-    assert await store.get_value("used:{n}") is None
+# Replay guards and rate limits
 
 
 async def test_add_once(store: AnyStore, lapse: Lapse) -> None:
@@ -247,8 +246,8 @@ async def test_publish_reaches_only_that_tickets_subscribers_in_order(store: Any
     other = store.subscribe("t-b")
     events = [{"n": n, "state": "scanned", "名": "张*"} for n in range(5)]
     for event in events:
-        await store.publish("t-a", event)
-    await store.publish("t-b", {"mine": True})
+        await emit(store, "t-a", event)
+    await emit(store, "t-b", {"mine": True})
     for sub in (first, second):
         assert [await sub.get(timeout=WAIT) for _ in events] == events
     assert await other.get(timeout=WAIT) == {"mine": True}
@@ -259,21 +258,24 @@ async def test_publish_reaches_only_that_tickets_subscribers_in_order(store: Any
 async def test_subscribe_then_publish_never_misses(store: AnyStore) -> None:
     """An event published right after subscribe() returns is always delivered."""
     for n in range(50):
-        sub = store.subscribe(f"race-{n}")
-        await store.publish(f"race-{n}", {"n": n})
+        ticket = pending(f"race-{n}")
+        await store.create_ticket(ticket, ttl=60)
+        sub = store.subscribe(ticket.id)
+        await emit(store, ticket.id, {"n": n})
         assert await sub.get(timeout=WAIT) == {"n": n}
         sub.close()
 
 
 async def test_closed_subscription_is_removed(store: AnyStore) -> None:
     """close() unregisters a subscription; it gets nothing more."""
+    await store.create_ticket(pending("t-c"), ttl=60)
     before = store.subscriber_count()
     sub = store.subscribe("t-c")
     keep = store.subscribe("t-c")
     assert store.subscriber_count() == before + 2
     sub.close()
     assert store.subscriber_count() == before + 1
-    await store.publish("t-c", {"n": 1})
+    await emit(store, "t-c", {"n": 1})
     assert await keep.get(timeout=WAIT) == {"n": 1}
     assert await sub.get(timeout=0.05) is None
     keep.close()
@@ -286,8 +288,8 @@ async def test_full_queue_resyncs_and_closes_only_that_subscription(store: AnySt
     elsewhere = store.subscribe("t-e", maxsize=2)
     events = [{"n": n} for n in range(5)]
     for event in events:
-        await store.publish("t-d", event)
-    await store.publish("t-e", {"n": "e"})
+        await emit(store, "t-d", event)
+    await emit(store, "t-e", {"n": "e"})
     assert [await fast.get(timeout=WAIT) for _ in events] == events
     assert await elsewhere.get(timeout=WAIT) == {"n": "e"}
 
@@ -296,11 +298,112 @@ async def test_full_queue_resyncs_and_closes_only_that_subscription(store: AnySt
 
     assert await asyncio.wait_for(drain(), WAIT) == [RESYNC]
     assert store.subscriber_count() == 2
-    await store.publish("t-d", {"n": "after"})
+    await emit(store, "t-d", {"n": "after"})
     assert await fast.get(timeout=WAIT) == {"n": "after"}
     assert await slow.get(timeout=0.05) is None
     fast.close()
     elsewhere.close()
+
+
+class Collected:
+    """A `listen` callback that keeps what it was given and lets a test wait for a count."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+        self._changed.set()
+
+    async def at_least(self, count: int) -> list[dict[str, Any]]:
+        async def wait() -> None:
+            while len(self.events) < count:
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(wait(), WAIT)
+        return self.events
+
+
+async def test_listen_then_commit_never_misses(store: AnyStore) -> None:
+    """Subscribe-then-read: a transition committed right after listen() returns is delivered
+    to the callback, whatever the ticket's shard."""
+    for n in range(30):
+        ticket = pending(f"listen-{n}")
+        await store.create_ticket(ticket, ttl=60)
+        got = Collected()
+        listener = store.listen(ticket.id, got)
+        assert await commit(store, scanned(ticket), ticket.version)
+        assert await got.at_least(1) == [{"ticket": ticket.id, "version": 2}]
+        listener.close()
+
+
+async def test_listen_loses_no_event_across_rapid_commits(store: AnyStore) -> None:
+    """20 commits in a row on each of 8 tickets, all at once: every listener gets each of its
+    ticket's events once, in order, and nothing of the others'."""
+    ids = [f"rapid-{n}" for n in range(8)]
+    listeners = {ticket_id: Collected() for ticket_id in ids}
+    handles = [store.listen(ticket_id, got) for ticket_id, got in listeners.items()]
+
+    async def burst(ticket_id: str) -> None:
+        for n in range(20):
+            await emit(store, ticket_id, {"ticket": ticket_id, "n": n})
+
+    await asyncio.gather(*(burst(ticket_id) for ticket_id in ids))
+    for ticket_id, got in listeners.items():
+        assert await got.at_least(20) == [{"ticket": ticket_id, "n": n} for n in range(20)]
+    await asyncio.sleep(0.1)  # anything extra would have arrived by now
+    assert all(len(got.events) == 20 for got in listeners.values())
+    for handle in handles:
+        handle.close()
+
+
+async def test_closed_listener_gets_nothing_more(store: AnyStore) -> None:
+    """close() unregisters a listener: a later commit reaches the others, not it."""
+    await store.create_ticket(pending("t-l"), ttl=60)
+    gone, kept = Collected(), Collected()
+    first = store.listen("t-l", gone)
+    second = store.listen("t-l", kept)
+    first.close()
+    await emit(store, "t-l", {"n": 1})
+    assert await kept.at_least(1) == [{"n": 1}]
+    assert gone.events == []
+    second.close()
+
+
+async def _kill_event_connection(store: RedisStore, raw_redis: Redis) -> None:
+    """Cut the store's (first) subscriber connection from the server side: CLIENT KILL."""
+    if not store.layout.clustered:
+        killed = store.pubsub_client_id
+        assert killed is not None
+        assert await raw_redis.client_kill_filter(_id=str(killed)) == 1
+        return
+    conn: Any = store._events._conns[0]
+    host, port = conn._writer.get_extra_info("sockname")[:2]
+    node = Redis(host=conn.host, port=conn.port, protocol=2)
+    try:
+        assert await node.client_kill(f"{host}:{port}")
+    finally:
+        await node.aclose()
+
+
+@pytest.mark.redis
+async def test_listener_gets_resync_after_reconnect_then_events_again(
+    redis_store: RedisStore, raw_redis: Redis
+) -> None:
+    """When a subscriber connection is killed, every listener is told `{"resync": True}` once
+    the store has resubscribed, and a later commit reaches it again."""
+    await redis_store.create_ticket(pending("t-rs"), ttl=60)
+    got = Collected()
+    listener = redis_store.listen("t-rs", got)
+    rebuilds = redis_store.event_rebuilds
+    await _kill_event_connection(redis_store, raw_redis)
+    assert await got.at_least(1) == [RESYNC]
+    assert redis_store.event_rebuilds == rebuilds + 1
+    await emit(redis_store, "t-rs", {"n": "after"})
+    assert await got.at_least(2) == [RESYNC, {"n": "after"}]
+    listener.close()
 
 
 # Audit and health
@@ -330,7 +433,7 @@ async def test_event_published_through_one_process_reaches_another(
     """An event published through store B reaches a subscriber on store A (and B's own)."""
     a, b = redis_pair
     on_a, on_b = a.subscribe("shared"), b.subscribe("shared")
-    await b.publish("shared", {"state": "scanned"})
+    await emit(b, "shared", {"state": "scanned"})
     assert await on_a.get(timeout=WAIT) == {"state": "scanned"}
     assert await on_b.get(timeout=WAIT) == {"state": "scanned"}
     on_a.close()
@@ -341,20 +444,20 @@ async def test_event_published_through_one_process_reaches_another(
 async def test_ticket_written_through_one_process_is_replaced_through_another(
     redis_pair: tuple[RedisStore, RedisStore],
 ) -> None:
-    """A ticket created through A is CAS-replaced through B; a racing pair has one winner."""
+    """A ticket created through A is committed through B; a racing pair has one winner."""
     a, b = redis_pair
     ticket = pending()
     await a.create_ticket(ticket, ttl=60)
     new = scanned(ticket)
-    assert await b.replace_ticket(new, expected_version=1, ttl=60)
+    assert await commit(b, new, 1)
     assert await a.get_ticket(ticket.id) == new
-    assert await a.replace_ticket(scanned(ticket, "late"), expected_version=1, ttl=60) is False
+    assert await commit(a, scanned(ticket, "late"), 1) is False
     offered = [
         tk.offer_accounts(new, device_id=DEVICE, accounts=ACCOUNTS[:n], now=NOW + 2) for n in (1, 2)
     ]
     results = await asyncio.gather(
-        a.replace_ticket(offered[0], expected_version=2, ttl=60),
-        b.replace_ticket(offered[1], expected_version=2, ttl=60),
+        commit(a, offered[0], 2),
+        commit(b, offered[1], 2),
     )
     assert sorted(results) == [False, True]
     assert await b.get_ticket(ticket.id) == offered[results.index(True)]
@@ -367,7 +470,7 @@ async def test_keys_live_under_the_prefix_with_ttls(redis_prefix: str, raw_redis
     try:
         ticket = pending()
         await store.create_ticket(ticket, ttl=60)
-        await store.put_value("k", {"a": 1}, ttl=60)
+        await store.save_face_lock(FaceLock(person="p", day="d"), ttl=60)
         await store.add_once("k", ttl=60)
         await store.hit("k", window=60)
         await store.audit({"a": 1})
@@ -376,7 +479,7 @@ async def test_keys_live_under_the_prefix_with_ttls(redis_prefix: str, raw_redis
     keys = {key async for key in raw_redis.scan_iter(match=f"{redis_prefix}*")}
     expiring = {
         f"{redis_prefix}{kind}:{name}"
-        for kind, name in [("t", ticket.id), ("v", "k"), ("o", "k"), ("h", "k")]
+        for kind, name in [("t", ticket.id), ("v", "face-locked:p:d"), ("o", "k"), ("h", "k")]
     }
     assert keys == expiring | {f"{redis_prefix}audit"}
     for key in expiring:
@@ -394,7 +497,7 @@ async def test_event_reader_reconnects_and_resyncs(redis_prefix: str, raw_redis:
         assert await raw_redis.client_kill_filter(_id=str(killed)) == 1
         assert await sub.get(timeout=WAIT + 5) == RESYNC
         assert store.pubsub_client_id != killed
-        await store.publish("t-r", {"n": 1})
+        await emit(store, "t-r", {"n": 1})
         assert await sub.get(timeout=WAIT) == {"n": 1}
         sub.close()
     finally:
@@ -411,7 +514,7 @@ async def test_unreachable_redis_is_unavailable() -> None:
         with pytest.raises(errors.Unavailable):
             await store.get_ticket("t")
         with pytest.raises(errors.Unavailable):
-            await store.publish("t", {"n": 1})
+            await commit(store, pending(), 1)
     finally:
         await store.close()
     with pytest.raises(errors.Unavailable):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError
 from joserfc.jwk import ECKey, KeySet
 
+from authsvc.core.clock import FrozenClock
 from tests.conftest import PhoneFactory
 from tests.support.browser import BrowserLogin, wait_for_state
 from tests.support.servers import Broker, running_authsvc
@@ -166,16 +166,57 @@ async def test_token_refusals(
     assert (got_status, body["error"]) == (status, error)
 
 
-async def test_expired_code_is_refused(
-    tmp_path: Path, http: aiohttp.ClientSession, phones: PhoneFactory
+@pytest.mark.parametrize(("waited", "status"), [(59.9, 200), (60.0, 400)])
+async def test_code_expires_on_the_brokers_clock(
+    tmp_path: Path,
+    http: aiohttp.ClientSession,
+    phones: PhoneFactory,
+    store_kind: str,
+    redis_prefix: str,
+    waited: float,
+    status: int,
 ) -> None:
-    """Codes are short-lived: one redeemed after its TTL is invalid_grant."""
-    async with running_authsvc(tmp_path, code_ttl=0.3) as broker:
+    """Codes are short-lived (code_ttl 60 s, on the injected clock; no waiting): redeemed just
+    before its expiry it works, at its expiry it is invalid_grant — and then nothing was
+    issued."""
+    clock = FrozenClock(time.time())
+    async with running_authsvc(
+        tmp_path, store_kind=store_kind, prefix=redis_prefix, clock=clock, code_ttl=60.0
+    ) as broker:
         browser = BrowserLogin(broker.url, http)
         code = code_of(await confirmed_redirect(broker, http, phones, browser))
-        await asyncio.sleep(0.6)
-        status, body = await redeem(http, broker, browser, code)
-    assert (status, body["error"]) == (400, "invalid_grant")
+        clock.advance(waited)
+        got, body = await redeem(http, broker, browser, code)
+        issued = await broker.store.issued_for_ticket(browser.ticket["ticket_id"])
+    if status == 400:
+        assert (got, body["error"]) == (400, "invalid_grant")
+        assert issued is None
+    else:
+        assert got == 200 and "id_token" in body
+        assert issued is not None
+
+
+async def test_authorization_request_expires_on_the_brokers_clock(
+    tmp_path: Path, http: aiohttp.ClientSession, store_kind: str, redis_prefix: str
+) -> None:
+    """The QR page's authorization request lives 30 minutes on the injected clock: a ticket
+    asked for at that moment is refused invalid_request, and no ticket was made."""
+    clock = FrozenClock(time.time())
+    async with running_authsvc(
+        tmp_path, store_kind=store_kind, prefix=redis_prefix, clock=clock
+    ) as broker:
+        browser = BrowserLogin(broker.url, http)
+        await browser.open_page("personal")
+        clock.advance(1799.0)
+        await browser.new_ticket("personal")
+        clock.advance(1.0)
+        before = await broker.store.audit_records(1000)
+        async with http.post(
+            broker.url + "/api/tickets", json={"request": browser.request_id}
+        ) as response:
+            body = await response.json()
+        assert await broker.store.audit_records(1000) == before
+    assert (response.status, body["error"]) == (400, "invalid_request")
 
 
 async def test_client_secret_post_works(

@@ -11,7 +11,8 @@ import aiohttp
 import pytest
 
 from authsvc.config import Limits
-from authsvc.services.login import code_key
+from authsvc.store.keys import code as code_name
+from authsvc.store.records import secret_hash
 from tests.conftest import PhoneFactory
 from tests.security.helpers import StartServer, refused, unchanged, value_keys
 from tests.support.browser import BrowserLogin, next_state, pkce_pair
@@ -76,7 +77,8 @@ async def test_token_is_rate_limited_per_ip(
         body = await response.json()
         assert response.status == 429 and response.headers["Retry-After"] == "60"
     assert body["error"] == "rate_limited" and body["error_description"]
-    assert await svc.store.get_value(code_key(code)) is not None
+    assert await value_keys(svc, "code:") == {code_name(secret_hash(code))}
+    assert await svc.store.issued_for_code(secret_hash(code)) is None
 
 
 async def _refused_handshake(http: aiohttp.ClientSession, url: str) -> None:

@@ -124,7 +124,13 @@ async def test_consumed_ticket_is_refused(
     confirmed = await authsvc.store.get_ticket(tid)
     assert confirmed is not None and confirmed.state is tickets.State.CONFIRMED
     consumed = tickets.consume(confirmed, now=time.time())  # what redeeming the code does
-    assert await authsvc.store.replace_ticket(consumed, expected_version=confirmed.version, ttl=300)
+    assert await authsvc.store.commit_transition(
+        consumed,
+        expected_version=confirmed.version,
+        ttl=300,
+        event=tickets.event(consumed),
+        audit={"ticket": tid, "outcome": "consumed"},
+    )
     other = await phones(authsvc.url, **LISI)
     async with unchanged(authsvc, tid):
         await phone_refused(phone.confirm(), 410, "ticket_consumed")

@@ -49,6 +49,47 @@ class AuthorizationRequest:
             "acr_values": list(self.acr_values),
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AuthorizationRequest:
+        return cls(
+            client_id=str(data["client_id"]),
+            redirect_uri=str(data["redirect_uri"]),
+            scope=tuple(data["scope"]),
+            state=str(data["state"]),
+            nonce=str(data["nonce"]),
+            code_challenge=str(data["code_challenge"]),
+            identity=Identity(data["identity"]),
+            display=str(data["display"]),
+            acr_values=tuple(data.get("acr_values", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRequest:
+    """A validated request, remembered from /authorize until the page asks for a ticket. It
+    expires logically (`require_live`); a store's TTL only collects it."""
+
+    id: str
+    request: AuthorizationRequest
+    expires_at: float
+
+
+def pending(
+    request: AuthorizationRequest, *, request_id: str, now: float, ttl: float
+) -> PendingRequest:
+    return PendingRequest(id=request_id, request=request, expires_at=now + ttl)
+
+
+def require_live(stored: PendingRequest | None, now: float) -> AuthorizationRequest:
+    """The remembered request, unless it is unknown or its time is up."""
+    if stored is None or now >= stored.expires_at:
+        raise errors.InvalidRequest(
+            "unknown or expired authorization request",
+            zh="登录请求已过期，请重新打开登录页面",
+            en="The login request expired; start again",
+        )
+    return stored.request
+
 
 def _identity(params: Mapping[str, str], client: Client) -> Identity:
     hint = params.get("identity") or params.get("login_hint") or client.identities[0].value

@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
-from typing import Any
 
 from authsvc import errors
 from authsvc.core.crypto import b64u
+from authsvc.core.oidc.grant import Grant
 
 _VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 
@@ -19,11 +18,14 @@ def s256(verifier: str) -> str:
 
 
 def check_grant(
-    grant: Mapping[str, Any], *, client_id: str, redirect_uri: str, verifier: str
+    grant: Grant, *, client_id: str, redirect_uri: str, verifier: str, now: float
 ) -> None:
-    """The code was issued to this client, for this redirect URI, and this verifier proves PKCE."""
-    request = grant["request"]
-    if grant["client_id"] != client_id:
+    """The code is unexpired (RFC 6749 §4.1.2: short-lived), was issued to this client, for
+    this redirect URI, and this verifier proves PKCE."""
+    if grant.expired(now):
+        raise errors.InvalidGrant("the code expired")
+    request = grant.request
+    if grant.client_id != client_id:
         raise errors.InvalidGrant("the code was issued to another client")
     if request["redirect_uri"] != redirect_uri:
         raise errors.InvalidGrant("redirect_uri does not match the authorization request")

@@ -1,0 +1,63 @@
+"""`phone_request`, on every backend: a signed phone call's reads in one go — the e-card
+record, the device nonce spent once, and the ticket the call names."""
+
+from __future__ import annotations
+
+import asyncio
+
+from authsvc.store.base import ISSUED
+
+from .conftest import AnyStore
+from .test_store import pending
+
+NOW = 1_700_000_000.5
+PERSON = "7f3a9c0e11aa22bb33cc44dd"
+CARD = {"card_no": "E1", "status": "active", "device_id": "device-a", "name": "欧阳娜娜"}
+
+
+async def _issued(store: AnyStore) -> None:
+    assert await store.issue_card(PERSON, dict(CARD), expected="", now=NOW) == ISSUED
+
+
+async def test_reads_the_card_and_the_ticket_and_spends_the_nonce(store: AnyStore) -> None:
+    await _issued(store)
+    ticket = pending()
+    await store.create_ticket(ticket, ttl=60)
+    read = await store.phone_request(
+        person=PERSON, card_no="E1", nonce_key="nonce:d:n1", nonce_ttl=60, ticket_id=ticket.id
+    )
+    assert read.fresh_nonce and read.card is not None and read.card["device_id"] == "device-a"
+    assert read.ticket == ticket
+    assert not await store.add_once("nonce:d:n1", ttl=60), "the nonce is spent"
+
+
+async def test_a_replayed_nonce_is_not_fresh_and_a_missing_ticket_is_none(
+    store: AnyStore,
+) -> None:
+    await _issued(store)
+    first = await store.phone_request(
+        person=PERSON, card_no="E1", nonce_key="nonce:d:n2", nonce_ttl=60, ticket_id="nope"
+    )
+    again = await store.phone_request(
+        person=PERSON, card_no="E1", nonce_key="nonce:d:n2", nonce_ttl=60
+    )
+    assert first.fresh_nonce and first.ticket is None
+    assert not again.fresh_nonce and again.ticket is None and again.card == first.card
+
+
+async def test_an_unknown_card_reads_as_none(store: AnyStore) -> None:
+    read = await store.phone_request(
+        person=PERSON, card_no="E404", nonce_key="nonce:d:n3", nonce_ttl=60
+    )
+    assert read.card is None and read.fresh_nonce
+
+
+async def test_of_concurrent_calls_with_one_nonce_exactly_one_is_fresh(store: AnyStore) -> None:
+    await _issued(store)
+    reads = await asyncio.gather(
+        *(
+            store.phone_request(person=PERSON, card_no="E1", nonce_key="nonce:d:race", nonce_ttl=60)
+            for _ in range(20)
+        )
+    )
+    assert sum(read.fresh_nonce for read in reads) == 1
