@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from authsvc.config import EVENT_LOOPS, Settings
+from authsvc.config import EVENT_LOOPS, default_of
 from authsvc.core.crypto import Algorithm
 from bench import micro, signatures
 from bench.harness import REDIS_OVERRIDE, T0, Quiet, Remote, log, measured, measured_one
@@ -425,7 +425,7 @@ async def run(plan: Plan) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "aiohttp": aiohttp.__version__,
-        "event_loop": os.environ.get("AUTHSVC_EVENT_LOOP", Settings.event_loop),
+        "event_loop": os.environ.get("AUTHSVC_EVENT_LOOP", str(default_of("event_loop"))),
         "platform": platform.platform(),
         "ephemeral_ports": _port_range(),
         "run_seconds": round(time.monotonic() - T0, 1),
@@ -485,7 +485,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--event-loop",
-        default=Settings.event_loop,
+        default=str(default_of("event_loop")),
         choices=EVENT_LOOPS,
         help="authsvc's and the floor's event loop (AUTHSVC_EVENT_LOOP; default uvloop)",
     )

@@ -35,7 +35,7 @@ from aiohttp import WSMsgType, web
 from redis.asyncio import Redis
 
 from authsvc.cli import new_event_loop
-from authsvc.config import Settings
+from authsvc.config import default_of
 
 STATES = {
     "scan": "scanned",
@@ -205,7 +205,7 @@ def main() -> None:
         print=None,
         access_log=None,
         # authsvc's loop, whichever it is: the ratio compares the work, not the loops.
-        loop=new_event_loop(os.environ.get("AUTHSVC_EVENT_LOOP", Settings.event_loop)),
+        loop=new_event_loop(os.environ.get("AUTHSVC_EVENT_LOOP", str(default_of("event_loop")))),
     )
 
 
