@@ -99,7 +99,11 @@ STEPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
 )
-OTHER = "other (event loop, GC, timers, background tasks)"
+OTHER = "other (asyncio's loop, GC, timers, background tasks)"
+# With uvloop the loop and the sockets' reads and writes are native code: such samples end in
+# the frame that entered the loop.
+NATIVE_LOOP = "event loop, native (uvloop, socket I/O)"
+_LOOP_ENTRY = ("run_app (aiohttp/web.py)", "run_until_complete", "run_forever")
 
 
 def _matches(frame: str, rule: tuple[str, str]) -> bool:
@@ -113,6 +117,9 @@ def step_of(frames: list[str]) -> str:
     for step, rules in STEPS:
         if any(_matches(f, rule) for f in frames for rule in rules):
             return step
+    top = frames[-1].partition(" (")[0].rsplit(".", 1)[-1]
+    if frames[-1].startswith(_LOOP_ENTRY) or top in _LOOP_ENTRY:
+        return NATIVE_LOOP
     return OTHER
 
 
@@ -141,7 +148,7 @@ def print_steps(path: Path) -> None:
     if cpu_ms is not None:
         print(f"server CPU {cpu_ms:.2f} ms per login while sampled (py-spy inflates it)")
     print(f"\n{'step':50} {'samples':>8} {'ms/login':>9}")
-    order = [s for s, _ in STEPS] + [OTHER]
+    order = [s for s, _ in STEPS] + [NATIVE_LOOP, OTHER]
     for step in order:
         share = found[step] / max(total, 1)
         ms = f"{share * cpu_ms:9.3f}" if cpu_ms is not None else f"{'?':>9}"
