@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -U pip
-	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test,dev]'
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test,dev,bench]'
 	touch $(STAMP)
 
 # axe-core for the accessibility tests, from npm at the version package-lock.json pins (Debian's

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 import uuid
@@ -20,12 +21,13 @@ from typing import Any
 
 import aiohttp
 
-from authsvc.config import EVENT_LOOPS, Settings
+from authsvc.config import EVENT_LOOPS, default_of
 from authsvc.core.crypto import Algorithm
 from bench import micro, signatures
-from bench.harness import REDIS_URL, T0, Quiet, Remote, log, measured, measured_one
+from bench.harness import REDIS_OVERRIDE, T0, Quiet, Remote, log, measured, measured_one
 from bench.load import raise_nofile
-from bench.report import compose
+from bench.redisstats import Probe
+from bench.report import compose, table
 from bench.servers import (
     Profiler,
     Server,
@@ -34,11 +36,13 @@ from bench.servers import (
     start_floor,
     wait_ready,
 )
+from tests.support.redis_cluster import lone_redis
 
 # authsvc's RedisStore has redis-py's default asyncio pool: 100 connections, and the 101st
 # concurrent command fails at once ("Too many connections" → 503). Stay well below it.
 IDLE_OPEN_CONCURRENCY = 64
 BENCH_CLIENT = "hall"  # tests.support.browser.BrowserLogin's default client
+LONGPOLL_MAX_CONCURRENCY = 32
 OIDC_WARMUP = 20  # OIDC logins before the measured ones: the token endpoint's first calls
 
 
@@ -59,6 +63,9 @@ class Plan:
     algorithm: str
     profile: str
     idle_tickets: str
+    extra_logins: int
+    extra_warmup: int
+    extra_latency_seconds: float
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Plan:
@@ -81,10 +88,15 @@ class Plan:
             algorithm=args.device_alg,
             profile=args.profile,
             idle_tickets=args.idle_tickets,
+            extra_logins=args.extra_logins or (60 if quick else 500),
+            extra_warmup=10 if quick else 30,
+            extra_latency_seconds=1.5 if quick else 4.0,
         )
 
 
-async def drive(remote: Remote, server: Server, plan: Plan, quiet: Quiet) -> dict[str, Any]:
+async def drive(
+    remote: Remote, server: Server, plan: Plan, quiet: Quiet, probe: Probe
+) -> dict[str, Any]:
     """Ramp the closed loop, run N logins at the best concurrency, then latency at half of it."""
     target = server.name
     await remote.call(120, op="closed", target=target, concurrency=8, count=50, seconds=10)
@@ -104,74 +116,146 @@ async def drive(remote: Remote, server: Server, plan: Plan, quiet: Quiet) -> dic
             f"errors {answer['errors']}"
         )
     best = max(plan.levels, key=lambda c: ramp[str(c)])
-    profiler = (
-        Profiler(server.process.pid, Path(plan.profile))
-        if plan.profile and target == "authsvc"
-        else None
+    profile = Path(plan.profile) if plan.profile and target == "authsvc" else None
+    runs = await measure(
+        remote, server, quiet, probe, Shape.of(plan), target=target, best=best, profile=profile
     )
+    return {"ramp": ramp, "best_concurrency": best} | runs
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How long the measured closed-loop run and the half-load run of a login variant are."""
+
+    logins: int
+    seconds: float
+    latency_seconds: float
+    latency_samples: int
+    latency_cap: float  # the half-load run's most seconds
+
+    @classmethod
+    def of(cls, plan: Plan) -> Shape:
+        return cls(
+            plan.logins,
+            plan.main_seconds,
+            plan.latency_seconds,
+            plan.latency_samples,
+            4 * plan.latency_seconds,
+        )
+
+    @classmethod
+    def extra(cls, plan: Plan) -> Shape:
+        """The shorter runs of the embedded store and the long-poll path."""
+        latency = plan.extra_latency_seconds
+        samples = round(plan.latency_samples * latency / plan.latency_seconds)
+        return cls(plan.extra_logins, plan.main_seconds / 6, latency, samples, 2 * latency)
+
+
+async def measure(
+    remote: Remote,
+    server: Server,
+    quiet: Quiet,
+    probe: Probe,
+    shape: Shape,
+    *,
+    target: str,
+    best: int,
+    profile: Path | None = None,
+) -> dict[str, Any]:
+    """The measured closed-loop run at concurrency `best`, then the open loop at half its rate."""
+    name = server.name if target == "authsvc" else target  # the embedded server's logins too
+    profiler = Profiler(server.process.pid, profile) if profile is not None else None
     main_gate = await quiet.wait()
     try:
         main = await measured_one(
             remote,
             server,
+            probe,
             300,
             op="closed",
             target=target,
             concurrency=best,
-            count=plan.logins,
-            seconds=plan.main_seconds,
+            count=shape.logins,
+            seconds=shape.seconds,
         )
     finally:
-        if profiler is not None:
+        if profiler is not None and profile is not None:
             profiler.stop()
-            log(f"py-spy profile of the measured authsvc run → {plan.profile} (figures inflated)")
-    main["requested"] = plan.logins
+            log(f"py-spy profile of the measured {name} run → {profile} (figures inflated)")
+    if profile is not None:
+        write_profile_meta(profile, target, main)
+    main["requested"] = shape.logins
     log(
-        f"{target}: {main['done']} logins at concurrency {best}: {main['logins_per_s']}/s, "
-        f"server CPU {main['cpu_s']['server']} s, errors {main['errors']}"
+        f"{name}: {main['done']} logins at concurrency {best}: {main['logins_per_s']}/s, "
+        f"server CPU {main['cpu_s']['server']} s, Redis {main['redis']['commands_per_login']} "
+        f"commands / {main['redis']['round_trips_per_login']} round trips per login, "
+        f"errors {main['errors']}"
     )
     rate = max(main["logins_per_s"] / 2, 1.0)
-    # Enough logins for a p99 worth the name, within 4 × the planned time.
-    seconds = min(max(plan.latency_seconds, plan.latency_samples / rate), 4 * plan.latency_seconds)
+    # Enough logins for a p99 worth the name, within the cap (4 × the planned time).
+    seconds = min(max(shape.latency_seconds, shape.latency_samples / rate), shape.latency_cap)
     half_gate = await quiet.wait()
     half = await measured_one(
         remote,
         server,
+        probe,
         seconds + 90,
         op="open",
         target=target,
         rate=rate,
-        count=plan.logins,
+        count=shape.logins,
         seconds=seconds,
         max_in_flight=1000,
     )
     log(
-        f"{target}: open loop at {rate:.1f}/s: push p50 {half['push_ms']['p50']} ms "
+        f"{name}: open loop at {rate:.1f}/s: push p50 {half['push_ms']['p50']} ms "
         f"p99 {half['push_ms']['p99']} ms, errors {half['errors']}"
     )
     main["quiet_gate"], half["quiet_gate"] = main_gate, half_gate
-    return {"ramp": ramp, "best_concurrency": best, "main": main, "half": half}
+    return {"main": main, "half": half}
+
+
+def write_profile_meta(profile: Path, target: str, run: dict[str, Any]) -> None:
+    """Beside the collapsed stacks: how many logins and how much server CPU they sampled
+    (`python -m bench.profile FILE --steps` turns shares into ms per login with it)."""
+    meta = {
+        "target": target,
+        "logins": run["done"],
+        "server_cpu_s": run["cpu_s"]["server"],
+        "elapsed_s": run["elapsed_s"],
+    }
+    profile.with_name(profile.name + ".meta.json").write_text(json.dumps(meta) + "\n")
 
 
 async def drive_oidc(
-    remote: Remote, server: Server, plan: Plan, quiet: Quiet, concurrency: int
+    remote: Remote, server: Server, plan: Plan, quiet: Quiet, probe: Probe, concurrency: int
 ) -> dict[str, Any]:
     """Complete OIDC logins (the broker login, the code redeemed at /token, the ID token
     verified), closed loop at the broker logins' best concurrency."""
     warm = await remote.call(
         60, op="closed", target="oidc", concurrency=concurrency, count=OIDC_WARMUP, seconds=10
     )
+    profile = Path(plan.profile + ".oidc") if plan.profile else None
+    profiler = Profiler(server.process.pid, profile) if profile is not None else None
     gate = await quiet.wait()
-    main = await measured_one(
-        remote,
-        server,
-        plan.oidc_seconds + 60,
-        op="closed",
-        target="oidc",
-        concurrency=concurrency,
-        count=plan.oidc_logins,
-        seconds=plan.oidc_seconds,
-    )
+    try:
+        main = await measured_one(
+            remote,
+            server,
+            probe,
+            plan.oidc_seconds + 60,
+            op="closed",
+            target="oidc",
+            concurrency=concurrency,
+            count=plan.oidc_logins,
+            seconds=plan.oidc_seconds,
+        )
+    finally:
+        if profiler is not None:
+            profiler.stop()
+    if profile is not None:
+        write_profile_meta(profile, "oidc", main)
+        log(f"py-spy profile of the OIDC run → {profile} (figures inflated)")
     main |= {"requested": plan.oidc_logins, "quiet_gate": gate, "warmup_errors": warm["errors"]}
     log(
         f"oidc: {main['done']} logins with verified ID tokens at concurrency {concurrency}: "
@@ -181,8 +265,32 @@ async def drive_oidc(
     return main
 
 
+async def drive_extra(
+    remote: Remote,
+    server: Server,
+    plan: Plan,
+    quiet: Quiet,
+    probe: Probe,
+    *,
+    target: str,
+    best: int,
+) -> dict[str, Any]:
+    """A login variant (embedded store, long-poll) at a concurrency found for the WebSocket
+    login on Redis: a warm-up, then the shorter measured and half-load runs."""
+    warm = await remote.call(
+        60, op="closed", target=target, concurrency=8, count=plan.extra_warmup, seconds=10
+    )
+    runs = await measure(remote, server, quiet, probe, Shape.extra(plan), target=target, best=best)
+    return {"best_concurrency": best, "warmup_errors": warm["errors"]} | runs
+
+
 async def idle(
-    remotes: dict[str, Remote], servers: list[Server], count: int, via: str, quiet: Quiet
+    remotes: dict[str, Remote],
+    servers: list[Server],
+    count: int,
+    via: str,
+    quiet: Quiet,
+    probe: Probe,
 ) -> dict:
     """RSS growth per authenticated idle WebSocket, `count` sockets on each server, opened for
     both servers at once (their RSS are separate, and it halves the wait), each server's from
@@ -196,8 +304,8 @@ async def idle(
     gate = await quiet.wait()
     before = {s.name: s.rss() for s in servers}
     command = {"op": "idle_open", "concurrency": IDLE_OPEN_CONCURRENCY, "seconds": 300}
-    answers, used = await measured(
-        servers, [(remotes[n], 600, command | {"targets": [n]}) for n in names]
+    answers, used, _ = await measured(
+        servers, [(remotes[n], 600, command | {"targets": [n]}) for n in names], probe
     )
     window = max(a["elapsed_s"] for a in answers)
     opened = {n: a[n] | {"window_s": window} for n, a in zip(names, answers, strict=True)}
@@ -234,57 +342,70 @@ async def run(plan: Plan) -> dict[str, Any]:
     quiet = Quiet([os.getpid()], plan.quiet_wait)  # the whole run's budget
     with tempfile.TemporaryDirectory(prefix="qrauth-bench-") as tmp:
         folder = Path(tmp)
+        redis = None if REDIS_OVERRIDE else lone_redis(folder / "redis", aof=False)
+        redis_url = REDIS_OVERRIDE or (redis.url if redis is not None else "")
+        probe = Probe(redis_url)
+        facts["redis"] = {"url": redis_url, "own_server": redis is not None}
+        if redis is not None and redis.process is not None:
+            quiet.pids.append(redis.process.pid)
         try:
-            authsvc = start_authsvc(folder, REDIS_URL, prefix)
+            authsvc = start_authsvc(folder, redis_url, prefix)
             servers.append(authsvc)
             floor_prefix = prefix + "floor:"
-            floor = start_floor(folder, REDIS_URL, floor_prefix)
+            floor = start_floor(folder, redis_url, floor_prefix)
             servers.append(floor)
-            await asyncio.gather(wait_ready(authsvc), wait_ready(floor))
+            embedded = start_authsvc(folder / "embedded", "", "", name="embedded")
+            servers.append(embedded)
+            await asyncio.gather(wait_ready(authsvc), wait_ready(floor), wait_ready(embedded))
             log(
                 f"authsvc {authsvc.url} (pid {authsvc.process.pid}), floor {floor.url} "
-                f"(pid {floor.process.pid}), Redis prefix {prefix}"
+                f"(pid {floor.process.pid}), Redis {redis_url} prefix {prefix}; "
+                f"embedded-store authsvc {embedded.url} (pid {embedded.process.pid})"
             )
-            facts["qr"] = micro.qr_cost(folder / "keys", authsvc.url, plan.micro_samples)
-            facts["sign_verify_us"] = micro.sign_verify(plan.micro_samples * 2)
-            facts["jose_us"] = micro.jose_us(
-                folder / "keys", authsvc.url, Algorithm(plan.algorithm), plan.micro_samples
-            )
-            facts["signatures"] = signatures.per_login(
-                facts["sign_verify_us"],
-                micro.key_algorithms(folder / "keys") | {"device": plan.algorithm},
-                signatures.has_accounts_endpoint(authsvc.clients_file, BENCH_CLIENT),
-                facts["jose_us"],
-            )
-            log(
-                f"QR {facts['qr']['qr_ms_per_ticket']} ms/ticket; "
-                f"sign/verify µs {facts['sign_verify_us']}; JOSE µs {facts['jose_us']}"
-            )
+            await _micro(facts, folder, authsvc, plan)
             setup = {
                 "op": "setup", "authsvc": authsvc.url, "floor": floor.url,
                 "home": str(folder / "phones"), "phones": plan.phones,
-                "algorithm": plan.algorithm, "redis_url": REDIS_URL,
+                "algorithm": plan.algorithm, "redis_url": redis_url,
                 "prefixes": {"authsvc": prefix, "floor": floor_prefix},
             }  # fmt: skip
-            remotes.append(await Remote.start())
-            answer = await remotes[0].call(300, **setup)
-            log(f"{answer['phones']} phones with e-cards in {answer['seconds']} s")
-            quiet.pids += [authsvc.process.pid, floor.process.pid, remotes[0].pid]
-            facts["authsvc"] = await drive(remotes[0], authsvc, plan, quiet)
+            # The second generator logs in on the embedded store (its phones get their e-cards
+            # there), then holds the floor's idle sockets: see idle().
+            remotes += [await Remote.start(), await Remote.start()]
+            answers = await asyncio.gather(
+                remotes[0].call(300, **setup),
+                remotes[1].call(
+                    300, **setup | {"authsvc": embedded.url, "home": str(folder / "idle")}
+                ),
+            )
+            log(f"{answers[0]['phones']} phones with e-cards in {answers[0]['seconds']} s")
+            quiet.pids += [s.process.pid for s in servers] + [r.pid for r in remotes]
+            facts["authsvc"] = await drive(remotes[0], authsvc, plan, quiet, probe)
             best = facts["authsvc"]["best_concurrency"]
-            facts["oidc"] = await drive_oidc(remotes[0], authsvc, plan, quiet, best)
-            facts["floor"] = await drive(remotes[0], floor, plan, quiet)
-            remotes.append(await Remote.start())  # the floor's idle sockets: see idle()
-            quiet.pids.append(remotes[1].pid)
-            await remotes[1].call(300, **setup | {"phones": 0, "home": str(folder / "idle")})
+            facts["oidc"] = await drive_oidc(remotes[0], authsvc, plan, quiet, probe, best)
+            facts["floor"] = await drive(remotes[0], floor, plan, quiet, probe)
+            facts["embedded"] = await drive_extra(
+                remotes[1], embedded, plan, quiet, probe, target="authsvc", best=best
+            )
+            embedded.stop()  # its CPU and memory out of the way of what follows
+            quiet.pids.remove(embedded.process.pid)
+            # A long-poll login has up to two requests in flight (a poll and a phone step):
+            # at most 64 at once stays below redis-py's pool of 100 in authsvc and the floor.
+            polling = min(best, LONGPOLL_MAX_CONCURRENCY)
+            facts["longpoll"] = {
+                name: await drive_extra(
+                    remotes[0], server, plan, quiet, probe, target=f"{name}_longpoll", best=polling
+                )
+                for name, server in (("authsvc", authsvc), ("floor", floor))
+            }
             both = await idle(
-                {"authsvc": remotes[0], "floor": remotes[1]}, servers, plan.idle_sockets,
-                plan.idle_tickets, quiet,
+                {"authsvc": remotes[0], "floor": remotes[1]}, [authsvc, floor], plan.idle_sockets,
+                plan.idle_tickets, quiet, probe,
             )  # fmt: skip
             facts["authsvc_idle"], facts["floor_idle"] = both["authsvc"], both["floor"]
         except BaseException:
             for server in servers:
-                if server.process.poll() is not None:
+                if server.process.poll() is not None and server.process.returncode != -15:
                     log(f"{server.name} exited ({server.process.returncode}):\n{server.tail()}")
             raise
         finally:
@@ -293,20 +414,44 @@ async def run(plan: Plan) -> dict[str, Any]:
             for server in servers:
                 server.stop()
             try:
-                facts["purged_keys"] = await purge(REDIS_URL, prefix)
+                facts["purged_keys"] = await purge(redis_url, prefix)
                 log(f"stopped; purged {facts['purged_keys']} Redis keys under {prefix}")
             except Exception as exc:  # never hide the run's own error behind this one
                 log(f"could not purge {prefix}*: {exc!r}")
+            await probe.close()
+            if redis is not None:
+                redis.stop()
     facts["machine"] = {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "aiohttp": aiohttp.__version__,
-        "event_loop": os.environ.get("AUTHSVC_EVENT_LOOP", Settings.event_loop),
+        "event_loop": os.environ.get("AUTHSVC_EVENT_LOOP", str(default_of("event_loop"))),
         "platform": platform.platform(),
         "ephemeral_ports": _port_range(),
         "run_seconds": round(time.monotonic() - T0, 1),
     }
-    return compose(plan.__dict__, facts)
+    out = compose(plan.__dict__, facts)
+    print(table(out), file=sys.stderr, flush=True)
+    return out
+
+
+async def _micro(facts: dict[str, Any], folder: Path, authsvc: Server, plan: Plan) -> None:
+    """QR, signature and JOSE-call CPU, in this process, before any load."""
+    facts["qr"] = micro.qr_cost(folder / "keys", authsvc.url, plan.micro_samples)
+    facts["sign_verify_us"] = micro.sign_verify(plan.micro_samples * 2)
+    facts["jose_us"] = micro.jose_us(
+        folder / "keys", authsvc.url, Algorithm(plan.algorithm), plan.micro_samples
+    )
+    facts["signatures"] = signatures.per_login(
+        facts["sign_verify_us"],
+        micro.key_algorithms(folder / "keys") | {"device": plan.algorithm},
+        signatures.has_accounts_endpoint(authsvc.clients_file, BENCH_CLIENT),
+        facts["jose_us"],
+    )
+    log(
+        f"QR {facts['qr']['qr_ms_per_ticket']} ms/ticket; "
+        f"sign/verify µs {facts['sign_verify_us']}; JOSE µs {facts['jose_us']}"
+    )
 
 
 def _port_range() -> str:
@@ -318,6 +463,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--logins", type=int, default=0, help="logins in the measured run (1000; quick 200)"
+    )
+    parser.add_argument(
+        "--extra-logins",
+        type=int,
+        default=0,
+        help="logins in each measured run of the embedded store and the long-poll path "
+        "(500; quick 60)",
     )
     parser.add_argument(
         "--idle-sockets", type=int, default=0, help="idle WebSockets per server (10000; quick 500)"
@@ -333,7 +485,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--event-loop",
-        default=Settings.event_loop,
+        default=str(default_of("event_loop")),
         choices=EVENT_LOOPS,
         help="authsvc's and the floor's event loop (AUTHSVC_EVENT_LOOP; default uvloop)",
     )

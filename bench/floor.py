@@ -5,11 +5,16 @@ A bare aiohttp app on Redis, shaped like the broker's traffic but with none of i
   POST /tickets                  a random id and secret; SET the secret's hash in Redis (with a TTL)
   GET  /ws/{id}                  WebSocket: `{"type":"auth","secret":…}` → GET + compare, then the
                                  current state at once, then every event for this id
-  POST /tickets/{id}/{step}      step ∈ scan, account, face, confirm: one PUBLISH, nothing else
+  POST /tickets/{id}/{step}      step ∈ scan, account, face-challenge, face, confirm: one PUBLISH,
+                                 nothing else
+  POST /tickets/{id}/poll        long-poll, as authsvc's: `{"secret", "version"}` → GET + compare,
+                                 then the latest event once its version differs from `version`
+                                 (at once for version 0: `pending`), waiting for it otherwise
 
 One shared pub/sub connection per process hands each message to the socket for its id, as
-authsvc's RedisStore does. No signatures, e-cards, QR, compare-and-set, audit, rate limits,
-per-socket queues or metrics: the ratio to authsvc is what those cost.
+authsvc's RedisStore does, and to the long-poll waiters of its id (the relay numbers a polled
+ticket's events: that is its version). No signatures, e-cards, QR, compare-and-set, audit, rate
+limits, per-socket queues or metrics: the ratio to authsvc is what those cost.
 
 Run: python -m bench.floor --port P --redis-url URL --prefix PREFIX
 """
@@ -30,7 +35,7 @@ from aiohttp import WSMsgType, web
 from redis.asyncio import Redis
 
 from authsvc.cli import new_event_loop
-from authsvc.config import Settings
+from authsvc.config import default_of
 
 STATES = {
     "scan": "scanned",
@@ -46,7 +51,24 @@ MAX_MESSAGE = 4096  # as authsvc's Limits.ws_max_message_bytes
 REDIS = web.AppKey("redis", Redis)
 PREFIX = web.AppKey("prefix", str)
 SOCKETS = web.AppKey("sockets", dict[str, web.WebSocketResponse])
+POLLED = web.AppKey("polled", dict[str, "Polled"])
+LONG_POLL_TIMEOUT = 25.0  # as authsvc's Limits.long_poll_timeout
 routes = web.RouteTableDef()
+
+
+class Polled:
+    """A long-polled ticket: its latest event and version, and a wake-up for its waiters."""
+
+    def __init__(self, ticket_id: str) -> None:
+        self.version = 1
+        self.event = {"type": "state", "ticket": ticket_id, "state": "pending", "version": 1}
+        self.changed = asyncio.Event()
+
+    def offer(self, event: dict[str, object]) -> None:
+        self.version += 1
+        self.event = event | {"version": self.version}
+        self.changed.set()
+        self.changed = asyncio.Event()
 
 
 def _hash(secret: str) -> str:
@@ -99,6 +121,27 @@ async def socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+@routes.post("/tickets/{ticket_id}/poll")
+async def long_poll(request: web.Request) -> web.Response:
+    ticket_id = request.match_info["ticket_id"]
+    try:
+        body = json.loads(await request.read())
+        secret, version = str(body.get("secret", "")), body.get("version", 0)
+    except (ValueError, AttributeError):
+        raise web.HTTPBadRequest() from None
+    stored = await request.app[REDIS].get(request.app[PREFIX] + "t:" + ticket_id)
+    if stored is None or not hmac.compare_digest(str(stored), _hash(secret)):
+        raise web.HTTPForbidden()
+    polled = request.app[POLLED].setdefault(ticket_id, Polled(ticket_id))
+    if polled.version == version:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(polled.changed.wait(), LONG_POLL_TIMEOUT)
+    event = polled.event
+    if event["state"] == "confirmed":
+        request.app[POLLED].pop(ticket_id, None)
+    return web.json_response(event)
+
+
 @routes.post("/tickets/{ticket_id}/{step}")
 async def step(request: web.Request) -> web.Response:
     ticket_id, name = request.match_info["ticket_id"], request.match_info["step"]
@@ -115,10 +158,12 @@ async def _relay(app: web.Application) -> None:
     """The one pub/sub connection: each message goes to the socket for its ticket id."""
     pubsub = app[REDIS].pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(app[PREFIX] + "events")
-    sockets = app[SOCKETS]
+    sockets, polled = app[SOCKETS], app[POLLED]
     try:
         async for message in pubsub.listen():
             ticket_id, _, body = str(message["data"]).partition(" ")
+            if (waiting := polled.get(ticket_id)) is not None:
+                waiting.offer(json.loads(body))
             ws = sockets.get(ticket_id)
             if ws is not None and not ws.closed:
                 with contextlib.suppress(ConnectionResetError):
@@ -131,6 +176,7 @@ def create_app(redis_url: str, prefix: str) -> web.Application:
     app = web.Application()
     app[PREFIX] = prefix
     app[SOCKETS] = {}
+    app[POLLED] = {}
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         app[REDIS] = Redis.from_url(redis_url, decode_responses=True, protocol=2)
@@ -159,7 +205,7 @@ def main() -> None:
         print=None,
         access_log=None,
         # authsvc's loop, whichever it is: the ratio compares the work, not the loops.
-        loop=new_event_loop(os.environ.get("AUTHSVC_EVENT_LOOP", Settings.event_loop)),
+        loop=new_event_loop(os.environ.get("AUTHSVC_EVENT_LOOP", str(default_of("event_loop")))),
     )
 
 

@@ -14,9 +14,11 @@ from typing import Any
 
 import psutil
 
-from bench.servers import Server, redis_cpu_s
+from bench.redisstats import Delta, Probe, delta
+from bench.servers import Server
 
-REDIS_URL = os.environ.get("QRAUTH_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Empty: the bench starts a redis-server of its own (its counters are then ours alone).
+REDIS_OVERRIDE = os.environ.get("QRAUTH_BENCH_REDIS_URL", "")
 T0 = time.monotonic()
 
 
@@ -73,7 +75,7 @@ class Remote:
 
 def _cpu(pid: int) -> float:
     times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
+    return float(times.user + times.system)
 
 
 def _machine_cpu_s() -> tuple[float, float]:
@@ -111,28 +113,35 @@ class Quiet:
 Call = tuple[Remote, float, dict[str, Any]]
 
 
-async def measured(servers: list[Server], calls: list[Call]) -> tuple[list[dict[str, Any]], dict]:
+async def measured(
+    servers: list[Server], calls: list[Call], probe: Probe
+) -> tuple[list[dict[str, Any]], dict[str, float], Delta]:
     """Generator commands run at once, with the CPU seconds used meanwhile by each server (by
     name, or as `server` when there is one), the generators, Redis, the whole machine, and
-    `others`: the machine minus all of those (other people's work on a shared machine, py-spy)."""
+    `others`: the machine minus all of those (other people's work on a shared machine, py-spy);
+    and the Redis commands and round trips meanwhile."""
     names = ["server"] if len(servers) == 1 else [s.name for s in servers]
     names += ["server_system", "generator", "redis", "machine", "steal"]
 
     async def sample() -> list[float]:
         system = sum(s.cpu_split()[1] for s in servers)
         generators = sum(_cpu(remote.pid) for remote, _, _ in calls)
-        redis = await redis_cpu_s(REDIS_URL)
-        return [*(s.cpu_s() for s in servers), system, generators, redis, *_machine_cpu_s()]
+        return [*(s.cpu_s() for s in servers), system, generators, 0.0, *_machine_cpu_s()]
 
-    before = await sample()
+    before, redis_before = await sample(), await probe.sample()
     answers = await asyncio.gather(*(remote.call(t, **cmd) for remote, t, cmd in calls))
+    redis = delta(redis_before, await probe.sample())
     after = await sample()
     used = {n: round(b - a, 3) for n, a, b in zip(names, before, after, strict=True)}
+    used["redis"] = redis.cpu_s
     ours = sum(used[s] for s in names[: len(servers)]) + used["generator"] + used["redis"]
     used["others"] = round(max(used["machine"] - ours, 0.0), 3)
-    return list(answers), used
+    return list(answers), used, redis
 
 
-async def measured_one(remote: Remote, server: Server, timeout: float, **cmd: Any) -> dict:
-    (answer,), used = await measured([server], [(remote, timeout, cmd)])
-    return answer | {"cpu_s": used}
+async def measured_one(
+    remote: Remote, server: Server, probe: Probe, timeout: float, **cmd: Any
+) -> dict[str, Any]:
+    """One generator command, its CPU (`cpu_s`) and its Redis work per login (`redis`)."""
+    (answer,), used, redis = await measured([server], [(remote, timeout, cmd)], probe)
+    return answer | {"cpu_s": used, "redis": redis.per_login(answer.get("done", 0))}

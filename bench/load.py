@@ -5,7 +5,8 @@ bounded by a count and by a deadline, and every login by a timeout.
 
   {"op": "setup", "authsvc": URL, "floor": URL, "home": DIR, "phones": N, "algorithm": "ES256",
    "redis_url": URL, "prefixes": {"authsvc": P, "floor": P}}
-  {"op": "closed", "target": "authsvc"|"oidc"|"floor", "concurrency": C, "count": N, "seconds": S}
+  {"op": "closed", "target": T, "concurrency": C, "count": N, "seconds": S}
+      T: authsvc | oidc | floor | authsvc_longpoll | floor_longpoll
   {"op": "open", "target": …, "rate": R, "count": N, "seconds": S, "max_in_flight": M}
   {"op": "tickets", "targets": {"authsvc": N, "floor": N}, "via": "redis"|"http"}
   {"op": "idle_open", "targets": ["authsvc", "floor"], "concurrency": C, "seconds": S}
@@ -82,12 +83,15 @@ class Generator:
         self.redis: tuple[str, dict[str, str]] = ("", {})
 
     def _flow(self, target: str) -> Callable[[], Awaitable[Sample]]:
-        """authsvc: the broker login; oidc: it and the code redeemed, the ID token verified."""
+        """authsvc: the broker login; oidc: it and the code redeemed, the ID token verified;
+        *_longpoll: the browser long-polls instead of holding a WebSocket."""
         assert self.logins is not None
         flows = {
             "authsvc": self.logins.authsvc_login,
             "oidc": self.logins.oidc_login,
             "floor": self.logins.floor_login,
+            "authsvc_longpoll": self.logins.authsvc_longpoll_login,
+            "floor_longpoll": self.logins.floor_longpoll_login,
         }
         return flows[target]
 

@@ -10,6 +10,10 @@ are read, the code is redeemed at POST /token (client_secret_basic, the PKCE ver
 ID token is verified (ES256 against /jwks.json, fetched once at setup; iss, aud, nonce, exp).
 
 floor: the same requests and pushes on bench.floor, which checks nothing (see its docstring).
+
+longpoll (authsvc and floor): the same login, the browser long-polling `POST …/poll` with the
+last version it has (the first answer, `pending`, comes at once) instead of the WebSocket, until
+`confirmed`.
 """
 
 from __future__ import annotations
@@ -129,6 +133,13 @@ async def _finish(ws: aiohttp.ClientWebSocketResponse, watcher: asyncio.Task[Any
     await ws.close()
 
 
+async def _cancel(task: asyncio.Task[Any]) -> None:
+    if not task.done():
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
 class Logins:
     def __init__(
         self, http: aiohttp.ClientSession, authsvc: str, floor: str, timeout: float = 15.0
@@ -167,9 +178,12 @@ class Logins:
 
     async def authsvc_ticket(self) -> tuple[str, str, str]:
         """(ticket id, browser secret, QR text) from POST /api/tickets."""
-        browser = BrowserLogin(self.authsvc, self.http, request_id=self.request_id)
-        ticket = await browser.new_ticket("personal")
+        ticket = await self._new_ticket()
         return ticket["ws_url"], ticket["browser_secret"], ticket["qr_text"]
+
+    async def _new_ticket(self) -> dict[str, Any]:
+        browser = BrowserLogin(self.authsvc, self.http, request_id=self.request_id)
+        return await browser.new_ticket("personal")
 
     async def floor_ticket(self) -> tuple[str, str, str]:
         async with self.http.post(self.floor + "/tickets") as response:
@@ -253,6 +267,70 @@ class Logins:
         return Sample(
             login.push_s, login.after_response_s, time.perf_counter() - start, answered - sent
         )
+
+    async def _poll(self, url: str, secret: str, version: int) -> dict[str, Any]:
+        async with self.http.post(url, json={"secret": secret, "version": version}) as response:
+            if response.status != 200:
+                raise LoginFailed(f"poll {response.status}")
+            body = await response.json(content_type=None)
+        if not isinstance(body, dict):
+            raise LoginFailed("poll answer not an object")
+        return body
+
+    async def _poll_until_confirmed(self, url: str, secret: str, version: int) -> float:
+        """Long-poll from `version` on until the `confirmed` state; when it arrived."""
+        while True:
+            event = await self._poll(url, secret, version)
+            if event.get("state") == "confirmed":
+                if "code=" not in str(event.get("redirect", "code=")):
+                    raise LoginFailed("confirmed without a code")
+                return time.perf_counter()
+            if event.get("state") not in ("pending", "scanned"):
+                raise LoginFailed(f"long-poll state {event.get('state')}")
+            version = int(event["version"])
+
+    async def _first_poll(self, url: str, secret: str) -> asyncio.Task[float]:
+        """The first answer (`pending`, at once), then a task polling on from its version."""
+        first = await self._poll(url, secret, 0)
+        if first.get("state") != "pending":
+            raise LoginFailed(f"first poll {first.get('state') or first.get('error')}")
+        return asyncio.create_task(self._poll_until_confirmed(url, secret, int(first["version"])))
+
+    async def authsvc_longpoll_login(self) -> Sample:
+        """The broker login with a browser that long-polls instead of holding a WebSocket."""
+        assert self._phones is not None, "setup first"
+        start = time.perf_counter()
+        ticket = await self._new_ticket()
+        url = self.authsvc + ticket["poll_url"]
+        watcher = await self._first_poll(url, ticket["browser_secret"])
+        try:
+            phone = PhoneApp(next(self._phones), session=self.http, faces_dir=self._faces)
+            result = await phone.scan(ticket["qr_text"])
+            await phone.choose(result.account("personal")["key"])
+            await phone.face_check()
+            sent = time.perf_counter()
+            await phone.confirm()
+            answered = time.perf_counter()
+            pushed = await watcher
+        finally:
+            await _cancel(watcher)
+        return Sample(pushed - sent, pushed - answered, pushed - start)
+
+    async def floor_longpoll_login(self) -> Sample:
+        start = time.perf_counter()
+        ws_url, secret, _ = await self.floor_ticket()
+        ticket = ws_url.rsplit("/", 1)[1]
+        watcher = await self._first_poll(f"{self.floor}/tickets/{ticket}/poll", secret)
+        try:
+            for step in FLOOR_STEPS:
+                await self._floor_step(ticket, step)
+            sent = time.perf_counter()
+            await self._floor_step(ticket, "confirm")
+            answered = time.perf_counter()
+            pushed = await watcher
+        finally:
+            await _cancel(watcher)
+        return Sample(pushed - sent, pushed - answered, pushed - start)
 
     async def floor_login(self) -> Sample:
         start = time.perf_counter()

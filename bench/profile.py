@@ -1,20 +1,27 @@
-"""Summarise a py-spy collapsed-stack file: where the samples went, by function.
+"""Summarise a py-spy collapsed-stack file: where the samples went, by function or by step.
 
-    python -m bench.profile FILE [--top N] [--match TEXT]
+    python -m bench.profile FILE [--top N] [--match TEXT] [--busy]
+    python -m bench.profile FILE --steps
 
 `self` is the share of samples with the function on top of the stack, `total` the share with it
 anywhere on the stack (counted once per sample). Idle time in the event loop's `select` shows
 up as such; --busy leaves those samples out, so the shares are of CPU work.
+
+--steps attributes each busy sample to the login's step whose handler is on its stack (`STEPS`,
+first match wins: the push's frames first, since events are handed out from whatever task
+receives them), and with FILE.meta.json (written by `python -m bench --profile`: the sampled
+run's logins and server CPU) turns each share into ms of server CPU per login.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from collections import Counter
 from pathlib import Path
 
-_IDLE = ("select (selectors.py", "poll (selectors.py", "epoll")
+_IDLE = ("select (selectors.py", "poll (selectors.py", "epoll")  # py-spy: EpollSelector.select
 _LINE = re.compile(r"^(?P<stack>.*) (?P<count>\d+)$")
 
 
@@ -27,6 +34,12 @@ def _frame(raw: str) -> str:
     return f"{name} ({short})"
 
 
+def _idle(frame: str) -> bool:
+    """The event loop waiting (py-spy names methods by class: `EpollSelector.select`)."""
+    func, _, where = frame.partition(" (")
+    return f"{func.rsplit('.', 1)[-1]} ({where}".startswith(_IDLE)
+
+
 def summarise(path: Path, *, busy: bool) -> tuple[int, Counter[str], Counter[str]]:
     total, own, anywhere = 0, Counter[str](), Counter[str]()
     for line in path.read_text(errors="replace").splitlines():
@@ -34,7 +47,7 @@ def summarise(path: Path, *, busy: bool) -> tuple[int, Counter[str], Counter[str
         if not match:
             continue
         frames = [_frame(f) for f in match["stack"].split(";") if f]
-        if not frames or (busy and any(frames[-1].startswith(i) for i in _IDLE)):
+        if not frames or (busy and _idle(frames[-1])):
             continue
         count = int(match["count"])
         total += count
@@ -42,6 +55,104 @@ def summarise(path: Path, *, busy: bool) -> tuple[int, Counter[str], Counter[str
         for frame in set(frames):
             anywhere[frame] += count
     return total, own, anywhere
+
+
+# (step, [(function or "*", file suffix)]): a sample belongs to the first step with a frame on
+# its stack that matches. Frames read `function (folder/file.py)` (see _frame).
+STEPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "push",
+        (
+            ("_pump", "http/ws.py"),
+            ("on_event", "http/ws.py"),
+            ("_queue", "http/ws.py"),
+            ("_reload", "http/ws.py"),
+            ("_on_message", "store/redis.py"),
+            ("*", "store/redis_events.py"),
+            ("deliver", "store/fanout.py"),
+            ("offer", "store/fanout.py"),
+        ),
+    ),
+    ("create ticket", (("create_ticket", "http/browser.py"),)),
+    ("websocket open + auth", (("ticket_socket", "http/ws.py"),)),
+    ("long-poll", (("long_poll", "http/browser.py"),)),
+    ("scan", (("scan", "http/mobile.py"),)),
+    ("account", (("choose_account", "http/mobile.py"),)),
+    ("face-challenge", (("ticket_face_challenge", "http/mobile.py"),)),
+    ("face", (("face_check", "http/mobile.py"),)),
+    ("confirm", (("confirm", "http/mobile.py"),)),
+    ("/token", (("token", "http/oidc.py"),)),
+    # redis-py sends each command from asyncio.wait_for, which on Python 3.11 runs it as a task
+    # of its own: the handler that sent it is not on the stack.
+    ("redis sends (no handler on the stack)", (("_send_packed_command", "asyncio/connection.py"),)),
+    (
+        "http outside handlers",
+        (
+            ("*", "aiohttp/web_protocol.py"),
+            ("*", "aiohttp/web_app.py"),
+            ("*", "aiohttp/web_ws.py"),
+            ("*", "aiohttp/http_parser.py"),
+            ("*", "aiohttp/http_writer.py"),
+            ("*", "http/middleware.py"),
+            ("_accept_connection", "asyncio/selector_events.py"),
+            ("_accept_connection2", "asyncio/selector_events.py"),
+        ),
+    ),
+)
+OTHER = "other (asyncio's loop, GC, timers, background tasks)"
+# With uvloop the loop and the sockets' reads and writes are native code: such samples end in
+# the frame that entered the loop.
+NATIVE_LOOP = "event loop, native (uvloop, socket I/O)"
+_LOOP_ENTRY = ("run_app (aiohttp/web.py)", "run_until_complete", "run_forever")
+
+
+def _matches(frame: str, rule: tuple[str, str]) -> bool:
+    name, file = rule
+    func, _, where = frame.partition(" (")
+    func = func.rsplit(".", 1)[-1]  # py-spy's qualified name (Class.method) as its method
+    return where.rstrip(")").endswith(file) and name in ("*", func)
+
+
+def step_of(frames: list[str]) -> str:
+    for step, rules in STEPS:
+        if any(_matches(f, rule) for f in frames for rule in rules):
+            return step
+    top = frames[-1].partition(" (")[0].rsplit(".", 1)[-1]
+    if frames[-1].startswith(_LOOP_ENTRY) or top in _LOOP_ENTRY:
+        return NATIVE_LOOP
+    return OTHER
+
+
+def steps(path: Path) -> tuple[int, Counter[str]]:
+    """Busy samples, and how many of them each step has."""
+    total, found = 0, Counter[str]()
+    for line in path.read_text(errors="replace").splitlines():
+        match = _LINE.match(line)
+        if not match:
+            continue
+        frames = [_frame(f) for f in match["stack"].split(";") if f]
+        if not frames or _idle(frames[-1]):
+            continue
+        total += int(match["count"])
+        found[step_of(frames)] += int(match["count"])
+    return total, found
+
+
+def print_steps(path: Path) -> None:
+    total, found = steps(path)
+    meta_path = path.with_name(path.name + ".meta.json")
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    cpu_ms = meta["server_cpu_s"] * 1e3 / meta["logins"] if meta.get("logins") else None
+    where = f", {meta['logins']} logins ({meta['target']})" if meta else ""
+    print(f"{total} busy samples{where}")
+    if cpu_ms is not None:
+        print(f"server CPU {cpu_ms:.2f} ms per login while sampled (py-spy inflates it)")
+    print(f"\n{'step':50} {'samples':>8} {'ms/login':>9}")
+    order = [s for s, _ in STEPS] + [NATIVE_LOOP, OTHER]
+    for step in order:
+        share = found[step] / max(total, 1)
+        ms = f"{share * cpu_ms:9.3f}" if cpu_ms is not None else f"{'?':>9}"
+        print(f"{step:50} {100 * share:7.1f}% {ms}")
 
 
 def main() -> None:
@@ -52,7 +163,13 @@ def main() -> None:
     parser.add_argument(
         "--busy", action="store_true", help="leave out samples idle in select/epoll"
     )
+    parser.add_argument(
+        "--steps", action="store_true", help="busy samples by the login's step (handler frame)"
+    )
     args = parser.parse_args()
+    if args.steps:
+        print_steps(args.file)
+        return
     total, own, anywhere = summarise(args.file, busy=args.busy)
     print(f"{total} samples")
     for title, table in (("total (inclusive)", anywhere), ("self", own)):

@@ -17,6 +17,18 @@ TARGETS = {
 }
 
 
+# Issue 14's targets, each a ratio to the floor in the same run (or to the broker login):
+# figure, what it is compared with ("floor", "broker" or an absolute limit), op, limit.
+ISSUE_TARGETS = (
+    ("server_cpu_ms_per_login", "floor", "<=", 1.6),
+    ("oidc_server_cpu_ms_per_login", "broker", "<=", 1.2),
+    ("logins_per_s", "floor", ">=", 0.6),
+    ("push_p99_ms", "floor", "<=", 1.5),
+    ("ws_idle_kib", "floor", "<=", 1.1),
+    ("qr_ms_per_ticket", "", "<=", 1.0),
+)
+
+
 def _r(value: float, digits: int = 3) -> float | None:
     return None if value is None or math.isnan(value) else round(value, digits)
 
@@ -35,6 +47,61 @@ def _side(drive: dict[str, Any], idle: dict[str, Any]) -> dict[str, Any]:
         "ws_idle_kib": _r(idle["kib"], 2),
         "ws_idle_sockets": idle["open"]["open"],
         "server_cpu_ms_per_login": _per_login_ms(main["cpu_s"]["server"], done),
+        "redis_commands_per_login": main["redis"]["commands_per_login"],
+        "redis_round_trips_per_login": main["redis"]["round_trips_per_login"],
+    }
+
+
+def _embedded(run: dict[str, Any]) -> dict[str, Any]:
+    main, half = run["main"], run["half"]
+    return {
+        "embedded_server_cpu_ms_per_login": _per_login_ms(main["cpu_s"]["server"], main["done"]),
+        "embedded_logins_per_s": main["logins_per_s"],
+        "embedded_push_p50_ms": half["push_ms"]["p50"],
+        "embedded_push_p99_ms": half["push_ms"]["p99"],
+    }
+
+
+def _longpoll(run: dict[str, Any]) -> dict[str, Any]:
+    main, half = run["main"], run["half"]
+    return {
+        "longpoll_server_cpu_ms_per_login": _per_login_ms(main["cpu_s"]["server"], main["done"]),
+        "longpoll_logins_per_s": main["logins_per_s"],
+        "longpoll_push_p50_ms": half["push_ms"]["p50"],
+        "longpoll_push_p99_ms": half["push_ms"]["p99"],
+        "longpoll_redis_commands_per_login": main["redis"]["commands_per_login"],
+        "longpoll_redis_round_trips_per_login": main["redis"]["round_trips_per_login"],
+    }
+
+
+def _variant(run: dict[str, Any]) -> dict[str, Any]:
+    """The detail of an embedded-store or long-poll run (measured and half load)."""
+    main, half = run["main"], run["half"]
+    done = main["done"]
+    return {
+        "concurrency": run["best_concurrency"],
+        "warmup_errors": run["warmup_errors"],
+        "measured_logins": done,
+        "measured_logins_requested": main["requested"],
+        "measured_elapsed_s": main["elapsed_s"],
+        "measured_errors": main["errors"],
+        "cpu_ms_per_login": {
+            k: _per_login_ms(main["cpu_s"][k], done) for k in ("server", "generator", "redis")
+        },
+        "cpu_cores_busy": {k: _r(v / main["elapsed_s"], 2) for k, v in main["cpu_s"].items()},
+        "quiet_gate": main["quiet_gate"],
+        "login_ms_at_max": main["login_ms"],
+        "redis": main["redis"],
+        "half_load": {
+            "offered_logins_per_s": half["offered_per_s"],
+            "done": half["done"],
+            "errors": half["errors"],
+            "dropped": half["dropped"],
+            "push_ms": half["push_ms"],
+            "login_ms": half["login_ms"],
+            "start_lag_ms": half["start_lag_ms"],
+            "quiet_gate": half["quiet_gate"],
+        },
     }
 
 
@@ -55,6 +122,7 @@ def _phase(drive: dict[str, Any], idle: dict[str, Any]) -> dict[str, Any]:
         "quiet_gate": main["quiet_gate"],
         "login_ms_at_max": main["login_ms"],
         "push_ms_at_max": main["push_ms"],
+        "redis": main["redis"],
         "half_load": {
             "offered_logins_per_s": half["offered_per_s"],
             "done": half["done"],
@@ -123,6 +191,11 @@ def _oidc(facts: dict[str, Any], broker_cpu_ms: float | None) -> tuple[dict, dic
         "token_ms": token,
         "login_ms": run["login_ms"],
         "push_ms": run["push_ms"],
+        "redis": run["redis"],
+    }
+    figures |= {
+        "oidc_redis_commands_per_login": run["redis"]["commands_per_login"],
+        "oidc_redis_round_trips_per_login": run["redis"]["round_trips_per_login"],
     }
     return figures, detail
 
@@ -135,6 +208,8 @@ def _others(facts: dict[str, Any]) -> float:
     """The most CPU (in cores) that processes other than ours used during a measured phase."""
     phases = [facts[t][p] for t in ("authsvc", "floor") for p in ("main", "half")]
     phases.append(facts["oidc"])
+    extras = [facts["embedded"], *facts["longpoll"].values()]
+    phases += [run[p] for run in extras for p in ("main", "half")]
     busy = [p["cpu_s"]["others"] / p["elapsed_s"] for p in phases if p["elapsed_s"]]
     opened = facts["authsvc_idle"]["open"]
     busy.append(opened["cpu_s"]["others"] / opened["window_s"])
@@ -150,11 +225,15 @@ def compose(plan: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
     floor = _side(facts["floor"], facts["floor_idle"])
     oidc, oidc_detail = _oidc(facts, ours["server_cpu_ms_per_login"])
     per_login, signature_detail = facts["signatures"]
+    longpoll, floor_longpoll = (_longpoll(facts["longpoll"][n]) for n in ("authsvc", "floor"))
     out: dict[str, Any] = {
         **ours,
         "qr_ms_per_ticket": facts["qr"]["qr_ms_per_ticket"],
         **oidc,
+        **_embedded(facts["embedded"]),
+        **longpoll,
         **{f"floor_{k}": v for k, v in floor.items()},
+        **{f"floor_{k}": v for k, v in floor_longpoll.items()},
         "sign_verify_us": facts["sign_verify_us"],
         "signature_us_per_login": per_login,
         "signature_share_of_server_cpu": {
@@ -167,6 +246,16 @@ def compose(plan: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
         "contended": others > CONTENDED,
         "ratios_authsvc_to_floor": {
             k: _ratio(ours[k], floor[k]) for k in ours if k != "ws_idle_sockets"
+        }
+        | {k: _ratio(longpoll[k], floor_longpoll[k]) for k in longpoll},
+        "ratios_embedded_to_redis": {
+            "server_cpu_ms_per_login": _ratio(
+                _embedded(facts["embedded"])["embedded_server_cpu_ms_per_login"],
+                ours["server_cpu_ms_per_login"],
+            ),
+            "logins_per_s": _ratio(
+                _embedded(facts["embedded"])["embedded_logins_per_s"], ours["logins_per_s"]
+            ),
         },
         "targets": {
             name: {
@@ -183,6 +272,10 @@ def compose(plan: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
             "oidc": oidc_detail,
             "signatures": signature_detail,
             "floor": _phase(facts["floor"], facts["floor_idle"]),
+            "embedded": _variant(facts["embedded"]),
+            "longpoll": {n: _variant(facts["longpoll"][n]) for n in ("authsvc", "floor")},
+            "redis": facts["redis"]
+            | {"counted": "INFO commandstats calls and total_reads_processed deltas"},
             "qr": facts["qr"],
             "plan": plan,
             "machine": {
@@ -193,7 +286,76 @@ def compose(plan: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
             "purged_keys": facts["purged_keys"],
         },
     }
+    out["issue_targets"] = issue_targets(out)
     return out
+
+
+def issue_targets(out: dict[str, Any]) -> dict[str, Any]:
+    """Issue 14's targets, each a ratio (to the floor, or to the broker login) or a limit."""
+    ratios = out["ratios_authsvc_to_floor"]
+    found = {}
+    for name, against, op, limit in ISSUE_TARGETS:
+        if against == "floor":
+            value = ratios.get(name)
+        elif against == "broker":
+            value = _ratio(out[name], out["server_cpu_ms_per_login"])
+        else:
+            value = out[name]
+        met = None if value is None else (value <= limit if op == "<=" else value >= limit)
+        shown = f"{op} {limit:g}" + (f"× {against}" if against else "")
+        found[name] = {"target": shown, "measured": value, "met": met}
+    return found
+
+
+# The one-screen table: (figure, key, whether the floor has it as `floor_` + key).
+TABLE = (
+    ("server CPU ms / broker login", "server_cpu_ms_per_login", True),
+    ("broker logins / s", "logins_per_s", True),
+    ("push p50 ms, half load", "push_p50_ms", True),
+    ("push p99 ms, half load", "push_p99_ms", True),
+    ("RSS KiB / idle socket", "ws_idle_kib", True),
+    ("Redis commands / login", "redis_commands_per_login", True),
+    ("Redis round trips / login", "redis_round_trips_per_login", True),
+    ("OIDC login server CPU ms", "oidc_server_cpu_ms_per_login", False),
+    ("OIDC logins / s", "oidc_logins_per_s", False),
+    ("token p50 ms", "token_ms_p50", False),
+    ("QR ms / ticket", "qr_ms_per_ticket", False),
+    ("embedded: server CPU ms / login", "embedded_server_cpu_ms_per_login", False),
+    ("embedded: logins / s", "embedded_logins_per_s", False),
+    ("embedded: push p50 ms", "embedded_push_p50_ms", False),
+    ("embedded: push p99 ms", "embedded_push_p99_ms", False),
+    ("long-poll: server CPU ms / login", "longpoll_server_cpu_ms_per_login", True),
+    ("long-poll: push p50 ms", "longpoll_push_p50_ms", True),
+    ("long-poll: push p99 ms", "longpoll_push_p99_ms", True),
+)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def table(out: dict[str, Any]) -> str:
+    """Each headline figure: authsvc, floor, ratio, the issue's target and whether it is met."""
+    targets = out["issue_targets"]
+    lines = [
+        f"{'figure':34} {'authsvc':>9} {'floor':>9} {'ratio':>7}  {'target':18} met",
+        "-" * 84,
+    ]
+    for label, key, has_floor in TABLE:
+        ours, floor_key = _cell(out.get(key)), f"floor_{key}"
+        floor = _cell(out.get(floor_key)) if has_floor else ""
+        ratio = _cell(_ratio(out.get(key), out.get(floor_key))) if has_floor else ""
+        goal = targets.get(key, {})
+        met = {True: "yes", False: "NO", None: ""}[goal.get("met")]
+        shown = _cell(goal.get("measured"))
+        measured = f" ({shown})" if goal and shown not in (ratio, ours) else ""
+        target = f"{goal.get('target', '')}{measured}" if goal else ""
+        lines.append(f"{label:34} {ours:>9} {floor:>9} {ratio:>7}  {target:18} {met}")
+    contended = "contended" if out["contended"] else "not contended"
+    lines.append(f"others' CPU at most {out['others_cores_busy_max']} cores ({contended})")
+    return "\n".join(lines)
 
 
 def out_value(ours: dict[str, Any], facts: dict[str, Any], name: str) -> float | None:

@@ -1,5 +1,6 @@
-"""The processes under test: one authsvc (`python -m authsvc serve`, RedisStore) and the floor,
-each on a free 127.0.0.1 port, a fresh Redis key prefix, logs in the run's temp folder."""
+"""The processes under test: authsvc (`python -m authsvc serve`) on RedisStore, a second one on
+EmbeddedStore (no REDIS_URL: tickets in memory, e-cards in SQLite), and the floor, each on a
+free 127.0.0.1 port (the Redis ones under a fresh key prefix), logs in the run's temp folder."""
 
 from __future__ import annotations
 
@@ -95,8 +96,11 @@ def _registry(folder: Path) -> Path:
     return path
 
 
-def start_authsvc(folder: Path, redis_url: str, prefix: str) -> Server:
+def start_authsvc(folder: Path, redis_url: str, prefix: str, *, name: str = "authsvc") -> Server:
+    """authsvc on RedisStore at `redis_url`, or with `redis_url` empty on EmbeddedStore (its
+    SQLite file in `folder`); the same settings otherwise."""
     port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
     clients = write_clients(folder)
     env = {
         **os.environ,
@@ -105,14 +109,15 @@ def start_authsvc(folder: Path, redis_url: str, prefix: str) -> Server:
         "AUTHSVC_PORT": str(port),
         "AUTHSVC_ISSUER": f"http://127.0.0.1:{port}",
         "REDIS_URL": redis_url,
+        "REDIS_CLUSTER_URL": "",
         "AUTHSVC_REDIS_PREFIX": prefix,
         "AUTHSVC_KEYS_DIR": str(folder / "keys"),
         "AUTHSVC_CLIENTS": str(clients),
         "AUTHSVC_AUDIT_LOG": str(folder / "audit.jsonl"),
         "AUTHSVC_REGISTRY": str(_registry(folder)),
-        "AUTHSVC_DB": "",
+        "AUTHSVC_DB": "" if redis_url else str(folder / "authsvc.db"),
     }
-    server = _spawn("authsvc", ["-m", "authsvc", "serve"], env, folder, port)
+    server = _spawn(name, ["-m", "authsvc", "serve"], env, folder, port)
     server.clients_file = clients
     return server
 
@@ -128,16 +133,6 @@ async def wait_ready(server: Server, timeout: float = 30.0) -> None:
     await wait_until_ready(
         server.url + "/readyz", process=server.process, timeout=timeout, describe=server.tail
     )
-
-
-async def redis_cpu_s(redis_url: str) -> float:
-    """CPU seconds the Redis server has used (INFO cpu; shared with whoever else uses it)."""
-    client = Redis.from_url(redis_url, decode_responses=True, protocol=2)
-    try:
-        info = await client.info("cpu")
-    finally:
-        await client.aclose()
-    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 async def purge(redis_url: str, prefix: str) -> int:
