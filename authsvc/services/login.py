@@ -199,24 +199,13 @@ async def confirm(broker: Broker, stored: Ticket, card: Card) -> Ticket:
                 now=broker.now(),
                 lifetimes=lifetimes,
             ),
-            _context(card),
+            _context(card, code="issued"),  # the confirmation's audit record says so, atomically
             stored=stored,
         )
     except errors.QrAuthError:
         await broker.store.discard_code(code_hash)
         raise
     broker.metrics.codes_issued.inc()
-    await broker.store.audit(
-        {
-            "time": broker.now(),
-            "event": "code",
-            "outcome": "issued",
-            "ticket": ticket.id,
-            "client": ticket.client_id,
-            "identity": str(ticket.identity),
-            "ip": ticket.browser_ip,
-        }
-    )
     return ticket
 
 

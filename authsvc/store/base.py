@@ -56,7 +56,11 @@ class Closable(Protocol):
 class Store(Protocol):
     name: str
 
-    async def create_ticket(self, ticket: Ticket, *, ttl: float) -> None: ...
+    async def create_ticket(
+        self, ticket: Ticket, *, ttl: float, audit: dict[str, Any] | None = None
+    ) -> None:
+        """Write a new ticket and, when given, its audit record — one round trip on Redis."""
+        ...
 
     async def get_ticket(self, ticket_id: str) -> Ticket | None: ...
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from authsvc.core import fastjson
 from authsvc.core.tickets import Identity, State, Ticket
 
 _JSON_FIELDS = ("request", "subject", "account")
@@ -23,16 +23,16 @@ def to_fields(ticket: Ticket) -> dict[str, str]:
         "browser_secret_hash": ticket.browser_secret_hash,
         "version": str(ticket.version),
         "device_id": ticket.device_id,
-        "accounts": json.dumps(list(ticket.accounts), ensure_ascii=False),
+        "accounts": fastjson.dumps(ticket.accounts),
         "face_passed": "1" if ticket.face_passed else "0",
         "face_failures": str(ticket.face_failures),
         "reason": ticket.reason,
         "redirect": ticket.redirect,
         "updated_at": repr(ticket.updated_at),
         "match_number": ticket.match_number,
-        "match_choices": json.dumps(list(ticket.match_choices)),
+        "match_choices": fastjson.dumps(ticket.match_choices),
         "number_matched": "1" if ticket.number_matched else "0",
-        **{name: json.dumps(getattr(ticket, name), ensure_ascii=False) for name in _JSON_FIELDS},
+        **{name: fastjson.dumps(getattr(ticket, name)) for name in _JSON_FIELDS},
     }
 
 
@@ -53,14 +53,14 @@ def from_fields(fields: dict[str, Any]) -> Ticket:
         browser_secret_hash=f["browser_secret_hash"],
         version=int(f["version"]),
         device_id=f["device_id"],
-        accounts=tuple(json.loads(f["accounts"])),
+        accounts=tuple(fastjson.loads(f["accounts"])),
         face_passed=f["face_passed"] == "1",
         face_failures=int(f["face_failures"]),
         reason=f["reason"],
         redirect=f.get("redirect", ""),
         updated_at=float(f["updated_at"]),
         match_number=f.get("match_number", ""),
-        match_choices=tuple(json.loads(f.get("match_choices", "[]"))),
+        match_choices=tuple(fastjson.loads(f.get("match_choices", "[]"))),
         number_matched=f.get("number_matched") == "1",
-        **{name: json.loads(f[name]) for name in _JSON_FIELDS},
+        **{name: fastjson.loads(f[name]) for name in _JSON_FIELDS},
     )

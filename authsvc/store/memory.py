@@ -90,8 +90,12 @@ class MemoryStore:
         if self._audit_path:
             self._audit_path.parent.mkdir(parents=True, exist_ok=True)
 
-    async def create_ticket(self, ticket: Ticket, *, ttl: float) -> None:
+    async def create_ticket(
+        self, ticket: Ticket, *, ttl: float, audit: dict[str, Any] | None = None
+    ) -> None:
         self._tickets.set(ticket.id, ticket, ttl)
+        if audit is not None:
+            await self.audit(audit)
 
     async def get_ticket(self, ticket_id: str) -> Ticket | None:
         ticket: Ticket | None = self._tickets.get(ticket_id)
