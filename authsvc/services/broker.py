@@ -95,6 +95,7 @@ class Broker:
                 ttl=self.ttl_for(new),
                 event=self.event(new),
                 audit=self.audit_entry(new, str(new.state), context),
+                previous=current,
             )
             if committed:
                 self.metrics.transitions.labels(state=str(new.state)).inc()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from authsvc.core import fastjson
@@ -10,29 +11,47 @@ from authsvc.core.tickets import Identity, State, Ticket
 _JSON_FIELDS = ("request", "subject", "account")
 
 
+def _flag(value: bool) -> str:
+    return "1" if value else "0"
+
+
+_ENCODERS: dict[str, Callable[[Any], str]] = {
+    "id": str,
+    "client_id": str,
+    "identity": str,
+    "state": str,
+    "created_at": repr,
+    "expires_at": repr,
+    "browser_ip": str,
+    "browser_ua": str,
+    "browser_secret_hash": str,
+    "version": str,
+    "device_id": str,
+    "accounts": fastjson.dumps,
+    "face_passed": _flag,
+    "face_failures": str,
+    "reason": str,
+    "redirect": str,
+    "updated_at": repr,
+    "match_number": str,
+    "match_choices": fastjson.dumps,
+    "number_matched": _flag,
+    "request": fastjson.dumps,
+    "subject": fastjson.dumps,
+    "account": fastjson.dumps,
+}
+
+
 def to_fields(ticket: Ticket) -> dict[str, str]:
+    return {name: encode(getattr(ticket, name)) for name, encode in _ENCODERS.items()}
+
+
+def changed_fields(old: Ticket, new: Ticket) -> dict[str, str]:
+    """The fields of `new` that differ from `old`: what a transition has to write."""
     return {
-        "id": ticket.id,
-        "client_id": ticket.client_id,
-        "identity": str(ticket.identity),
-        "state": str(ticket.state),
-        "created_at": repr(ticket.created_at),
-        "expires_at": repr(ticket.expires_at),
-        "browser_ip": ticket.browser_ip,
-        "browser_ua": ticket.browser_ua,
-        "browser_secret_hash": ticket.browser_secret_hash,
-        "version": str(ticket.version),
-        "device_id": ticket.device_id,
-        "accounts": fastjson.dumps(ticket.accounts),
-        "face_passed": "1" if ticket.face_passed else "0",
-        "face_failures": str(ticket.face_failures),
-        "reason": ticket.reason,
-        "redirect": ticket.redirect,
-        "updated_at": repr(ticket.updated_at),
-        "match_number": ticket.match_number,
-        "match_choices": fastjson.dumps(ticket.match_choices),
-        "number_matched": "1" if ticket.number_matched else "0",
-        **{name: fastjson.dumps(getattr(ticket, name)) for name in _JSON_FIELDS},
+        name: encode(getattr(new, name))
+        for name, encode in _ENCODERS.items()
+        if getattr(new, name) != getattr(old, name)
     }
 
 

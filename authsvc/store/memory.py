@@ -109,7 +109,14 @@ class MemoryStore:
         return True
 
     async def commit_transition(
-        self, new: Ticket, *, expected_version: int, ttl: float, event: Event, audit: dict[str, Any]
+        self,
+        new: Ticket,
+        *,
+        expected_version: int,
+        ttl: float,
+        event: Event,
+        audit: dict[str, Any],
+        previous: Ticket | None = None,
     ) -> bool:
         if not self._replace_ticket(new, expected_version=expected_version, ttl=ttl):
             return False

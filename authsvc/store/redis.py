@@ -230,11 +230,22 @@ class RedisStore:
         )
 
     async def commit_transition(
-        self, new: Ticket, *, expected_version: int, ttl: float, event: Event, audit: dict[str, Any]
+        self,
+        new: Ticket,
+        *,
+        expected_version: int,
+        ttl: float,
+        event: Event,
+        audit: dict[str, Any],
+        previous: Ticket | None = None,
     ) -> bool:
         if " " in new.id:
             raise ValueError(f"ticket id with a space: {new.id!r}")
         shard = self._layout.shard_of(new.id)
+        if previous is not None and previous.version == expected_version:
+            mode, fields = "changed", codec.changed_fields(previous, new)
+        else:
+            mode, fields = "full", codec.to_fields(new)
         args: list[str | int] = [
             str(expected_version),
             _ms(ttl),
@@ -242,8 +253,9 @@ class RedisStore:
             f"{new.id} {_dumps(event)}",
             _dumps(audit),
             _AUDIT_MAXLEN,
+            mode,
         ]
-        for field, value in codec.to_fields(new).items():
+        for field, value in fields.items():
             args += [field, value]
         keys = [self._layout.ticket(new.id), self._layout.audit(shard), self._layout.channel(shard)]
         with _guard("commit_transition"):
