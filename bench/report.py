@@ -74,13 +74,10 @@ def _longpoll(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _variant(run: dict[str, Any]) -> dict[str, Any]:
-    """The detail of an embedded-store or long-poll run (measured and half load)."""
-    main, half = run["main"], run["half"]
+def _measured(main: dict[str, Any], half: dict[str, Any]) -> dict[str, Any]:
+    """What every login run reports: the measured closed loop and the half-load open loop."""
     done = main["done"]
     return {
-        "concurrency": run["best_concurrency"],
-        "warmup_errors": run["warmup_errors"],
         "measured_logins": done,
         "measured_logins_requested": main["requested"],
         "measured_elapsed_s": main["elapsed_s"],
@@ -105,36 +102,27 @@ def _variant(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _variant(run: dict[str, Any]) -> dict[str, Any]:
+    """The detail of an embedded-store or long-poll run (measured and half load)."""
+    return {
+        "concurrency": run["best_concurrency"],
+        "warmup_errors": run["warmup_errors"],
+        **_measured(run["main"], run["half"]),
+    }
+
+
 def _phase(drive: dict[str, Any], idle: dict[str, Any]) -> dict[str, Any]:
     main, half = drive["main"], drive["half"]
-    done = main["done"]
+    measured = _measured(main, half)
+    measured["half_load"] |= {
+        "push_after_confirm_response_ms": half["after_response_ms"],
+        "cpu_cores_busy": {k: _r(v / half["elapsed_s"], 2) for k, v in half["cpu_s"].items()},
+    }
     return {
         "ramp_logins_per_s_by_concurrency": drive["ramp"],
         "best_concurrency": drive["best_concurrency"],
-        "measured_logins": done,
-        "measured_logins_requested": main["requested"],
-        "measured_elapsed_s": main["elapsed_s"],
-        "measured_errors": main["errors"],
-        "cpu_ms_per_login": {
-            k: _per_login_ms(main["cpu_s"][k], done) for k in ("server", "generator", "redis")
-        },
-        "cpu_cores_busy": {k: _r(v / main["elapsed_s"], 2) for k, v in main["cpu_s"].items()},
-        "quiet_gate": main["quiet_gate"],
-        "login_ms_at_max": main["login_ms"],
+        **measured,
         "push_ms_at_max": main["push_ms"],
-        "redis": main["redis"],
-        "half_load": {
-            "offered_logins_per_s": half["offered_per_s"],
-            "done": half["done"],
-            "errors": half["errors"],
-            "dropped": half["dropped"],
-            "push_ms": half["push_ms"],
-            "push_after_confirm_response_ms": half["after_response_ms"],
-            "login_ms": half["login_ms"],
-            "start_lag_ms": half["start_lag_ms"],
-            "cpu_cores_busy": {k: _r(v / half["elapsed_s"], 2) for k, v in half["cpu_s"].items()},
-            "quiet_gate": half["quiet_gate"],
-        },
         "idle": _idle(idle),
     }
 
