@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
@@ -57,6 +57,18 @@ class SessionEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Redemption:
+    """What one redeemed code leaves (`Store.save_redemption`): its access token, what it issued
+    (found by the code, its ticket and its sid) and the person's new session entry."""
+
+    code_hash: str
+    token_hash: str
+    token: AccessToken
+    issued: IssuedTokens
+    session: SessionEntry
+
+
+@dataclass(frozen=True, slots=True)
 class FaceLock:
     """Too many failed face checks: `person` may not try again on `day` (the hall's day)."""
 
@@ -99,11 +111,27 @@ def loads_request(raw: str | None) -> PendingRequest | None:
     return PendingRequest(id=str(data["id"]), request=request, expires_at=float(data["expires_at"]))
 
 
-def dumps_sessions(sessions: tuple[SessionEntry, ...]) -> str:
-    return json.dumps({"sessions": [asdict(s) for s in sessions]}, ensure_ascii=False)
+def dumps_session(entry: SessionEntry) -> str:
+    """One session entry as a member of the person's sorted set on Redis (scored by `until`)."""
+    data = {"sid": entry.sid, "client_id": entry.client_id, "sub": entry.sub, "until": entry.until}
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def loads_sessions(raw: str | None) -> tuple[SessionEntry, ...]:
-    if raw is None:
-        return ()
-    return tuple(from_dict(SessionEntry, s) for s in json.loads(raw)["sessions"])
+def loads_session(raw: str) -> SessionEntry:
+    data = json.loads(raw)
+    return SessionEntry(
+        sid=data["sid"], client_id=data["client_id"], sub=data["sub"], until=float(data["until"])
+    )
+
+
+def kept_sessions(
+    sessions: Iterable[SessionEntry], *, now: float, keep: int
+) -> tuple[SessionEntry, ...]:
+    """The live entries (`until` after `now`), the `keep` that last longest, earliest first:
+    what a person's index holds after a login is added (the Redis sorted set does the same)."""
+    live = sorted((s for s in sessions if s.until > now), key=_until)
+    return tuple(live[-keep:]) if keep > 0 else ()
+
+
+def _until(entry: SessionEntry) -> float:
+    return entry.until
