@@ -7,11 +7,11 @@ known to the Store by `secret_hash` alone."""
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
+from authsvc.core import fastjson
 from authsvc.core.face import Challenge
 from authsvc.core.oidc.authorize import AuthorizationRequest, PendingRequest
 from authsvc.core.oidc.grant import Grant
@@ -86,7 +86,7 @@ def dumps(record: Record) -> str:
         data = {**record.request.as_dict(), "id": record.id, "expires_at": record.expires_at}
     else:
         data = {name: getattr(record, name) for name in _field_names(type(record))}
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return fastjson.dumps(data)
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
@@ -94,8 +94,8 @@ _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 def _field_names(cls: type[Any]) -> tuple[str, ...]:
     """A record's field names. Records are flat (scalars, tuples, mappings of JSON values), so
-    json.dumps of their fields as they are writes what `asdict`'s deep copy would, in a fifth
-    of the time."""
+    the JSON of their fields as they are is what `asdict`'s deep copy would give, in a fifth of
+    the time."""
     names = _FIELD_NAMES.get(cls)
     if names is None:
         names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
@@ -113,13 +113,13 @@ def from_dict(cls: type[R], data: Mapping[str, Any]) -> R:
 
 
 def loads(cls: type[R], raw: str | None) -> R | None:
-    return None if raw is None else from_dict(cls, json.loads(raw))
+    return None if raw is None else from_dict(cls, fastjson.loads(raw))
 
 
 def loads_request(raw: str | None) -> PendingRequest | None:
     if raw is None:
         return None
-    data = json.loads(raw)
+    data = fastjson.loads(raw)
     request = AuthorizationRequest.from_dict(data)
     return PendingRequest(id=str(data["id"]), request=request, expires_at=float(data["expires_at"]))
 
@@ -127,11 +127,11 @@ def loads_request(raw: str | None) -> PendingRequest | None:
 def dumps_session(entry: SessionEntry) -> str:
     """One session entry as a member of the person's sorted set on Redis (scored by `until`)."""
     data = {"sid": entry.sid, "client_id": entry.client_id, "sub": entry.sub, "until": entry.until}
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return fastjson.dumps(data)
 
 
 def loads_session(raw: str) -> SessionEntry:
-    data = json.loads(raw)
+    data = fastjson.loads(raw)
     return SessionEntry(
         sid=data["sid"], client_id=data["client_id"], sub=data["sub"], until=float(data["until"])
     )
