@@ -196,7 +196,7 @@ class MemoryStore:
         await self.save_issued(
             issued,
             code_hash=redemption.code_hash,
-            sid=redemption.token.sid,
+            sid=redemption.session.sid,
             ttl=ttl,
             code_ttl=code_ttl,
         )
