@@ -70,7 +70,7 @@ def ops(accounts_endpoint: bool) -> list[Op]:
             "token",
             "sign",
             1,
-            "POST /token: tokens.redeem → tokens.sign_jwt (joserfc jwt.encode)",
+            "POST /token: tokens.redeem → tokens.sign_jwt (core.crypto.compact_jws)",
             broker_login=False,
         ),
     ]
@@ -82,7 +82,8 @@ def has_accounts_endpoint(clients_file: Path | None, client_id: str) -> bool:
     return client is not None and bool(client.accounts_endpoint)
 
 
-# The two operations made through joserfc, and micro.jose_us' figure for the whole call.
+# The two whole JOSE calls (the e-card through joserfc, the ID token through
+# core.crypto.compact_jws), and micro.jose_us' figure for each.
 JOSE_CALLS = {"ecard_verify": "ecard_read", "id_token_sign": "id_token_sign_jwt"}
 
 

@@ -20,7 +20,7 @@ from authsvc.core.oidc.authorize import PendingRequest
 from authsvc.core.oidc.grant import Grant
 from authsvc.core.tickets import Ticket
 from authsvc.store.deliveries import Delivery
-from authsvc.store.records import AccessToken, FaceLock, IssuedTokens, SessionEntry
+from authsvc.store.records import AccessToken, FaceLock, IssuedTokens, Redemption, SessionEntry
 
 Event = dict[str, Any]
 ISSUED, CONFLICT, BLOCKED = "issued", "conflict", "blocked"
@@ -34,6 +34,14 @@ class PhoneRead:
     card: dict[str, Any] | None  # the e-card's record
     fresh_nonce: bool  # the device nonce had not been seen (it is now spent)
     ticket: Ticket | None  # the ticket the request is about, when it named one
+
+
+@dataclass(frozen=True, slots=True)
+class RedemptionRead:
+    """What `save_redemption` read after writing."""
+
+    replayed: bool  # the code was flagged replayed (`flag_code_replayed`) by then
+    ticket: Ticket | None  # the code's ticket, to be consumed next
 
 
 class Subscription(Protocol):
@@ -135,6 +143,26 @@ class Store(Protocol):
 
     async def issued_for_sid(self, sid: str) -> IssuedTokens | None: ...
 
+    async def save_redemption(
+        self,
+        redemption: Redemption,
+        *,
+        ttl: float,
+        code_ttl: float,
+        session_ttl: float,
+        keep_sessions: int,
+        now: float,
+        audit: dict[str, Any],
+    ) -> RedemptionRead:
+        """Everything a redeemed code leaves, then two reads — one round trip on one Redis, in
+        this order: the access token (`save_access_token`, `ttl`), what the code issued
+        (`save_issued`), the person's session entry (added to `person_sessions`, which then
+        keeps the `keep_sessions` live ones of `kept_sessions`, for `session_ttl`), `audit`;
+        then whether the code was flagged replayed, and the ticket. The token is written before
+        the flag is read (tokens.redeem's ordering argument), on a Redis Cluster too, where
+        the rest may run on several nodes at once."""
+        ...
+
     async def flag_code_replayed(self, code_hash: str, *, ttl: float) -> None: ...
 
     async def code_replayed(self, code_hash: str) -> bool: ...
@@ -152,7 +180,9 @@ class Store(Protocol):
         §3: a `jti` is single use)."""
         ...
 
-    async def person_sessions(self, person: str) -> tuple[SessionEntry, ...]: ...
+    async def person_sessions(self, person: str) -> tuple[SessionEntry, ...]:
+        """The person's session index, earliest `until` first."""
+        ...
 
     async def save_person_sessions(
         self, person: str, sessions: Sequence[SessionEntry], *, ttl: float

@@ -15,11 +15,11 @@ from authsvc.core.face import Challenge
 from authsvc.core.oidc.authorize import PendingRequest
 from authsvc.core.oidc.grant import Grant
 from authsvc.core.tickets import Ticket
-from authsvc.store import cards, keys
-from authsvc.store.base import PhoneRead
+from authsvc.store import cards, keys, records
+from authsvc.store.base import PhoneRead, RedemptionRead
 from authsvc.store.deliveries import Delivery, same_entry
 from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
-from authsvc.store.records import AccessToken, FaceLock, IssuedTokens, SessionEntry
+from authsvc.store.records import AccessToken, FaceLock, IssuedTokens, Redemption, SessionEntry
 
 _V = TypeVar("_V")
 
@@ -180,6 +180,35 @@ class MemoryStore:
     async def issued_for_sid(self, sid: str) -> IssuedTokens | None:
         return self._get(keys.sid_tokens(sid), IssuedTokens)
 
+    async def save_redemption(
+        self,
+        redemption: Redemption,
+        *,
+        ttl: float,
+        code_ttl: float,
+        session_ttl: float,
+        keep_sessions: int,
+        now: float,
+        audit: dict[str, Any],
+    ) -> RedemptionRead:
+        issued = redemption.issued
+        await self.save_access_token(redemption.token_hash, redemption.token, ttl=ttl)
+        await self.save_issued(
+            issued,
+            code_hash=redemption.code_hash,
+            sid=redemption.session.sid,
+            ttl=ttl,
+            code_ttl=code_ttl,
+        )
+        sessions = (*await self.person_sessions(issued.person), redemption.session)
+        kept = records.kept_sessions(sessions, now=now, keep=keep_sessions)
+        self._values.set(keys.person_sessions(issued.person), kept, session_ttl)
+        await self.audit(audit)
+        return RedemptionRead(
+            replayed=await self.code_replayed(redemption.code_hash),
+            ticket=await self.get_ticket(issued.ticket),
+        )
+
     async def flag_code_replayed(self, code_hash: str, *, ttl: float) -> None:
         self._values.set(keys.revoked_code(code_hash), True, ttl)
 
@@ -206,7 +235,8 @@ class MemoryStore:
     async def save_person_sessions(
         self, person: str, sessions: Sequence[SessionEntry], *, ttl: float
     ) -> None:
-        self._values.set(keys.person_sessions(person), tuple(sessions), ttl)
+        ordered = tuple(sorted(sessions, key=lambda s: s.until))
+        self._values.set(keys.person_sessions(person), ordered, ttl)
 
     async def take_person_sessions(self, person: str) -> tuple[SessionEntry, ...]:
         sessions: tuple[SessionEntry, ...] = self._values.pop(keys.person_sessions(person)) or ()

@@ -4,8 +4,10 @@ Keys (all under `prefix`; see store/keys.py for the one function that builds the
   t:{id}   a ticket, as a hash (codec.to_fields), expiring with PEXPIRE
   v:{name} an OIDC record (store/records.py) as JSON, named by store/keys.py: authreq:R,
            code:{H}, usedcode:{H} (one hash tag: redeemed in one script), revokedcode:H,
-           at:H, ticket-tokens:T, sid-tokens:S, person-sessions:P, face-challenge:C,
-           face-locked:P:DAY (H: the SHA-256 of a code or an access token, never the secret)
+           at:H, ticket-tokens:T, sid-tokens:S, face-challenge:C, face-locked:P:DAY
+           (H: the SHA-256 of a code or an access token, never the secret)
+  z:person-sessions:P  a person's session index: a sorted set of entries (JSON) scored by
+           `until`, so a login adds its entry without reading the others
   o:{key}  an `add_once` marker (device nonces; assertion:CLIENT:JTI)
   h:{key}  a `hit` counter
   card:{person:P}:N        an e-card record (JSON); card:{person:P}:current its number
@@ -49,11 +51,11 @@ from authsvc.core.oidc.authorize import PendingRequest
 from authsvc.core.oidc.grant import Grant
 from authsvc.core.tickets import Ticket
 from authsvc.store import codec, keys, records
-from authsvc.store.base import PhoneRead
+from authsvc.store.base import PhoneRead, RedemptionRead
 from authsvc.store.deliveries import Delivery, same_entry
 from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
 from authsvc.store.keys import CLUSTER_SHARDS, KeyLayout
-from authsvc.store.records import AccessToken, FaceLock, IssuedTokens, SessionEntry
+from authsvc.store.records import AccessToken, FaceLock, IssuedTokens, Redemption, SessionEntry
 from authsvc.store.redis_events import NET_ERRORS, EventReader, sharded_opener, single_opener
 
 log = logging.getLogger(__name__)
@@ -144,6 +146,7 @@ class RedisStore:
         self._take_leaving = self._redis.register_script(_lua("take_leaving.lua"))
         self._issue_card = self._redis.register_script(_lua("issue_card.lua"))
         self._set_card_status = self._redis.register_script(_lua("set_card_status.lua"))
+        self._take_sessions = self._redis.register_script(_lua("take_sessions.lua"))
 
     @classmethod
     async def connect(
@@ -305,19 +308,77 @@ class RedisStore:
     async def issued_for_code(self, code_hash: str) -> IssuedTokens | None:
         return records.loads(IssuedTokens, await self._get(keys.used_code(code_hash)))
 
+    def _issued_writes(
+        self, issued: IssuedTokens, *, code_hash: str, sid: str, ttl: float, code_ttl: float
+    ) -> list[tuple[str, str, int]]:
+        raw = records.dumps(issued)
+        return [
+            (self._key("v", keys.used_code(code_hash)), raw, _ms(max(ttl, code_ttl))),
+            (self._key("v", keys.ticket_tokens(issued.ticket)), raw, _ms(ttl)),
+            (self._key("v", keys.sid_tokens(sid)), raw, _ms(ttl)),
+        ]
+
     async def save_issued(
         self, issued: IssuedTokens, *, code_hash: str, sid: str, ttl: float, code_ttl: float
     ) -> None:
-        raw = records.dumps(issued)
-        await self._set(keys.used_code(code_hash), raw, max(ttl, code_ttl))
-        await self._set(keys.ticket_tokens(issued.ticket), raw, ttl)
-        await self._set(keys.sid_tokens(sid), raw, ttl)
+        writes = self._issued_writes(
+            issued, code_hash=code_hash, sid=sid, ttl=ttl, code_ttl=code_ttl
+        )
+        with _guard("save_issued"):
+            for key, raw, px in writes:  # one at a time: on a Cluster they may be in any slot
+                await self._redis.set(key, raw, px=px)
 
     async def issued_for_ticket(self, ticket_id: str) -> IssuedTokens | None:
         return records.loads(IssuedTokens, await self._get(keys.ticket_tokens(ticket_id)))
 
     async def issued_for_sid(self, sid: str) -> IssuedTokens | None:
         return records.loads(IssuedTokens, await self._get(keys.sid_tokens(sid)))
+
+    async def save_redemption(
+        self,
+        redemption: Redemption,
+        *,
+        ttl: float,
+        code_ttl: float,
+        session_ttl: float,
+        keep_sessions: int,
+        now: float,
+        audit: dict[str, Any],
+    ) -> RedemptionRead:
+        """One pipeline on one Redis (its commands run in order on one connection). A Redis
+        Cluster pipeline sends to each node at once, so there the token is written first, on
+        its own, and the pipeline (with the flag's read) follows."""
+        issued, session = redemption.issued, redemption.session
+        token = (
+            self._key("v", keys.access_token(redemption.token_hash)),
+            records.dumps(redemption.token),
+            _ms(ttl),
+        )
+        writes = self._issued_writes(
+            issued, code_hash=redemption.code_hash, sid=session.sid, ttl=ttl, code_ttl=code_ttl
+        )
+        sessions = self._sessions_key(issued.person)
+        stream, entry = self._audit_entry(audit)
+        clustered = self._layout.clustered
+        with _guard("save_redemption"):
+            if clustered:
+                await self._redis.set(token[0], token[1], px=token[2])
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key, raw, px in writes if clustered else [token, *writes]:
+                    pipe.set(key, raw, px=px)
+                pipe.zadd(sessions, {records.dumps_session(session): session.until})
+                pipe.zremrangebyscore(sessions, "-inf", repr(now))
+                pipe.zremrangebyrank(sessions, 0, -keep_sessions - 1)
+                pipe.pexpire(sessions, _ms(session_ttl))
+                pipe.xadd(stream, {"r": entry}, maxlen=_AUDIT_MAXLEN, approximate=True)
+                pipe.get(self._key("v", keys.revoked_code(redemption.code_hash)))
+                pipe.hgetall(self._layout.ticket(issued.ticket))
+                replies = await pipe.execute()
+        fields = cast("dict[str, str]", replies[-1])
+        return RedemptionRead(
+            replayed=replies[-2] is not None,
+            ticket=codec.from_fields(fields) if fields else None,
+        )
 
     async def flag_code_replayed(self, code_hash: str, *, ttl: float) -> None:
         await self._set(keys.revoked_code(code_hash), '{"reason":"code_replayed"}', ttl)
@@ -337,17 +398,30 @@ class RedisStore:
     async def spend_assertion_jti(self, client_id: str, jti: str, *, ttl: float) -> bool:
         return await self.add_once(keys.assertion(client_id, jti), ttl=ttl)
 
+    def _sessions_key(self, person: str) -> str:
+        return self._key("z", keys.person_sessions(person))
+
     async def person_sessions(self, person: str) -> tuple[SessionEntry, ...]:
-        return records.loads_sessions(await self._get(keys.person_sessions(person)))
+        with _guard("person_sessions"):
+            members = cast("list[str]", await self._redis.zrange(self._sessions_key(person), 0, -1))
+        return tuple(records.loads_session(m) for m in members)
 
     async def save_person_sessions(
         self, person: str, sessions: Sequence[SessionEntry], *, ttl: float
     ) -> None:
-        raw = records.dumps_sessions(tuple(sessions))
-        await self._set(keys.person_sessions(person), raw, ttl)
+        key = self._sessions_key(person)
+        with _guard("save_person_sessions"):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(key)
+                if sessions:
+                    pipe.zadd(key, {records.dumps_session(s): s.until for s in sessions})
+                    pipe.pexpire(key, _ms(ttl))
+                await pipe.execute()
 
     async def take_person_sessions(self, person: str) -> tuple[SessionEntry, ...]:
-        return records.loads_sessions(await self._take(keys.person_sessions(person)))
+        with _guard("take_person_sessions"):
+            members = await self._take_sessions(keys=[self._sessions_key(person)])
+        return tuple(records.loads_session(m) for m in cast("list[str]", members))
 
     async def save_face_challenge(self, challenge: Challenge, *, ttl: float) -> None:
         await self._set(keys.face_challenge(challenge.id), records.dumps(challenge), ttl)
@@ -449,16 +523,16 @@ class RedisStore:
 
     # Audit
 
-    async def audit(self, record: dict[str, Any]) -> None:
+    def _audit_entry(self, record: dict[str, Any]) -> tuple[str, str]:
+        """The stream and the JSON of one audit record."""
         ticket = record.get("ticket")  # beside that ticket's transitions, in their order
         shard = self._layout.shard_of(ticket) if isinstance(ticket, str) else 0
+        return self._layout.audit(shard), _dumps(record)
+
+    async def audit(self, record: dict[str, Any]) -> None:
+        stream, entry = self._audit_entry(record)
         with _guard("audit"):
-            await self._redis.xadd(
-                self._layout.audit(shard),
-                {"r": _dumps(record)},
-                maxlen=_AUDIT_MAXLEN,
-                approximate=True,
-            )
+            await self._redis.xadd(stream, {"r": entry}, maxlen=_AUDIT_MAXLEN, approximate=True)
 
     async def audit_records(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest `limit` records, oldest first (on a cluster: every shard's stream, merged
