@@ -44,6 +44,8 @@ def allowed_origins(b: Broker) -> set[str]:
 
 @routes.get("/ws/tickets/{ticket_id}")
 async def ticket_socket(request: web.Request) -> web.StreamResponse:
+    """Authenticate, then hold the socket until it closes. An idle socket waits in this frame,
+    so only what it references stays alive: not the ticket, not the secret (_authenticated)."""
     b = broker(request)
     origin = request.headers.get("Origin")
     if origin is not None and origin not in allowed_origins(b):
@@ -59,9 +61,17 @@ async def ticket_socket(request: web.Request) -> web.StreamResponse:
         await ws.prepare(request)
         sockets.add(ws)
         b.metrics.websockets.inc()
+        stream = None
         try:
-            await _serve(b, ws, request.match_info["ticket_id"], socket)
+            stream = await _authenticated(b, ws, request.match_info["ticket_id"], socket)
+            if stream is not None:
+                async for message in ws:  # pongs and close frames; the browser sends no more
+                    if message.type is WSMsgType.ERROR:
+                        break
         finally:
+            if stream is not None:
+                stream.stop()
+                await ws.close()
             b.metrics.websockets.dec()
             sockets.discard(ws)
     finally:
@@ -109,21 +119,6 @@ async def _hello(b: Broker, ws: web.WebSocketResponse) -> str | None:
     return None
 
 
-async def _serve(b: Broker, ws: web.WebSocketResponse, ticket_id: str, socket: _Counted) -> None:
-    """Authenticate, then hold the socket until it closes. An idle socket waits here, so only
-    what this frame references stays alive: not the ticket, not the secret."""
-    stream = await _authenticated(b, ws, ticket_id, socket)
-    if stream is None:
-        return
-    try:
-        async for message in ws:  # pongs and close frames; the browser sends nothing else
-            if message.type is WSMsgType.ERROR:
-                break
-    finally:
-        stream.stop()
-        await ws.close()
-
-
 async def _authenticated(
     b: Broker, ws: web.WebSocketResponse, ticket_id: str, socket: _Counted
 ) -> TicketStream | None:
@@ -141,6 +136,9 @@ async def _authenticated(
         await _send(ws, {"type": "error", **exc.body()})
         await ws.close(code=CLOSE_FORBIDDEN, message=exc.code.encode())
         return None
+    except BaseException:
+        stream.stop()  # cancelled, or a store failure: no listener is left behind
+        raise
     if not socket.join(ticket_id):
         stream.stop()
         refusal = errors.RateLimited("ws per ticket", retry_after=RETRY_AFTER)
