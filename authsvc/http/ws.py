@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from typing import Any
@@ -21,6 +22,7 @@ from authsvc.http.appkeys import SOCKETS, WS_COUNTS
 from authsvc.http.browser import authorized_ticket
 from authsvc.http.common import broker, client_ip
 from authsvc.http.expiries import Slot, expiries
+from authsvc.http.middleware import answer_errors, guards_itself, log_unhandled
 from authsvc.http.wslimits import CLOSE_TOO_MANY, RETRY_AFTER, SocketCounts
 from authsvc.services.broker import Broker
 from authsvc.store.base import Closable
@@ -43,22 +45,17 @@ def allowed_origins(b: Broker) -> set[str]:
 
 
 @routes.get("/ws/tickets/{ticket_id}")
+@guards_itself
 async def ticket_socket(request: web.Request) -> web.StreamResponse:
-    """Authenticate, then hold the socket until it closes. An idle socket waits in this frame,
-    so only what it references stays alive: not the ticket, not the secret (_authenticated)."""
-    b = broker(request)
-    origin = request.headers.get("Origin")
-    if origin is not None and origin not in allowed_origins(b):
-        raise errors.ForbiddenOrigin(origin[:100])
-    limits = b.settings.limits
-    counts, sockets = request.app[WS_COUNTS], request.app[SOCKETS]
-    counts.open(ip := client_ip(request))  # 429 + Retry-After before the upgrade
-    socket = _Counted(counts, ip)
+    """Upgrade (a refusal answered as the error middleware answers), authenticate, then hold the
+    socket until it closes. An idle socket waits in this frame with no middleware frame around
+    it, and only what it references stays alive: not the ticket, not the secret."""
+    socket = _Counted(request.app[WS_COUNTS])
     try:
-        ws = web.WebSocketResponse(
-            heartbeat=limits.ws_heartbeat, max_msg_size=limits.ws_max_message_bytes
-        )
-        await ws.prepare(request)
+        ws = await answer_errors(request, functools.partial(_upgrade, socket=socket))
+        if not isinstance(ws, web.WebSocketResponse):
+            return ws  # refused before the upgrade
+        b, sockets = broker(request), request.app[SOCKETS]
         sockets.add(ws)
         b.metrics.websockets.inc()
         stream = None
@@ -68,14 +65,31 @@ async def ticket_socket(request: web.Request) -> web.StreamResponse:
                 async for message in ws:  # pongs and close frames; the browser sends no more
                     if message.type is WSMsgType.ERROR:
                         break
+        except Exception:
+            log_unhandled(request)
         finally:
             if stream is not None:
                 stream.stop()
-                await ws.close()
+            await ws.close()
             b.metrics.websockets.dec()
             sockets.discard(ws)
     finally:
         socket.release()
+    return ws
+
+
+async def _upgrade(request: web.Request, socket: _Counted) -> web.StreamResponse:
+    """The checks before the upgrade (origin, sockets per address), then the upgrade."""
+    b = broker(request)
+    origin = request.headers.get("Origin")
+    if origin is not None and origin not in allowed_origins(b):
+        raise errors.ForbiddenOrigin(origin[:100])
+    socket.open(client_ip(request))  # 429 + Retry-After before the upgrade
+    limits = b.settings.limits
+    ws = web.WebSocketResponse(
+        heartbeat=limits.ws_heartbeat, max_msg_size=limits.ws_max_message_bytes
+    )
+    await ws.prepare(request)
     return ws
 
 
@@ -84,10 +98,15 @@ class _Counted:
 
     __slots__ = ("authenticated", "counts", "ip", "ticket_id")
 
-    def __init__(self, counts: SocketCounts, ip: str) -> None:
-        self.counts, self.ip = counts, ip
+    def __init__(self, counts: SocketCounts) -> None:
+        self.counts = counts
+        self.ip: str | None = None  # counted from `open` on
         self.authenticated = False
         self.ticket_id: str | None = None
+
+    def open(self, ip: str) -> None:
+        self.counts.open(ip)  # raises RateLimited past a bound, counting nothing
+        self.ip = ip
 
     def authenticate(self) -> None:
         if not self.authenticated:
@@ -103,7 +122,8 @@ class _Counted:
     def release(self) -> None:
         if self.ticket_id is not None:
             self.counts.leave(self.ticket_id)
-        self.counts.close(self.ip, authenticated=self.authenticated)
+        if self.ip is not None:
+            self.counts.close(self.ip, authenticated=self.authenticated)
 
 
 async def _hello(b: Broker, ws: web.WebSocketResponse) -> str | None:
