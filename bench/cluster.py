@@ -16,6 +16,7 @@ import json
 import sys
 import tempfile
 import time
+import tomllib
 import uuid
 from pathlib import Path
 from typing import Any
@@ -26,17 +27,17 @@ from redis.asyncio import Redis
 from authsvc.core.crypto import Algorithm
 from bench.load import summary_ms
 from bench.logins import Logins, Sample, session
-from bench.servers import AUTHSVC_BENCH_ENV, start_floor, wait_ready
+from bench.servers import AUTHSVC_BENCH_ENV, bench_registry, start_floor, wait_ready
 from tests.support.redis_cluster import RedisCluster
+from tests.support.servers import TEST_CLIENTS
 from tools.cluster import Cluster
 
-HALL = {
-    "client_id": "hall",
-    "client_secret": "hall-secret",
-    "name": {"zh": "测试服务大厅", "en": "Test service hall"},
-    "redirect_uris": ["http://127.0.0.1:9/cb"],
-    "identities": ["personal", "legal_rep", "agent"],
-}
+# The tests' confidential client `hall` (its scopes and identities), as the bench logs in with it.
+HALL = next(
+    c
+    for c in tomllib.loads(TEST_CLIENTS.format(accounts=""))["clients"]
+    if c["client_id"] == "hall"
+)
 
 
 def log(message: str) -> None:
@@ -89,14 +90,48 @@ async def _closed(flow: Any, count: int, concurrency: int) -> tuple[list[Sample]
     return samples, failed, time.perf_counter() - started
 
 
+async def _open(flow: Any, count: int, rate: float) -> tuple[list[Sample], int, float]:
+    """`count` logins started on a fixed schedule of `rate` per second, whatever the servers do
+    (at most 200 in flight): each process sees the same load however many there are."""
+    samples: list[Sample] = []
+    failed = 0
+    room = asyncio.Semaphore(200)
+
+    async def one() -> None:
+        nonlocal failed
+        try:
+            samples.append(await asyncio.wait_for(flow(), 15))
+        except Exception:  # counted, never fatal
+            failed += 1
+        finally:
+            room.release()
+
+    started = time.perf_counter()
+    running = []
+    for i in range(count):
+        await asyncio.sleep(max(started + i / rate - time.perf_counter(), 0.0))
+        await room.acquire()
+        running.append(asyncio.create_task(one()))
+    await asyncio.gather(*running)
+    return samples, failed, time.perf_counter() - started
+
+
 async def _measure(
-    flow: Any, pids: dict[str, list[int]], redis_urls: list[str], args: argparse.Namespace
+    flow: Any,
+    pids: dict[str, list[int]],
+    redis_urls: list[str],
+    args: argparse.Namespace,
+    processes: int = 1,
 ) -> dict[str, Any]:
     await _closed(flow, args.warmup, args.concurrency)
     before = {name: _cpu(p) for name, p in pids.items()}
     switched = {name: _switches(p) for name, p in pids.items()}
     redis_before = await _redis_cpu(redis_urls)
-    samples, failed, elapsed = await _closed(flow, args.logins, args.concurrency)
+    if args.rate_per_process:
+        rate = args.rate_per_process * processes
+        samples, failed, elapsed = await _open(flow, args.logins * processes, rate)
+    else:
+        samples, failed, elapsed = await _closed(flow, args.logins, args.concurrency)
     done = max(len(samples), 1)
     cpu = {name: (_cpu(p) - before[name]) / done * 1000 for name, p in pids.items()}
     switches = {name: (_switches(p) - switched[name]) / done for name, p in pids.items()}
@@ -126,6 +161,7 @@ async def _scenario(
         portal_count=1,
         extra_env=env,
         extra_clients=[HALL],
+        registry_file=bench_registry(folder / f"{name}-registry"),
     )
     log(f"{name}: starting nginx + {processes} authsvc")
     await cluster.start(demo_data=False)
@@ -139,7 +175,7 @@ async def _scenario(
                 "nginx": [c.pid for c in psutil.Process(cluster.nginx.pid).children()]
                 + [cluster.nginx.pid],
             }
-            result = await _measure(logins.authsvc_login, pids, redis_urls, args)
+            result = await _measure(logins.authsvc_login, pids, redis_urls, args, processes)
     finally:
         await cluster.stop()
     result["authsvc_processes"] = processes
@@ -171,16 +207,20 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         results["three_processes"] = await _scenario(
             "three_processes", folder, 3, [args.redis_url], args
         )
-        redis_cluster = RedisCluster(folder / "redis-cluster")
-        redis_cluster.start()
-        try:
-            masters = sorted({redis_cluster.master_of(s).url for s in (0, 8000, 16000)})
-            results["redis_cluster"] = await _scenario("redis_cluster", folder, 3, masters, args)
-        finally:
-            redis_cluster.stop()
+        if not args.no_redis_cluster:
+            redis_cluster = RedisCluster(folder / "redis-cluster")
+            redis_cluster.start()
+            try:
+                masters = sorted({redis_cluster.master_of(s).url for s in (0, 8000, 16000)})
+                results["redis_cluster"] = await _scenario(
+                    "redis_cluster", folder, 3, masters, args
+                )
+            finally:
+                redis_cluster.stop()
     return {
         "logins_per_scenario": args.logins,
         "concurrency": args.concurrency,
+        "rate_per_process": args.rate_per_process,
         "machine": {"cpus": psutil.cpu_count(), "load_avg_at_start": [round(x, 2) for x in load]},
         "results": results,
     }
@@ -189,6 +229,16 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.cluster")
     parser.add_argument("--logins", type=int, default=300)
+    parser.add_argument(
+        "--rate-per-process",
+        type=float,
+        default=0.0,
+        help="open loop at this many logins/s per authsvc process (--logins per process) "
+        "instead of the closed loop: the same load on each process, one or three",
+    )
+    parser.add_argument(
+        "--no-redis-cluster", action="store_true", help="skip the Redis Cluster scenario"
+    )
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--concurrency", type=int, default=12)
     parser.add_argument("--phones", type=int, default=12)

@@ -86,11 +86,12 @@ def _spawn(name: str, args: list[str], env: dict[str, str], folder: Path, port: 
     return Server(name=name, url=f"http://127.0.0.1:{port}", process=process, log=log)
 
 
-def _registry(folder: Path) -> Path:
+def bench_registry(folder: Path) -> Path:
     """The card registry of the bench's made-up people (faces derived from the bench seed)."""
     from bench.logins import BENCH_FACES, registry_people
     from tools.people import seed
 
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "registry.json"
     seed(path, folder / "registry-faces", registry_people(), derive_from=BENCH_FACES)
     return path
@@ -114,7 +115,7 @@ def start_authsvc(folder: Path, redis_url: str, prefix: str, *, name: str = "aut
         "AUTHSVC_KEYS_DIR": str(folder / "keys"),
         "AUTHSVC_CLIENTS": str(clients),
         "AUTHSVC_AUDIT_LOG": str(folder / "audit.jsonl"),
-        "AUTHSVC_REGISTRY": str(_registry(folder)),
+        "AUTHSVC_REGISTRY": str(bench_registry(folder)),
         "AUTHSVC_DB": "" if redis_url else str(folder / "authsvc.db"),
     }
     server = _spawn(name, ["-m", "authsvc", "serve"], env, folder, port)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 from aiohttp import web
 
 from authsvc import errors
-from authsvc.core import forwarded, language
+from authsvc.core import fastjson, forwarded, language
 from authsvc.http.appkeys import BROKER
 from authsvc.services.broker import Broker
 
@@ -27,8 +26,8 @@ async def read_body(request: web.Request) -> bytes:
 
 def parse_json(body: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(body or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        value = fastjson.loads(body or b"{}")
+    except ValueError as exc:  # orjson's JSONDecodeError, invalid UTF-8 and deep nesting too
         raise errors.MalformedJson() from exc
     if not isinstance(value, dict):
         raise errors.MalformedJson("not an object")
@@ -65,10 +64,11 @@ def lang(request: web.Request) -> str:
 
 
 def json_response(body: dict[str, Any], status: int = 200) -> web.Response:
-    return web.json_response(
-        body,
+    return web.Response(
+        body=fastjson.dumps_bytes(body),
         status=status,
-        dumps=lambda v: json.dumps(v, ensure_ascii=False),
+        content_type="application/json",
+        charset="utf-8",
         headers={"Cache-Control": "no-store"},
     )
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from authsvc import errors
-from authsvc.core import tickets
+from authsvc.core import fastjson, tickets
 from authsvc.http.appkeys import SOCKETS, WS_COUNTS
 from authsvc.http.browser import authorized_ticket
 from authsvc.http.common import broker, client_ip
@@ -130,7 +129,7 @@ async def _hello(b: Broker, ws: web.WebSocketResponse) -> str | None:
     """The browser secret from the first message, or None (and the socket closed)."""
     try:
         message = await ws.receive(timeout=b.settings.limits.ws_auth_timeout)
-        hello = json.loads(message.data) if message.type is WSMsgType.TEXT else {}
+        hello = fastjson.loads(message.data) if message.type is WSMsgType.TEXT else {}
     except (TimeoutError, ValueError, TypeError, RecursionError):
         hello = {}
     if isinstance(hello, dict) and hello.get("type") == "auth":
@@ -290,4 +289,4 @@ class TicketStream:
 async def _send(ws: web.WebSocketResponse, body: dict[str, Any]) -> None:
     if not ws.closed:
         with contextlib.suppress(ConnectionResetError):
-            await ws.send_str(json.dumps(body, ensure_ascii=False))
+            await ws.send_str(fastjson.dumps(body))

@@ -73,8 +73,9 @@ class Broker:
         return tickets.effective(await self.load_stored(ticket_id), self.now())
 
     async def create(self, ticket: Ticket, context: dict[str, Any]) -> None:
-        await self.store.create_ticket(ticket, ttl=self.ttl_for(ticket))
-        await self.record(ticket, "created", context)
+        audit = self.audit_entry(ticket, "created", context)
+        await self.store.create_ticket(ticket, ttl=self.ttl_for(ticket), audit=audit)
+        self.metrics.transitions.labels(state=str(ticket.state)).inc()
 
     async def apply(
         self, ticket_id: str, step: Step, context: dict[str, Any], *, stored: Ticket | None = None
@@ -94,6 +95,7 @@ class Broker:
                 ttl=self.ttl_for(new),
                 event=self.event(new),
                 audit=self.audit_entry(new, str(new.state), context),
+                previous=current,
             )
             if committed:
                 self.metrics.transitions.labels(state=str(new.state)).inc()
@@ -102,10 +104,6 @@ class Broker:
 
     def event(self, ticket: Ticket) -> dict[str, Any]:
         return {**tickets.event(ticket), "published_at": self.now()}
-
-    async def record(self, ticket: Ticket, outcome: str, context: dict[str, Any]) -> None:
-        self.metrics.transitions.labels(state=str(ticket.state)).inc()
-        await self.store.audit(self.audit_entry(ticket, outcome, context))
 
     def audit_entry(self, ticket: Ticket, outcome: str, context: dict[str, Any]) -> dict[str, Any]:
         audit_log.debug(

@@ -67,7 +67,31 @@ async def answer(
     device: str,
 ) -> FaceResult:
     """Take the challenge once, compare the capture with the registry's reference face; a
-    failure counts against the person's day."""
+    failure counts against the person's day; the outcome is an audit record of its own."""
+    result = await check(broker, body, purpose=purpose, id_number=id_number, device=device)
+    await broker.store.audit(
+        {
+            "time": broker.now(),
+            "event": "face",
+            "outcome": "passed" if result.passed else "failed",
+            "purpose": purpose.split(":")[0],
+            "person": person_key(id_number),
+            "score": result.score,
+        }
+    )
+    return result
+
+
+async def check(
+    broker: Broker,
+    body: Mapping[str, Any],
+    *,
+    purpose: str,
+    id_number: str,
+    device: str,
+) -> FaceResult:
+    """`answer` without its audit record, for a caller that audits the outcome itself (a
+    login's face step: the ticket's transition record carries it)."""
     challenge_id, capture = face.parse_answer(body)
     await require_not_locked(broker, id_number)
     challenge = await broker.store.take_face_challenge(challenge_id)
@@ -79,16 +103,6 @@ async def answer(
     holder = await broker.registry.lookup(id_number)
     reference = holder.face_jwk if holder is not None else {}
     result = broker.face_matcher().compare(reference, challenge, capture)
-    await broker.store.audit(
-        {
-            "time": now,
-            "event": "face",
-            "outcome": "passed" if result.passed else "failed",
-            "purpose": purpose.split(":")[0],
-            "person": person,
-            "score": result.score,
-        }
-    )
     if not result.passed:
         await _count_failure(broker, person, now)
     return result

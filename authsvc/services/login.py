@@ -17,6 +17,7 @@ from authsvc.core.face import Challenge, FaceResult
 from authsvc.core.oidc.grant import Grant
 from authsvc.core.tickets import Ticket
 from authsvc.keyring import Purpose
+from authsvc.registry import person_key
 from authsvc.services import face
 from authsvc.services.broker import Broker, Step
 from authsvc.store.records import secret_hash
@@ -160,7 +161,7 @@ async def face_check(
     """The server decides: take the challenge, compare the capture, record pass or fail (the
     `face_max_failures`-th failure rejects the ticket)."""
     tickets.require_scanned_by(stored, card.device_id, broker.now())
-    result = await face.answer(
+    result = await face.check(
         broker,
         body,
         purpose=face.ticket_purpose(stored.id),
@@ -173,7 +174,12 @@ async def face_check(
         lambda t: tickets.record_face_check(
             t, device_id=card.device_id, passed=result.passed, now=broker.now(), max_failures=limit
         ),
-        _context(card, face="pass" if result.passed else "fail", score=result.score),
+        _context(
+            card,
+            face="pass" if result.passed else "fail",
+            score=result.score,
+            person=person_key(card.id_number),
+        ),
         stored=stored,
     )
     return ticket, result
@@ -199,24 +205,13 @@ async def confirm(broker: Broker, stored: Ticket, card: Card) -> Ticket:
                 now=broker.now(),
                 lifetimes=lifetimes,
             ),
-            _context(card),
+            _context(card, code="issued"),  # the confirmation's audit record says so, atomically
             stored=stored,
         )
     except errors.QrAuthError:
         await broker.store.discard_code(code_hash)
         raise
     broker.metrics.codes_issued.inc()
-    await broker.store.audit(
-        {
-            "time": broker.now(),
-            "event": "code",
-            "outcome": "issued",
-            "ticket": ticket.id,
-            "client": ticket.client_id,
-            "identity": str(ticket.identity),
-            "ip": ticket.browser_ip,
-        }
-    )
     return ticket
 
 

@@ -56,7 +56,11 @@ class Closable(Protocol):
 class Store(Protocol):
     name: str
 
-    async def create_ticket(self, ticket: Ticket, *, ttl: float) -> None: ...
+    async def create_ticket(
+        self, ticket: Ticket, *, ttl: float, audit: dict[str, Any] | None = None
+    ) -> None:
+        """Write a new ticket and, when given, its audit record — one round trip on Redis."""
+        ...
 
     async def get_ticket(self, ticket_id: str) -> Ticket | None: ...
 
@@ -68,11 +72,19 @@ class Store(Protocol):
         ...
 
     async def commit_transition(
-        self, new: Ticket, *, expected_version: int, ttl: float, event: Event, audit: dict[str, Any]
+        self,
+        new: Ticket,
+        *,
+        expected_version: int,
+        ttl: float,
+        event: Event,
+        audit: dict[str, Any],
+        previous: Ticket | None = None,
     ) -> bool:
         """Write `new` only if the stored ticket still has `expected_version`, then publish
         `event` to the ticket's subscribers and append `audit` — all or nothing, in one round
-        trip where the backend allows."""
+        trip where the backend allows. `previous`, the ticket as read at that version, lets a
+        backend write only the fields that changed."""
         ...
 
     async def add_once(self, key: str, *, ttl: float) -> bool:

@@ -2,37 +2,56 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from typing import Any
 
+from authsvc.core import fastjson
 from authsvc.core.tickets import Identity, State, Ticket
 
 _JSON_FIELDS = ("request", "subject", "account")
 
 
+def _flag(value: bool) -> str:
+    return "1" if value else "0"
+
+
+_ENCODERS: dict[str, Callable[[Any], str]] = {
+    "id": str,
+    "client_id": str,
+    "identity": str,
+    "state": str,
+    "created_at": repr,
+    "expires_at": repr,
+    "browser_ip": str,
+    "browser_ua": str,
+    "browser_secret_hash": str,
+    "version": str,
+    "device_id": str,
+    "accounts": fastjson.dumps,
+    "face_passed": _flag,
+    "face_failures": str,
+    "reason": str,
+    "redirect": str,
+    "updated_at": repr,
+    "match_number": str,
+    "match_choices": fastjson.dumps,
+    "number_matched": _flag,
+    "request": fastjson.dumps,
+    "subject": fastjson.dumps,
+    "account": fastjson.dumps,
+}
+
+
 def to_fields(ticket: Ticket) -> dict[str, str]:
+    return {name: encode(getattr(ticket, name)) for name, encode in _ENCODERS.items()}
+
+
+def changed_fields(old: Ticket, new: Ticket) -> dict[str, str]:
+    """The fields of `new` that differ from `old`: what a transition has to write."""
     return {
-        "id": ticket.id,
-        "client_id": ticket.client_id,
-        "identity": str(ticket.identity),
-        "state": str(ticket.state),
-        "created_at": repr(ticket.created_at),
-        "expires_at": repr(ticket.expires_at),
-        "browser_ip": ticket.browser_ip,
-        "browser_ua": ticket.browser_ua,
-        "browser_secret_hash": ticket.browser_secret_hash,
-        "version": str(ticket.version),
-        "device_id": ticket.device_id,
-        "accounts": json.dumps(list(ticket.accounts), ensure_ascii=False),
-        "face_passed": "1" if ticket.face_passed else "0",
-        "face_failures": str(ticket.face_failures),
-        "reason": ticket.reason,
-        "redirect": ticket.redirect,
-        "updated_at": repr(ticket.updated_at),
-        "match_number": ticket.match_number,
-        "match_choices": json.dumps(list(ticket.match_choices)),
-        "number_matched": "1" if ticket.number_matched else "0",
-        **{name: json.dumps(getattr(ticket, name), ensure_ascii=False) for name in _JSON_FIELDS},
+        name: encode(getattr(new, name))
+        for name, encode in _ENCODERS.items()
+        if getattr(new, name) != getattr(old, name)
     }
 
 
@@ -53,14 +72,14 @@ def from_fields(fields: dict[str, Any]) -> Ticket:
         browser_secret_hash=f["browser_secret_hash"],
         version=int(f["version"]),
         device_id=f["device_id"],
-        accounts=tuple(json.loads(f["accounts"])),
+        accounts=tuple(fastjson.loads(f["accounts"])),
         face_passed=f["face_passed"] == "1",
         face_failures=int(f["face_failures"]),
         reason=f["reason"],
         redirect=f.get("redirect", ""),
         updated_at=float(f["updated_at"]),
         match_number=f.get("match_number", ""),
-        match_choices=tuple(json.loads(f.get("match_choices", "[]"))),
+        match_choices=tuple(fastjson.loads(f.get("match_choices", "[]"))),
         number_matched=f.get("number_matched") == "1",
-        **{name: json.loads(f[name]) for name in _JSON_FIELDS},
+        **{name: fastjson.loads(f[name]) for name in _JSON_FIELDS},
     )

@@ -90,8 +90,12 @@ class MemoryStore:
         if self._audit_path:
             self._audit_path.parent.mkdir(parents=True, exist_ok=True)
 
-    async def create_ticket(self, ticket: Ticket, *, ttl: float) -> None:
+    async def create_ticket(
+        self, ticket: Ticket, *, ttl: float, audit: dict[str, Any] | None = None
+    ) -> None:
         self._tickets.set(ticket.id, ticket, ttl)
+        if audit is not None:
+            await self.audit(audit)
 
     async def get_ticket(self, ticket_id: str) -> Ticket | None:
         ticket: Ticket | None = self._tickets.get(ticket_id)
@@ -105,7 +109,14 @@ class MemoryStore:
         return True
 
     async def commit_transition(
-        self, new: Ticket, *, expected_version: int, ttl: float, event: Event, audit: dict[str, Any]
+        self,
+        new: Ticket,
+        *,
+        expected_version: int,
+        ttl: float,
+        event: Event,
+        audit: dict[str, Any],
+        previous: Ticket | None = None,
     ) -> bool:
         if not self._replace_ticket(new, expected_version=expected_version, ttl=ttl):
             return False

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-import json
 import logging
 import math
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -44,6 +43,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from authsvc import errors
+from authsvc.core import fastjson
 from authsvc.core.face import Challenge
 from authsvc.core.oidc.authorize import PendingRequest
 from authsvc.core.oidc.grant import Grant
@@ -80,8 +80,7 @@ def _lua(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+_dumps = fastjson.dumps
 
 
 @contextlib.contextmanager
@@ -192,12 +191,19 @@ class RedisStore:
 
     # Tickets
 
-    async def create_ticket(self, ticket: Ticket, *, ttl: float) -> None:
-        args: list[str | int] = [_ms(ttl)]
+    async def create_ticket(
+        self, ticket: Ticket, *, ttl: float, audit: dict[str, Any] | None = None
+    ) -> None:
+        record = "" if audit is None else _dumps(audit)
+        args: list[str | int] = [_ms(ttl), record, _AUDIT_MAXLEN]
         for field, value in codec.to_fields(ticket).items():
             args += [field, value]
+        keys = [
+            self._layout.ticket(ticket.id),
+            self._layout.audit(self._layout.shard_of(ticket.id)),
+        ]
         with _guard("create_ticket"):
-            await self._create(keys=[self._layout.ticket(ticket.id)], args=args)
+            await self._create(keys=keys, args=args)
 
     async def get_ticket(self, ticket_id: str) -> Ticket | None:
         with _guard("get_ticket"):
@@ -224,11 +230,22 @@ class RedisStore:
         )
 
     async def commit_transition(
-        self, new: Ticket, *, expected_version: int, ttl: float, event: Event, audit: dict[str, Any]
+        self,
+        new: Ticket,
+        *,
+        expected_version: int,
+        ttl: float,
+        event: Event,
+        audit: dict[str, Any],
+        previous: Ticket | None = None,
     ) -> bool:
         if " " in new.id:
             raise ValueError(f"ticket id with a space: {new.id!r}")
         shard = self._layout.shard_of(new.id)
+        if previous is not None and previous.version == expected_version:
+            mode, fields = "changed", codec.changed_fields(previous, new)
+        else:
+            mode, fields = "full", codec.to_fields(new)
         args: list[str | int] = [
             str(expected_version),
             _ms(ttl),
@@ -236,8 +253,9 @@ class RedisStore:
             f"{new.id} {_dumps(event)}",
             _dumps(audit),
             _AUDIT_MAXLEN,
+            mode,
         ]
-        for field, value in codec.to_fields(new).items():
+        for field, value in fields.items():
             args += [field, value]
         keys = [self._layout.ticket(new.id), self._layout.audit(shard), self._layout.channel(shard)]
         with _guard("commit_transition"):
@@ -423,7 +441,7 @@ class RedisStore:
         if not self._fanout.has(ticket_id):
             return
         try:
-            event = json.loads(body)
+            event = fastjson.loads(body)
         except ValueError:
             log.warning("dropping a malformed event for ticket %s", ticket_id)
             return
@@ -457,7 +475,7 @@ class RedisStore:
                 streams.append(entries)
         newest = heapq.merge(*streams, key=lambda e: _entry_order(e[0]), reverse=True)
         chosen = [entry for _, entry in zip(range(limit), newest, strict=False)]
-        return [json.loads(fields["r"]) for _, fields in reversed(chosen)]
+        return [fastjson.loads(fields["r"]) for _, fields in reversed(chosen)]
 
     # Lifecycle
 
@@ -543,5 +561,5 @@ def _entry_order(entry_id: str) -> tuple[int, int]:
 def _loads_value(raw: str | None) -> dict[str, Any] | None:
     if raw is None:
         return None
-    value: dict[str, Any] = json.loads(raw)
+    value: dict[str, Any] = fastjson.loads(raw)
     return value

@@ -2,13 +2,18 @@
 records that must outlive a restart — e-cards with their device bindings, and the audit — in one
 SQLite file. `make demo`, Ctrl-C, `make demo` again: the demo phones' e-cards are still known.
 
-sqlite3 runs in a worker thread, one connection behind a lock; each Store step is one
+sqlite3 writes in a worker thread, one connection behind a lock; each Store step is one
 transaction (`BEGIN IMMEDIATE`), so `issue_card` stays atomic across processes sharing the file.
+Reads by key run on the event loop with a second, read-only connection (WAL: a reader never
+waits for a writer), which costs less than a trip to the thread. Audit records are committed in
+groups: each `audit` returns once a transaction holding its record has committed, and the records
+that arrive while one commits go into the next.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sqlite3
 import threading
@@ -56,6 +61,13 @@ class EmbeddedStore(MemoryStore):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self._reader = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=1.0
+        )
+        self._reader.execute("PRAGMA query_only=1")
+        self._queued: list[str] = []
+        self._queued_done: asyncio.Future[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
 
     async def _run(self, step: Callable[[sqlite3.Connection], T]) -> T:
         def transaction() -> T:
@@ -70,6 +82,9 @@ class EmbeddedStore(MemoryStore):
                 return result
 
         return await asyncio.to_thread(transaction)
+
+    def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        return query(self._reader)
 
     # E-cards
 
@@ -98,7 +113,7 @@ class EmbeddedStore(MemoryStore):
         return await self._run(step)
 
     async def get_card(self, card_no: str, *, person: str = "") -> dict[str, Any] | None:
-        return await self._run(lambda db: _card(db, card_no))
+        return self._read(lambda db: _card(db, card_no))
 
     async def current_card(self, person: str) -> dict[str, Any] | None:
         def step(db: sqlite3.Connection) -> dict[str, Any] | None:
@@ -107,7 +122,7 @@ class EmbeddedStore(MemoryStore):
             ).fetchone()
             return _card(db, row[0]) if row else None
 
-        return await self._run(step)
+        return self._read(step)
 
     async def set_card_status(
         self,
@@ -130,8 +145,29 @@ class EmbeddedStore(MemoryStore):
 
     async def audit(self, record: dict[str, Any]) -> None:
         await super().audit(record)
-        line = _dumps(record)
-        await self._run(lambda db: db.execute("INSERT INTO audit (record) VALUES (?)", (line,)))
+        self._queued.append(_dumps(record))
+        if self._queued_done is None:
+            self._queued_done = asyncio.get_running_loop().create_future()
+        committed = self._queued_done
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_audit())
+        await asyncio.shield(committed)
+
+    async def _write_audit(self) -> None:
+        """Commit what is queued, as one transaction, until nothing is (a task of its own: a
+        cancelled request never strands the records queued behind its own)."""
+        try:
+            while self._queued_done is not None:
+                rows, committed = self._queued, self._queued_done
+                self._queued, self._queued_done = [], None
+                try:
+                    await self._run(functools.partial(_insert_audit, rows=rows))
+                except Exception as exc:
+                    committed.set_exception(exc)
+                else:
+                    committed.set_result(None)
+        finally:
+            self._writer = None
 
     async def audit_records(self, limit: int = 100) -> list[dict[str, Any]]:
         if limit <= 0:
@@ -143,13 +179,16 @@ class EmbeddedStore(MemoryStore):
             ).fetchall()
             return [json.loads(r[0]) for r in reversed(rows)]
 
-        return await self._run(step)
+        return self._read(step)
 
     async def ping(self) -> None:
         await self._run(lambda db: db.execute("SELECT 1").fetchone())
 
     async def close(self) -> None:
+        if self._writer is not None:
+            await self._writer
         await super().close()
+        self._reader.close()
         with self._lock:
             self._db.close()
 
@@ -204,6 +243,10 @@ class EmbeddedStore(MemoryStore):
             return [Delivery(*row) for row in db.execute(query).fetchall()]
 
         return await self._run(step)
+
+
+def _insert_audit(db: sqlite3.Connection, *, rows: list[str]) -> None:
+    db.executemany("INSERT INTO audit (record) VALUES (?)", [(r,) for r in rows])
 
 
 def _card(db: sqlite3.Connection, card_no: str) -> dict[str, Any] | None:

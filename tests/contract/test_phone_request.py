@@ -4,6 +4,7 @@ record, the device nonce spent once, and the ticket the call names."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from authsvc.store.base import ISSUED
 
@@ -61,3 +62,24 @@ async def test_of_concurrent_calls_with_one_nonce_exactly_one_is_fresh(store: An
         )
     )
     assert sum(read.fresh_nonce for read in reads) == 1
+
+
+async def test_a_commit_from_the_read_ticket_writes_what_a_full_rewrite_would(
+    store: AnyStore,
+) -> None:
+    """`previous` lets Redis write only the changed fields: the stored ticket must read back
+    the same as after a full rewrite (every field, the unchanged ones included)."""
+    from .test_store import confirmed
+
+    start, end = pending(), confirmed()
+    target = dataclasses.replace(end, id=start.id, version=start.version + 1)
+    await store.create_ticket(start, ttl=60)
+    committed = await store.commit_transition(
+        target, expected_version=start.version, ttl=60, event={}, audit={}, previous=start
+    )
+    assert committed and await store.get_ticket(start.id) == target
+    stale = dataclasses.replace(target, version=target.version + 1, reason="late")
+    assert not await store.commit_transition(
+        stale, expected_version=start.version, ttl=60, event={}, audit={}, previous=start
+    )
+    assert await store.get_ticket(start.id) == target, "a lost race writes nothing"

@@ -56,7 +56,7 @@ class BrowserLogin:
             self.base + "/authorize", params=params, allow_redirects=False
         ) as response:
             html = await response.text()
-            assert response.status == 200, html
+            assert response.status == 200, (response.status, response.headers.get("Location"), html)
         match = CONFIG.search(html)
         assert match, "the QR page carries its config"
         self.request_id = json.loads(match.group(1))["request"]

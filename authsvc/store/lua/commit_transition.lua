@@ -5,13 +5,17 @@
 -- ARGV[1]  expected version       ARGV[2]  new TTL in milliseconds
 -- ARGV[3]  PUBLISH or SPUBLISH    ARGV[4]  event message ("{ticket_id} {json}")
 -- ARGV[5]  audit record (JSON)    ARGV[6]  approximate audit MAXLEN
--- ARGV[7…] field, value, … of the new ticket
+-- ARGV[7]  "full": the fields are the whole ticket (rewrite it); "changed": only those that
+--          differ from the expected version's (the version check makes that the stored one)
+-- ARGV[8…] field, value, … of the new ticket
 -- Returns 1 if the transition was committed, 0 if the version moved on (nothing written).
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then
   return 0
 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+if ARGV[7] == 'full' then
+  redis.call('DEL', KEYS[1])
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call(ARGV[3], KEYS[3], ARGV[4])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'r', ARGV[5])
