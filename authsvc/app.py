@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -70,7 +69,7 @@ def create_app(
             await opened.close()
 
     app.cleanup_ctx.append(lifecycle)
-    app[SOCKETS] = weakref.WeakSet()
+    app[SOCKETS] = set()
     app[WS_COUNTS] = SocketCounts(settings.limits)
     app.on_shutdown.append(ws.close_all)
     tables = (browser, mobile, ops, ws, oidc, admin, ecard_api, openapi)

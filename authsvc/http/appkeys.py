@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
-
 import jinja2
 from aiohttp import web
 
@@ -12,5 +10,5 @@ from authsvc.services.broker import Broker
 
 BROKER = web.AppKey("broker", Broker)
 JINJA = web.AppKey("jinja", jinja2.Environment)
-SOCKETS = web.AppKey("sockets", weakref.WeakSet)
+SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])  # open ones: closed at shutdown
 WS_COUNTS = web.AppKey("ws_counts", SocketCounts)

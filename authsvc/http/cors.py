@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable
 
 from aiohttp import web
 
@@ -20,10 +21,18 @@ log = logging.getLogger(__name__)
 
 
 @web.middleware
-async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def cors_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+    """Most paths are not CORS endpoints: their handler is returned as it is, with no frame of
+    this middleware around it (an idle WebSocket's handler waits for minutes)."""
     methods = cors.methods_for(request.path)
     if methods is None:
-        return await handler(request)
+        return handler(request)
+    return _cors(request, handler, methods)
+
+
+async def _cors(
+    request: web.Request, handler: Handler, methods: tuple[str, ...]
+) -> web.StreamResponse:
     allowed = request.app[BROKER].clients.cors_origins()
     origin = request.headers.get("Origin", "")
     if request.method == "OPTIONS":

@@ -45,11 +45,29 @@ def _as_error(exc: web.HTTPException) -> errors.QrAuthError:
     return errors.InvalidRequest(exc.reason)
 
 
+_GUARDS_ITSELF: set[Handler] = set()
+
+
+def guards_itself(handler: Handler) -> Handler:
+    """Mark a route handler that calls `answer_errors` itself: the middleware then puts no frame
+    around it. For a WebSocket's handler, whose request lives as long as the socket."""
+    _GUARDS_ITSELF.add(handler)
+    return handler
+
+
 @web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def error_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
     request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
     request[REQUEST_ID] = request_id
     structlog.contextvars.bind_contextvars(request_id=request_id)
+    if request.match_info.handler in _GUARDS_ITSELF:
+        return handler(request)
+    return answer_errors(request, handler)
+
+
+async def answer_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """`handler`'s response, or its error's (the request id is already bound)."""
+    request_id = request[REQUEST_ID]
     try:
         response = await handler(request)
     except errors.QrAuthError as exc:
@@ -59,12 +77,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         response = _error_response(request, _as_error(exc), request_id)
     except Exception:
-        log.exception("unhandled error", method=request.method, path=request.path)
+        log_unhandled(request)
         response = _error_response(request, errors.QrAuthError(), request_id)
     if not response.prepared:
         response.headers.update(SECURITY_HEADERS)
         response.headers["X-Request-Id"] = request_id
     return response
+
+
+def log_unhandled(request: web.Request) -> None:
+    """Log the exception being handled as the middleware logs one (with its traceback)."""
+    log.exception("unhandled error", method=request.method, path=request.path)
 
 
 def _error_response(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections import deque
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -20,13 +20,17 @@ from authsvc.core import fastjson, tickets
 from authsvc.http.appkeys import SOCKETS, WS_COUNTS
 from authsvc.http.browser import authorized_ticket
 from authsvc.http.common import broker, client_ip
+from authsvc.http.expiries import Slot, expiries
+from authsvc.http.middleware import answer_errors, guards_itself, log_unhandled
 from authsvc.http.wslimits import CLOSE_TOO_MANY, RETRY_AFTER, SocketCounts
 from authsvc.services.broker import Broker
+from authsvc.store.base import Closable
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
+_IDLE: list[dict[str, Any]] = []  # every idle stream's backlog; never appended to (see _queue)
 
 
 async def close_all(app: web.Application) -> None:
@@ -40,38 +44,68 @@ def allowed_origins(b: Broker) -> set[str]:
 
 
 @routes.get("/ws/tickets/{ticket_id}")
+@guards_itself
 async def ticket_socket(request: web.Request) -> web.StreamResponse:
+    """Upgrade (a refusal answered as the error middleware answers), authenticate, then hold the
+    socket until it closes. An idle socket waits in this frame with no middleware frame around
+    it, and only what it references stays alive: not the ticket, not the secret."""
+    socket = _Counted(request.app[WS_COUNTS])
+    try:
+        ws = await answer_errors(request, functools.partial(_upgrade, socket=socket))
+        if not isinstance(ws, web.WebSocketResponse):
+            return ws  # refused before the upgrade
+        b, sockets = broker(request), request.app[SOCKETS]
+        sockets.add(ws)
+        b.metrics.websockets.inc()
+        stream = None
+        try:
+            stream = await _authenticated(b, ws, request.match_info["ticket_id"], socket)
+            if stream is not None:
+                async for message in ws:  # pongs and close frames; the browser sends no more
+                    if message.type is WSMsgType.ERROR:
+                        break
+        except Exception:
+            log_unhandled(request)
+        finally:
+            if stream is not None:
+                stream.stop()
+            await ws.close()
+            b.metrics.websockets.dec()
+            sockets.discard(ws)
+    finally:
+        socket.release()
+    return ws
+
+
+async def _upgrade(request: web.Request, socket: _Counted) -> web.StreamResponse:
+    """The checks before the upgrade (origin, sockets per address), then the upgrade."""
     b = broker(request)
     origin = request.headers.get("Origin")
     if origin is not None and origin not in allowed_origins(b):
         raise errors.ForbiddenOrigin(origin[:100])
+    socket.open(client_ip(request))  # 429 + Retry-After before the upgrade
     limits = b.settings.limits
-    counts, ip = request.app[WS_COUNTS], client_ip(request)
-    counts.open(ip)  # 429 + Retry-After before the upgrade
-    socket = _Counted(counts, ip)
-    try:
-        ws = web.WebSocketResponse(
-            heartbeat=limits.ws_heartbeat, max_msg_size=limits.ws_max_message_bytes
-        )
-        await ws.prepare(request)
-        request.app[SOCKETS].add(ws)
-        b.metrics.websockets.inc()
-        try:
-            await _serve(b, ws, request.match_info["ticket_id"], socket)
-        finally:
-            b.metrics.websockets.dec()
-    finally:
-        socket.release()
+    ws = web.WebSocketResponse(
+        heartbeat=limits.ws_heartbeat, max_msg_size=limits.ws_max_message_bytes
+    )
+    await ws.prepare(request)
     return ws
 
 
 class _Counted:
     """This socket's places in the process's counts, given back exactly once."""
 
-    def __init__(self, counts: SocketCounts, ip: str) -> None:
-        self.counts, self.ip = counts, ip
+    __slots__ = ("authenticated", "counts", "ip", "ticket_id")
+
+    def __init__(self, counts: SocketCounts) -> None:
+        self.counts = counts
+        self.ip: str | None = None  # counted from `open` on
         self.authenticated = False
         self.ticket_id: str | None = None
+
+    def open(self, ip: str) -> None:
+        self.counts.open(ip)  # raises RateLimited past a bound, counting nothing
+        self.ip = ip
 
     def authenticate(self) -> None:
         if not self.authenticated:
@@ -87,7 +121,8 @@ class _Counted:
     def release(self) -> None:
         if self.ticket_id is not None:
             self.counts.leave(self.ticket_id)
-        self.counts.close(self.ip, authenticated=self.authenticated)
+        if self.ip is not None:
+            self.counts.close(self.ip, authenticated=self.authenticated)
 
 
 async def _hello(b: Broker, ws: web.WebSocketResponse) -> str | None:
@@ -103,69 +138,85 @@ async def _hello(b: Broker, ws: web.WebSocketResponse) -> str | None:
     return None
 
 
-async def _serve(b: Broker, ws: web.WebSocketResponse, ticket_id: str, socket: _Counted) -> None:
+async def _authenticated(
+    b: Broker, ws: web.WebSocketResponse, ticket_id: str, socket: _Counted
+) -> TicketStream | None:
+    """The socket's stream, started with the ticket's state; None when refused (and closed)."""
     secret = await _hello(b, ws)
     socket.authenticate()  # it spoke (or was closed): no longer waiting for its secret
     if secret is None:
-        return
+        return None
     stream = TicketStream(b, ws, ticket_id)
-    listener = b.store.listen(ticket_id, stream.on_event)  # subscribe first, then read
+    stream.listener = b.store.listen(ticket_id, stream.on_event)  # subscribe first, then read
     try:
         ticket = await authorized_ticket(b, ticket_id, secret)
     except errors.QrAuthError as exc:
-        listener.close()
+        stream.stop()
         await _send(ws, {"type": "error", **exc.body()})
         await ws.close(code=CLOSE_FORBIDDEN, message=exc.code.encode())
-        return
+        return None
+    except BaseException:
+        stream.stop()  # cancelled, or a store failure: no listener is left behind
+        raise
     if not socket.join(ticket_id):
-        listener.close()
+        stream.stop()
         refusal = errors.RateLimited("ws per ticket", retry_after=RETRY_AFTER)
         await _send(ws, {"type": "error", **refusal.body(), "retry_after": RETRY_AFTER})
         await ws.close(code=CLOSE_TOO_MANY, message=b"rate_limited")
-        return
-    try:
-        stream.start(ticket)
-        async for message in ws:  # pongs and close frames; the browser sends nothing else
-            if message.type is WSMsgType.ERROR:
-                break
-    finally:
-        listener.close()
-        stream.stop()
-        await ws.close()
+        return None
+    stream.start(ticket)
+    return stream
 
 
 class TicketStream:
-    """One socket's view of one ticket: ordered sends, expiry, resync, close when terminal."""
+    """One socket's view of one ticket: ordered sends, expiry, resync, close when terminal.
+
+    Slots, and nothing made before it is needed: an idle socket's stream is one small object
+    (its backlog exists while there is something to send, its tasks while they run)."""
 
     MAX_BACKLOG = 16
+    __slots__ = (
+        "b",
+        "backlog",
+        "early",
+        "expires_at",
+        "expiry",
+        "listener",
+        "sender",
+        "tasks",
+        "ticket_id",
+        "version",
+        "ws",
+    )
 
     def __init__(self, b: Broker, ws: web.WebSocketResponse, ticket_id: str) -> None:
         self.b, self.ws, self.ticket_id = b, ws, ticket_id
         self.version = -1
         self.expires_at = 0.0
-        self.backlog: deque[dict[str, Any]] = deque()
-        self.early: list[dict[str, Any]] = []
-        self.started = False
+        self.backlog = _IDLE
+        self.early: list[dict[str, Any]] | None = []  # None once started
         self.sender: asyncio.Task[None] | None = None
-        self.timer: asyncio.TimerHandle | None = None
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.expiry: Slot | None = None
+        self.tasks: set[asyncio.Task[None]] | None = None
+        self.listener: Closable | None = None
 
     def start(self, ticket: tickets.Ticket) -> None:
-        self.started = True
+        early, self.early = self.early or [], None
         self._queue(tickets.event(ticket), ticket.expires_at)
-        for event in self.early:  # arrived between subscribing and reading
+        for event in early:  # arrived between subscribing and reading
             self.on_event(event)
-        self.early.clear()
 
     def stop(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        for task in [self.sender, *self.tasks]:
+        if self.listener is not None:
+            self.listener.close()
+        if self.expiry is not None:
+            self.expiry.discard(self)
+        for task in [self.sender, *(self.tasks or ())]:
             if task is not None:
                 task.cancel()
 
     def on_event(self, event: dict[str, Any]) -> None:
-        if not self.started:
+        if self.early is not None:
             self.early.append(event)
         elif event.get("resync") or len(self.backlog) >= self.MAX_BACKLOG:
             self.backlog.clear()
@@ -175,23 +226,36 @@ class TicketStream:
 
     def _queue(self, event: dict[str, Any], expires_at: float) -> None:
         self.version, self.expires_at = event["version"], expires_at
-        self.backlog.append(event)
-        if self.timer is not None:
-            self.timer.cancel()
+        if self.backlog:
+            self.backlog.append(event)
+        else:
+            self.backlog = [event]  # a list of its own: the idle one is shared
+        if self.expiry is not None:
+            self.expiry.discard(self)
+            self.expiry = None
         if event["state"] not in tickets.TERMINAL:
             delay = max(expires_at - self.b.now(), 0.0) + 0.05
-            self.timer = asyncio.get_running_loop().call_later(delay, self._expire)
+            self.expiry = expiries().add(self, delay)
         if self.sender is None:
             self.sender = asyncio.create_task(self._pump())
 
-    def _expire(self) -> None:
-        self.timer = None
+    def expire(self) -> None:
+        """Its expiry is due (the wheel calls this): read the ticket again."""
+        self.expiry = None
         self._spawn(self._reload())
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)
+        if self.tasks is None:
+            self.tasks = set()
         self.tasks.add(task)  # keep a reference until it is done
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        if self.tasks is not None:
+            self.tasks.discard(task)
+            if not self.tasks:
+                self.tasks = None
 
     async def _reload(self) -> None:
         """Read the ticket again (after a resync, a backlog or its expiry) and send if it moved."""
@@ -206,7 +270,7 @@ class TicketStream:
     async def _pump(self) -> None:
         try:
             while self.backlog:
-                event = self.backlog.popleft()
+                event = self.backlog.pop(0)
                 published = event.get("published_at")
                 await _send(
                     self.ws,
@@ -219,6 +283,7 @@ class TicketStream:
                     return
         finally:
             self.sender = None
+            self.backlog = _IDLE
 
 
 async def _send(ws: web.WebSocketResponse, body: dict[str, Any]) -> None:

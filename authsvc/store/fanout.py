@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -18,6 +17,8 @@ _CLOSED: Event = {"closed": True}
 
 
 class LocalSubscription:
+    __slots__ = ("_fanout", "closed", "queue", "ticket_id")
+
     def __init__(self, fanout: Fanout, ticket_id: str, maxsize: int) -> None:
         self._fanout = fanout
         self.ticket_id = ticket_id
@@ -69,6 +70,8 @@ class Listener:
     """A subscriber that is called back instead of queued: no task or queue per idle socket.
     The callback must not block; it gets events in order, and RESYNC when some may be lost."""
 
+    __slots__ = ("_callback", "_fanout", "closed", "ticket_id")
+
     def __init__(self, fanout: Fanout, ticket_id: str, callback: Callable[[Event], None]) -> None:
         self._fanout = fanout
         self.ticket_id = ticket_id
@@ -89,42 +92,62 @@ Subscriber = LocalSubscription | Listener
 
 
 class Fanout:
+    """Subscribers by ticket id: the one subscriber itself, or a set when a ticket has several
+    (an idle socket costs a dict entry, not a set of its own)."""
+
     def __init__(self) -> None:
-        self._subscribers: dict[str, set[Subscriber]] = defaultdict(set)
+        self._subscribers: dict[str, Subscriber | set[Subscriber]] = {}
 
     def subscribe(self, ticket_id: str, maxsize: int) -> LocalSubscription:
         sub = LocalSubscription(self, ticket_id, maxsize)
-        self._subscribers[ticket_id].add(sub)
+        self._add(sub)
         return sub
 
     def listen(self, ticket_id: str, callback: Callable[[Event], None]) -> Listener:
         listener = Listener(self, ticket_id, callback)
-        self._subscribers[ticket_id].add(listener)
+        self._add(listener)
         return listener
 
+    def _add(self, sub: Subscriber) -> None:
+        held = self._subscribers.get(sub.ticket_id)
+        if held is None:
+            self._subscribers[sub.ticket_id] = sub
+        elif isinstance(held, set):
+            held.add(sub)
+        else:
+            self._subscribers[sub.ticket_id] = {held, sub}
+
     def remove(self, sub: Subscriber) -> None:
-        subs = self._subscribers.get(sub.ticket_id)
-        if subs is not None:
-            subs.discard(sub)
-            if not subs:
-                del self._subscribers[sub.ticket_id]
+        held = self._subscribers.get(sub.ticket_id)
+        if held is sub:
+            del self._subscribers[sub.ticket_id]
+        elif isinstance(held, set):
+            held.discard(sub)
+            if len(held) == 1:
+                self._subscribers[sub.ticket_id] = held.pop()
+
+    def _of(self, ticket_id: str) -> list[Subscriber]:
+        held = self._subscribers.get(ticket_id)
+        if held is None:
+            return []
+        return list(held) if isinstance(held, set) else [held]
 
     def has(self, ticket_id: str) -> bool:
         return ticket_id in self._subscribers
 
     def deliver(self, ticket_id: str, event: Event) -> None:
-        for sub in list(self._subscribers.get(ticket_id, ())):
+        for sub in self._of(ticket_id):
             sub.offer(event)
 
     def resync_all(self) -> None:
-        for subs in list(self._subscribers.values()):
-            for sub in list(subs):
+        for ticket_id in list(self._subscribers):
+            for sub in self._of(ticket_id):
                 sub.offer(RESYNC)
 
     def close_all(self) -> None:
-        for subs in list(self._subscribers.values()):
-            for sub in list(subs):
+        for ticket_id in list(self._subscribers):
+            for sub in self._of(ticket_id):
                 sub.close()
 
     def count(self) -> int:
-        return sum(len(s) for s in self._subscribers.values())
+        return sum(len(s) if isinstance(s, set) else 1 for s in self._subscribers.values())

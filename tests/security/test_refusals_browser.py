@@ -104,7 +104,23 @@ async def test_websocket_from_a_foreign_origin_is_refused(
             "Origin": "http://127.0.0.1:9.evil.example",
         }
         async with http.get(url, headers=upgrade) as response:
-            refused((response.status, await response.json()), 403, "forbidden_origin")
+            body = refused((response.status, await response.json()), 403, "forbidden_origin")
+            assert body["request_id"] == response.headers["X-Request-Id"]
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_websocket_refusals_before_the_upgrade_keep_the_error_shape(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """The socket handler answers its own errors (no middleware frame around an idle socket):
+    a plain GET, which cannot be upgraded, still gets the API error shape and headers."""
+    browser, _, tid = await begin(authsvc, http, phones)
+    async with unchanged(authsvc, tid):
+        headers = {"X-Request-Id": "rid-ws-plain-get"}
+        async with http.get(authsvc.url + browser.ticket["ws_url"], headers=headers) as response:
+            body = refused((response.status, await response.json()), 400, "invalid_request")
+            assert body["request_id"] == response.headers["X-Request-Id"] == "rid-ws-plain-get"
+            assert response.headers["Referrer-Policy"] == "no-referrer"
 
 
 async def test_websocket_that_does_not_authenticate_is_closed(

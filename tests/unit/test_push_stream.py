@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 from authsvc.core import tickets
@@ -81,4 +82,59 @@ async def test_events_arriving_before_the_snapshot_are_not_lost() -> None:
     for _ in range(10):
         await asyncio.sleep(0)
     assert ['"pending"' in ws.sent[0], '"scanned"' in ws.sent[1]] == [True, True]
+    stream.stop()
+
+
+class OpenSocket(StuckSocket):
+    """A browser that reads everything at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release.set()
+
+
+def expiring_ticket(seconds: float) -> tickets.Ticket:
+    ticket = a_ticket()
+    return dataclasses.replace(ticket, expires_at=NOW + seconds)
+
+
+async def test_a_pending_ticket_is_read_again_once_it_is_due() -> None:
+    """The stream rereads its ticket when it expires (so the browser is told), and not before."""
+    ticket = expiring_ticket(0.2)
+    broker, ws = FakeBroker(ticket), OpenSocket()
+    stream = TicketStream(broker, ws, ticket.id)  # type: ignore[arg-type]
+    stream.start(ticket)
+    await asyncio.sleep(0.1)
+    assert broker.loads == 0
+    await asyncio.sleep(0.4)
+    assert broker.loads == 1
+    stream.stop()
+
+
+async def test_a_stopped_stream_is_not_read_again() -> None:
+    """stop() cancels the expiry: a closed socket's ticket is never reread."""
+    ticket = expiring_ticket(0.05)
+    broker, ws = FakeBroker(ticket), OpenSocket()
+    stream = TicketStream(broker, ws, ticket.id)  # type: ignore[arg-type]
+    stream.start(ticket)
+    stream.stop()
+    await asyncio.sleep(0.3)
+    assert broker.loads == 0
+
+
+async def test_an_idle_stream_holds_no_backlog_task_or_early_list() -> None:
+    """Once its first state is sent, a stream keeps no queue, no tasks and no early events:
+    idle sockets are many, and each one's memory is what the bench's ws_idle_kib counts."""
+    ticket = a_ticket()
+    broker, ws = FakeBroker(ticket), OpenSocket()
+    stream = TicketStream(broker, ws, ticket.id)  # type: ignore[arg-type]
+    stream.start(ticket)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    stream.on_event({"resync": True})  # a reload task, done once the ticket is read
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert (len(ws.sent), broker.loads) == (1, 1)
+    assert (stream.backlog, stream.sender, stream.tasks, stream.early) == ([], None, None, None)
+    assert not hasattr(stream, "__dict__")
     stream.stop()
