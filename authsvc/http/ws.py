@@ -183,6 +183,7 @@ class TicketStream:
         "expiry",
         "listener",
         "sender",
+        "sent",
         "tasks",
         "ticket_id",
         "version",
@@ -191,7 +192,8 @@ class TicketStream:
 
     def __init__(self, b: Broker, ws: web.WebSocketResponse, ticket_id: str) -> None:
         self.b, self.ws, self.ticket_id = b, ws, ticket_id
-        self.version = -1
+        self.version = -1  # the newest version queued
+        self.sent = -1  # the newest version the browser was sent
         self.expires_at = 0.0
         self.backlog = _IDLE
         self.early: list[dict[str, Any]] | None = []  # None once started
@@ -219,7 +221,8 @@ class TicketStream:
         if self.early is not None:
             self.early.append(event)
         elif event.get("resync") or len(self.backlog) >= self.MAX_BACKLOG:
-            self.backlog.clear()
+            self.backlog.clear()  # what was queued and not sent is replaced by one fresh read
+            self.version = self.sent
             self._spawn(self._reload())
         elif event.get("version", -1) > self.version:
             self._queue(event, event["expires_at"])
@@ -264,7 +267,7 @@ class TicketStream:
         except errors.QrAuthError:
             await self.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"reload failed")
             return
-        if ticket.version != self.version or ticket.state in tickets.TERMINAL:
+        if ticket.version > self.version or ticket.state in tickets.TERMINAL:
             self._queue(tickets.event(ticket), ticket.expires_at)
 
     async def _pump(self) -> None:
@@ -276,6 +279,7 @@ class TicketStream:
                     self.ws,
                     {"type": "state", **{k: v for k, v in event.items() if k != "published_at"}},
                 )
+                self.sent = event["version"]
                 if published is not None:
                     self.b.metrics.push_latency.observe(max(self.b.now() - published, 0.0))
                 if event["state"] in tickets.TERMINAL:

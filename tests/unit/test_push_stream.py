@@ -138,3 +138,37 @@ async def test_an_idle_stream_holds_no_backlog_task_or_early_list() -> None:
     assert (stream.backlog, stream.sender, stream.tasks, stream.early) == ([], None, None, None)
     assert not hasattr(stream, "__dict__")
     stream.stop()
+
+
+async def test_a_resync_before_anything_was_sent_still_sends_the_current_state() -> None:
+    """A resync clears what was queued but not sent; the fresh read is then sent even though
+    its version equals one that was queued (it never reached the browser)."""
+    ticket = a_ticket()
+    broker, ws = FakeBroker(ticket), StuckSocket()
+    stream = TicketStream(broker, ws, ticket.id)  # type: ignore[arg-type]
+    stream.start(ticket)  # `pending` queued; the socket is stuck, so nothing is sent yet
+    stream.on_event({"resync": True})
+    for _ in range(10):
+        await asyncio.sleep(0)
+    ws.release.set()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert broker.loads == 1 and len(ws.sent) == 1 and '"pending"' in ws.sent[0]
+    stream.stop()
+
+
+async def test_an_older_read_is_not_sent_after_a_newer_event() -> None:
+    """A reload that read the ticket before a newer event arrived does not send it after."""
+    ticket = a_ticket()
+    broker, ws = FakeBroker(ticket), OpenSocket()
+    stream = TicketStream(broker, ws, ticket.id)  # type: ignore[arg-type]
+    stream.start(ticket)
+    newer = {**tickets.event(ticket), "state": "scanned", "version": ticket.version + 1}
+    stream.on_event(newer)
+    for _ in range(10):
+        await asyncio.sleep(0)
+    stream.expire()  # reads the (stale) pending ticket the fake broker still holds
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert [('"scanned"' in text) for text in ws.sent] == [False, True]
+    stream.stop()
