@@ -47,7 +47,7 @@ class Limits:
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8700
-    event_loop: str = "uvloop"
+    event_loop: str = "asyncio"
     issuer: str = "http://127.0.0.1:8700"
     redis_url: str = ""
     redis_cluster_url: str = ""
@@ -142,7 +142,7 @@ def deployment_problems(settings: Settings, client_secrets: list[str]) -> list[s
     return problems
 
 
-EVENT_LOOPS = ("uvloop", "asyncio")
+EVENT_LOOPS = ("asyncio", "uvloop")
 
 
 def _one_of(value: str, choices: tuple[str, ...]) -> str:
@@ -187,7 +187,8 @@ ENV: tuple[EnvVar, ...] = (
         "AUTHSVC_EVENT_LOOP",
         "event_loop",
         lambda value: _one_of(value, EVENT_LOOPS),
-        "`uvloop` (libuv: less CPU per request) or `asyncio` (the standard library's loop)",
+        "`asyncio` (the standard library's loop) or `uvloop` (measured: it costs authsvc more "
+        "CPU per login, see bench/README.md)",
     ),
     EnvVar(
         "AUTHSVC_ISSUER",
