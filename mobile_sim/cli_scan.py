@@ -35,6 +35,9 @@ class ScanOptions:
     number: str = ""  # number matching: the number on the computer's screen, or "" (ask)
 
 
+CANCEL_WAIT = 5.0
+
+
 def cancelled() -> PhoneError:
     return PhoneError("cancelled", "已取消登录", "The login was cancelled on the phone")
 
@@ -186,5 +189,8 @@ def parse_face(text: str) -> dict[str, Any]:
 
 
 async def _cancel_quietly(phone: PhoneApp) -> None:
-    with contextlib.suppress(PhoneError):
-        await phone.reject()
+    """Tell the broker (so the browser learns at once), but never hold up a cancel for long:
+    Ctrl-C ends the program within CANCEL_WAIT seconds whatever the network does."""
+    with contextlib.suppress(PhoneError, TimeoutError):
+        async with asyncio.timeout(CANCEL_WAIT):
+            await phone.reject()
