@@ -396,6 +396,9 @@ async def test_ctrl_c_at_a_prompt_cancels_at_once(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=cli_env(),
+        # A shell without job control starts background commands with SIGINT ignored, and the
+        # child would inherit that: give it the terminal's default, as a user's shell does.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert process.stdout is not None
     seen = b""
