@@ -2,8 +2,10 @@
 
 Tickets are replaced by compare-and-set on `version`: the transition that wins is the one
 whose expected version still matches, atomically, and only it publishes its event and writes
-its audit record. Events are published per ticket; a subscription only sees events published
-after it started, so callers subscribe first and read the ticket second.
+its audit record. Events are published per ticket. A listener subscribes first and then reads
+the ticket with `get_ticket`: it sees every transition, either in what that read returns or as
+an event after it (on Redis that read is what routes the ticket's events to this process: a
+process only receives the events of tickets it holds listeners for).
 
 The OIDC side keeps typed records (store/records.py, core/oidc/grant.py) under named methods;
 codes, authorization requests and face challenges are taken once, atomically.

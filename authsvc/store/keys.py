@@ -1,9 +1,10 @@
 """Where RedisStore keeps what: the one place key names (and their hash tags) are built.
 
 On one Redis every name is `{prefix}{kind}:{name}`, as it always was. On a Redis Cluster a Lua
-script may only touch keys of one hash slot, so everything one ticket transition writes — the
-ticket hash, its shard's event channel and its shard's audit stream — carries the same hash tag
-`{sNN}`: `{prefix}{sNN}:t:{id}`, `{prefix}{sNN}:events`, `{prefix}{sNN}:audit`. A ticket's shard
+script may only touch keys of one hash slot, so everything one ticket transition touches — the
+ticket hash, the set of processes holding its listeners, their event channels for its shard and
+its shard's audit stream — carries the same hash tag `{sNN}`: `{prefix}{sNN}:t:{id}`,
+`{prefix}{sNN}:th:{id}`, `{prefix}{sNN}:events:{process}`, `{prefix}{sNN}:audit`. A ticket's shard
 is a stable hash of its id; the shard tags are chosen so that shard i hashes into the i-th
 equal range of the 16384 slots, which spreads them evenly over any contiguous slot allocation
 (`redis-cli --cluster create` makes one). Keys of one record that need a script of their own
@@ -87,14 +88,22 @@ class KeyLayout:
     def ticket(self, ticket_id: str) -> str:
         return self.tagged(self.tags[self.shard_of(ticket_id)], "t", ticket_id)
 
-    def channel(self, shard: int) -> str:
-        return self.tagged(self.tags[shard], "events")
+    def holders(self, ticket_id: str) -> str:
+        """The set of processes holding a listener for the ticket (its events go to them)."""
+        return self.tagged(self.tags[self.shard_of(ticket_id)], "th", ticket_id)
+
+    def channel(self, shard: int, process: str) -> str:
+        """Where a process receives the events of the shard's tickets it holds listeners for."""
+        return self.channel_prefix(shard) + process
+
+    def channel_prefix(self, shard: int) -> str:
+        return self.tagged(self.tags[shard], "events") + ":"
 
     def audit(self, shard: int) -> str:
         return self.tagged(self.tags[shard], "audit")
 
-    def channels(self) -> list[str]:
-        return [self.channel(i) for i in range(self.shards)]
+    def channels(self, process: str) -> list[str]:
+        return [self.channel(i, process) for i in range(self.shards)]
 
 
 # The OIDC side's record names, shared by every backend (on Redis under `v:`, `o:` as values

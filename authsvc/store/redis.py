@@ -13,12 +13,20 @@ Keys (all under `prefix`; see store/keys.py for the one function that builds the
   card:{person:P}:N        an e-card record (JSON); card:{person:P}:current its number
   cardidx:N                which person card N belongs to (for lookups by number alone)
   audit    the audit stream (one JSON field `r` per entry)
-  events   the pub/sub channel; a message is "{ticket_id} {json}"
+  th:{id}  the processes holding a listener for ticket id (a set of their ids, with its TTL)
+  events:{process}  a process's pub/sub channel; a message is "{ticket_id} {json}"
 
-On a Redis Cluster (`cluster=True`), a ticket, its event channel and its audit stream share
-the hash tag of the ticket's shard (`{prefix}{sNN}:t:{id}`, `…{sNN}:events`, `…{sNN}:audit`),
-so a transition's Lua script stays on one slot; events use sharded pub/sub (SPUBLISH in the
-script, SSUBSCRIBE on one connection per master: store/redis_events.py); the audit is one
+Events are routed: a process that listens to a ticket adds itself to the ticket's holders in
+the same script that reads the ticket after subscribing (`get_ticket`), and a transition
+publishes to the channels of the ticket's holders only. So a process reads the events of the
+tickets it holds and no others, however many processes share the Redis.
+
+On a Redis Cluster (`cluster=True`), a ticket, its holders, its shard's event channels and its
+shard's audit stream share the hash tag of the ticket's shard (`{prefix}{sNN}:t:{id}`,
+`…{sNN}:th:{id}`, `…{sNN}:events:{process}`, `…{sNN}:audit`), so a transition's Lua script
+stays on one slot; events use sharded pub/sub (SPUBLISH in the script, SSUBSCRIBE on one
+connection per master to the process's own channel of each shard: store/redis_events.py);
+the audit is one
 stream per shard, merged by entry id when read (records of one ticket are in one stream, in
 order; across shards the order is the masters' clocks', to the millisecond).
 
@@ -33,6 +41,7 @@ import contextlib
 import heapq
 import logging
 import math
+import secrets
 from collections.abc import Callable, Collection, Iterator, Sequence
 from functools import cached_property
 from importlib import resources
@@ -120,6 +129,8 @@ class RedisStore:
         }
         self._layout = KeyLayout(prefix, CLUSTER_SHARDS if cluster else 1)
         self._prefix = prefix
+        self._process = secrets.token_hex(8)  # names this process's event channels
+        self._received = 0
         self._fanout = Fanout()
         self._pubsub_client_id: int | None = None
         self._redis: Redis | RedisCluster
@@ -127,7 +138,7 @@ class RedisStore:
             self._redis = RedisCluster.from_url(url, **options)
             opener = sharded_opener(
                 self._redis,
-                self._layout.channels(),
+                self._layout.channels(self._process),
                 socket_timeout=socket_timeout,
                 socket_connect_timeout=connect_timeout,
                 decode_responses=True,
@@ -137,11 +148,14 @@ class RedisStore:
         else:
             pool = ConnectionPool.from_url(url, **options)
             self._redis = Redis.from_pool(pool)  # owns the pool: aclose() disconnects it
-            opener = single_opener(pool, self._layout.channel(0), self._set_client_id)
+            opener = single_opener(
+                pool, self._layout.channel(0, self._process), self._set_client_id
+            )
             self._publish_command = "PUBLISH"
         self._events = EventReader(opener, self._on_message, self._fanout.resync_all)
         self._create = self._redis.register_script(_lua("create_ticket.lua"))
         self._commit = self._redis.register_script(_lua("commit_transition.lua"))
+        self._watch = self._redis.register_script(_lua("watch_ticket.lua"))
         self._hit = self._redis.register_script(_lua("hit.lua"))
         self._take_leaving = self._redis.register_script(_lua("take_leaving.lua"))
         self._issue_card = self._redis.register_script(_lua("issue_card.lua"))
@@ -185,6 +199,11 @@ class RedisStore:
         return self._events.connections
 
     @property
+    def events_received(self) -> int:
+        """Event messages that reached this process (routed: only tickets it listens to)."""
+        return self._received
+
+    @property
     def event_rebuilds(self) -> int:
         """How often the subscriber connections were rebuilt (each one resynced everyone)."""
         return self._events.rebuilds
@@ -209,10 +228,17 @@ class RedisStore:
             await self._create(keys=keys, args=args)
 
     async def get_ticket(self, ticket_id: str) -> Ticket | None:
+        """When this process listens to the ticket, the read also makes it one of the ticket's
+        holders (watch_ticket.lua), so that its events come here from then on."""
+        ticket_key = self._layout.ticket(ticket_id)
         with _guard("get_ticket"):
-            fields = cast(
-                "dict[str, str]", await self._redis.hgetall(self._layout.ticket(ticket_id))
-            )
+            if self._fanout.has(ticket_id):
+                flat = await self._watch(
+                    keys=[ticket_key, self._layout.holders(ticket_id)], args=[self._process]
+                )
+                fields = dict(zip(flat[::2], flat[1::2], strict=True))
+            else:
+                fields = cast("dict[str, str]", await self._redis.hgetall(ticket_key))
         return codec.from_fields(fields) if fields else None
 
     async def phone_request(
@@ -257,10 +283,15 @@ class RedisStore:
             _dumps(audit),
             _AUDIT_MAXLEN,
             mode,
+            self._layout.channel_prefix(shard),
         ]
         for field, value in fields.items():
             args += [field, value]
-        keys = [self._layout.ticket(new.id), self._layout.audit(shard), self._layout.channel(shard)]
+        keys = [
+            self._layout.ticket(new.id),
+            self._layout.audit(shard),
+            self._layout.holders(new.id),
+        ]
         with _guard("commit_transition"):
             committed = await self._commit(keys=keys, args=args)
         return bool(committed)
@@ -511,6 +542,7 @@ class RedisStore:
         return self._fanout.count()
 
     def _on_message(self, _channel: str, message: str) -> None:
+        self._received += 1
         ticket_id, _, body = message.partition(" ")
         if not self._fanout.has(ticket_id):
             return

@@ -1,12 +1,14 @@
 """Ticket events from Redis to this process's listeners (a Fanout).
 
-One Redis: ONE connection SUBSCRIBEd to the one channel. A Redis Cluster: ONE connection per
-master, SSUBSCRIBEd (sharded pub/sub, Redis ≥ 7) to the shard channels whose slots that master
-serves. Either way a reader task pumps messages; when a connection fails, when a master stops
-serving a slot (Redis tells its subscribers with an unsolicited `sunsubscribe`) or when a node
-fails over, every connection is rebuilt against the current topology and then every listener
-is told to resync (read its ticket again): an event published in the gap is never lost to a
-browser, it is replaced by the ticket's current state.
+Events are routed to the processes that hold a ticket's listeners, each on a channel of its
+own (store/redis.py). One Redis: ONE connection SUBSCRIBEd to this process's channel. A Redis
+Cluster: ONE connection per master, SSUBSCRIBEd (sharded pub/sub, Redis ≥ 7) to this process's
+channels of the shards whose slots that master serves. Either way a reader task pumps
+messages; when a connection fails, when a master stops serving a slot (Redis tells its
+subscribers with an unsolicited `sunsubscribe`) or when a node fails over, every connection is
+rebuilt against the current topology and then every listener is told to resync (read its
+ticket again, which also makes this process one of its holders again): an event published in
+the gap is never lost to a browser, it is replaced by the ticket's current state.
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ class EventReader:
 def single_opener(
     pool: ConnectionPool, channel: str, on_client_id: Callable[[int], None]
 ) -> Opener:
-    """One connection of its own (made like the pool's), SUBSCRIBEd to the one channel."""
+    """One connection of its own (made like the pool's), SUBSCRIBEd to this process's channel."""
 
     async def open_one() -> list[AbstractConnection]:
         conn: AbstractConnection = pool.connection_class(**pool.connection_kwargs)

@@ -117,6 +117,15 @@ async def emit(store: AnyStore, ticket_id: str, event: dict[str, Any]) -> None:
     )
 
 
+async def read_after_subscribing(store: AnyStore, *ticket_ids: str) -> None:
+    """What a listener does after subscribing: read its ticket (creating it here if need be).
+    On Redis that read is what routes the ticket's events to this process."""
+    for ticket_id in ticket_ids:
+        if await store.get_ticket(ticket_id) is None:
+            await store.create_ticket(pending(ticket_id), ttl=60)
+            assert await store.get_ticket(ticket_id) is not None
+
+
 # Tickets
 
 
@@ -193,6 +202,7 @@ async def test_concurrent_commits_have_exactly_one_winner_one_event_one_audit(
     sub = store.subscribe(ticket.id, maxsize=32)
     events: list[dict[str, Any]] = []
     listener = store.listen(ticket.id, events.append)
+    await read_after_subscribing(store, ticket.id)
     rivals = [scanned(ticket, device_id=f"phone-{n}") for n in range(20)]
     results = await asyncio.gather(
         *(
@@ -244,6 +254,7 @@ async def test_publish_reaches_only_that_tickets_subscribers_in_order(store: Any
     """Every subscriber of a ticket gets its events in order; other tickets' get none of them."""
     first, second = store.subscribe("t-a"), store.subscribe("t-a")
     other = store.subscribe("t-b")
+    await read_after_subscribing(store, "t-a", "t-b")
     events = [{"n": n, "state": "scanned", "名": "张*"} for n in range(5)]
     for event in events:
         await emit(store, "t-a", event)
@@ -286,6 +297,7 @@ async def test_full_queue_resyncs_and_closes_only_that_subscription(store: AnySt
     slow = store.subscribe("t-d", maxsize=2)
     fast = store.subscribe("t-d", maxsize=16)
     elsewhere = store.subscribe("t-e", maxsize=2)
+    await read_after_subscribing(store, "t-d", "t-e")
     events = [{"n": n} for n in range(5)]
     for event in events:
         await emit(store, "t-d", event)
@@ -334,6 +346,7 @@ async def test_listen_then_commit_never_misses(store: AnyStore) -> None:
         await store.create_ticket(ticket, ttl=60)
         got = Collected()
         listener = store.listen(ticket.id, got)
+        await read_after_subscribing(store, ticket.id)
         assert await commit(store, scanned(ticket), ticket.version)
         assert await got.at_least(1) == [{"ticket": ticket.id, "version": 2}]
         listener.close()
@@ -345,6 +358,7 @@ async def test_listen_loses_no_event_across_rapid_commits(store: AnyStore) -> No
     ids = [f"rapid-{n}" for n in range(8)]
     listeners = {ticket_id: Collected() for ticket_id in ids}
     handles = [store.listen(ticket_id, got) for ticket_id, got in listeners.items()]
+    await read_after_subscribing(store, *ids)
 
     async def burst(ticket_id: str) -> None:
         for n in range(20):
@@ -433,11 +447,63 @@ async def test_event_published_through_one_process_reaches_another(
     """An event published through store B reaches a subscriber on store A (and B's own)."""
     a, b = redis_pair
     on_a, on_b = a.subscribe("shared"), b.subscribe("shared")
+    await read_after_subscribing(a, "shared")
+    await read_after_subscribing(b, "shared")
     await emit(b, "shared", {"state": "scanned"})
     assert await on_a.get(timeout=WAIT) == {"state": "scanned"}
     assert await on_b.get(timeout=WAIT) == {"state": "scanned"}
     on_a.close()
     on_b.close()
+
+
+@pytest.mark.redis
+async def test_a_process_receives_only_the_events_of_the_tickets_it_listens_to(
+    redis_pair: tuple[RedisStore, RedisStore],
+) -> None:
+    """Events are routed to the processes holding the ticket's listeners: A's transitions of
+    its own ticket never reach B's connection, and B's ticket's event reaches B, not A."""
+    a, b = redis_pair
+    on_a, on_b = a.subscribe("theirs"), b.subscribe("mine")
+    await read_after_subscribing(a, "theirs")
+    await read_after_subscribing(b, "mine")
+    received_a, received_b = a.events_received, b.events_received
+    for n in range(5):
+        await emit(a, "theirs", {"n": n})
+    assert [await on_a.get(timeout=WAIT) for _ in range(5)] == [{"n": n} for n in range(5)]
+    await emit(a, "mine", {"n": "mine"})
+    assert await on_b.get(timeout=WAIT) == {"n": "mine"}
+    await asyncio.sleep(0.1)  # anything misrouted would have arrived by now
+    assert (a.events_received, b.events_received) == (received_a + 5, received_b + 1)
+    on_a.close()
+    on_b.close()
+
+
+@pytest.mark.redis
+async def test_reading_a_missing_ticket_while_listening_registers_nothing(
+    redis_prefix: str, raw_redis: Redis
+) -> None:
+    """A listener on a ticket that does not exist (a guessed id) leaves no key behind; one on
+    a ticket that does is among its holders for as long as the ticket lives."""
+    store = await connect_redis(redis_prefix)
+    try:
+        ticket = pending()
+        await store.create_ticket(ticket, ttl=60)
+        guessed, held = store.subscribe("no-such-ticket"), store.subscribe(ticket.id)
+        assert await store.get_ticket("no-such-ticket") is None
+        assert await store.get_ticket(ticket.id) == ticket
+        guessed.close()
+        held.close()
+    finally:
+        await store.close()
+    keys = {key async for key in raw_redis.scan_iter(match=f"{redis_prefix}*")}
+    holders = f"{redis_prefix}th:{ticket.id}"
+    assert keys == {f"{redis_prefix}t:{ticket.id}", holders}
+    assert await raw_redis.scard(holders) == 1
+    async with raw_redis.pipeline(transaction=True) as pipe:  # both TTLs at one instant
+        holders_ttl, ticket_ttl = (
+            await pipe.pttl(holders).pttl(f"{redis_prefix}t:{ticket.id}").execute()
+        )
+    assert 0 < holders_ttl <= ticket_ttl
 
 
 @pytest.mark.redis
@@ -492,6 +558,7 @@ async def test_event_reader_reconnects_and_resyncs(redis_prefix: str, raw_redis:
     store = await connect_redis(redis_prefix)
     try:
         sub = store.subscribe("t-r")
+        await read_after_subscribing(store, "t-r")
         killed = store.pubsub_client_id
         assert killed is not None
         assert await raw_redis.client_kill_filter(_id=str(killed)) == 1
@@ -526,6 +593,7 @@ async def test_commit_transition_writes_publishes_and_audits_together(store: Any
     first = pending()
     await store.create_ticket(first, ttl=60)
     sub = store.subscribe(first.id)
+    await read_after_subscribing(store, first.id)
     new = scanned(first)
     event = {"ticket": first.id, "state": "scanned", "version": new.version}
     assert await store.commit_transition(
@@ -546,6 +614,7 @@ async def test_stale_commit_transition_publishes_and_audits_nothing(store: AnySt
     first = pending()
     await store.create_ticket(first, ttl=60)
     sub = store.subscribe(first.id)
+    await read_after_subscribing(store, first.id)
     before = await store.audit_records(1000)
     assert not await store.commit_transition(
         scanned(first),

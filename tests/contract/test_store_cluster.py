@@ -30,18 +30,20 @@ async def clustered(redis_cluster: RedisCluster, redis_prefix: str) -> AsyncIter
 
 
 def test_a_tickets_keys_share_one_slot_and_shards_cover_every_master() -> None:
-    """Ticket, channel and audit stream of one shard hash to one slot; the shards' slots are
-    spread over the slot space (each third holds about a third of them)."""
+    """Ticket, its holders, its shard's event channels and audit stream hash to one slot; the
+    shards' slots are spread over the slot space (each third holds about a third of them)."""
     layout = KeyLayout("qrauth:", CLUSTER_SHARDS)
     for ticket_id in ("a", "b", "some-long-ticket-id", "张"):
         shard = layout.shard_of(ticket_id)
         slots = {
             key_slot(layout.ticket(ticket_id)),
-            key_slot(layout.channel(shard)),
+            key_slot(layout.holders(ticket_id)),
+            key_slot(layout.channel(shard, "p1")),
+            key_slot(layout.channel(shard, "p2")),
             key_slot(layout.audit(shard)),
         }
         assert len(slots) == 1
-    thirds = [key_slot(c) * 3 // 16384 for c in layout.channels()]
+    thirds = [key_slot(c) * 3 // 16384 for c in layout.channels("p1")]
     assert sorted(set(thirds)) == [0, 1, 2]
     assert max(thirds.count(i) for i in range(3)) <= CLUSTER_SHARDS // 3 + 1
     with pytest.raises(ValueError, match="braces"):
@@ -80,10 +82,13 @@ async def test_transitions_on_every_shard_reach_another_process(
 
             return cb
 
+        for tid in ids.values():
+            await clustered.create_ticket(pending(tid), ttl=60)
         listeners = [other.listen(tid, on(tid)) for tid in ids.values()]  # type: ignore[arg-type]
+        for tid in ids.values():  # subscribe, then read: the ticket's events now go to `other`
+            assert await other.get_ticket(tid) == pending(tid)
         for tid in ids.values():
             ticket = pending(tid)
-            await clustered.create_ticket(ticket, ttl=60)
             assert await clustered.commit_transition(
                 scanned(ticket),
                 expected_version=1,
@@ -93,6 +98,7 @@ async def test_transitions_on_every_shard_reach_another_process(
             )
         await asyncio.wait_for(arrived.wait(), WAIT)
         assert all(events == [{"state": "scanned", "id": tid}] for tid, events in got.items())
+        assert (other.events_received, clustered.events_received) == (layout.shards, 0)
         audited = {r["ticket"] for r in await other.audit_records(1000)}
         assert audited == set(ids.values())
         for listener in listeners:
