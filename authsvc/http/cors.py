@@ -6,7 +6,6 @@ carry the headers too."""
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Awaitable
 
 from aiohttp import web
@@ -15,7 +14,7 @@ from authsvc import errors
 from authsvc.core import cors
 from authsvc.http.appkeys import BROKER
 from authsvc.http.common import json_response
-from authsvc.http.middleware import SECURITY_HEADERS, Handler
+from authsvc.http.middleware import SECURITY_HEADERS, Handler, given_or_new_request_id
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ def _options(
 
 def _refusal(request: web.Request, exc: errors.QrAuthError) -> web.Response:
     """A refused preflight in the API error shape, without any CORS header."""
-    request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+    request_id = given_or_new_request_id(request)
     log.info("refused CORS preflight %s code=%s detail=%s", request.path, exc.code, exc.detail)
     request.app[BROKER].metrics.refusals.labels(code=exc.code).inc()
     response = json_response(exc.body(request_id), status=exc.status)
