@@ -1,6 +1,8 @@
 """`python -m bench.cluster`: the broker login (bench/logins.py) through nginx in front of one and
 of three authsvc processes on one Redis, and of three on a three-master Redis Cluster, beside
-the floor (bench/floor.py) driven in the same run. Prints ONE JSON object on stdout.
+the floor (bench/floor.py) driven in the same run, directly and through the same nginx in front
+of one and of three floor processes (what more processes cost on this machine when the server
+does no work of its own). Prints ONE JSON object on stdout.
 
 Per scenario: server CPU per login (every authsvc process, nginx, and Redis — `used_cpu_*` of
 every master), push latency (phone's confirm sent → the browser's `confirmed` event; behind
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -30,7 +33,7 @@ from bench.logins import Logins, Sample, session
 from bench.servers import AUTHSVC_BENCH_ENV, bench_registry, start_floor, wait_ready
 from tests.support.redis_cluster import RedisCluster
 from tests.support.servers import TEST_CLIENTS
-from tools.cluster import Cluster
+from tools.cluster import Cluster, Process, free_port
 
 # The tests' confidential client `hall` (its scopes and identities), as the bench logs in with it.
 HALL = next(
@@ -183,6 +186,45 @@ async def _scenario(
     return result
 
 
+class FloorCluster(Cluster):
+    """The same nginx in front of floor processes (sharing one Redis prefix) instead of authsvc."""
+
+    def start_authsvc(self, index: int, port: int | None = None) -> Process:
+        port = port or free_port()
+        args = ["-m", "bench.floor", "--port", str(port), "--redis-url", self.redis_url]
+        args += ["--prefix", self.redis_prefix]
+        return self._spawn(f"floor-{index}", args, dict(os.environ), port)
+
+
+async def _floor_behind_nginx(
+    name: str, folder: Path, processes: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    cluster = FloorCluster(
+        folder / name,
+        redis_url=args.redis_url,
+        redis_prefix=f"qrauth-bench:{uuid.uuid4()}:floor:",
+        authsvc_count=processes,
+        portal_count=1,
+    )
+    log(f"{name}: starting nginx + {processes} floor")
+    await cluster.start(demo_data=False)
+    try:
+        async with session() as http:
+            logins = Logins(http, "", cluster.authsvc_url)
+            assert cluster.nginx is not None
+            pids = {
+                "floor": [p.popen.pid for p in cluster.authsvc],
+                "nginx": [c.pid for c in psutil.Process(cluster.nginx.pid).children()]
+                + [cluster.nginx.pid],
+            }
+            result = await _measure(logins.floor_login, pids, [args.redis_url], args, processes)
+    finally:
+        await cluster.stop()
+    result["floor_processes"] = processes
+    log(f"{name}: {json.dumps(result)}")
+    return result
+
+
 async def _floor(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     server = start_floor(folder, args.redis_url, f"qrauth-bench:{uuid.uuid4()}:floor:")
     try:
@@ -203,6 +245,9 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
         folder = Path(tmp)
         results = {"floor": await _floor(folder, args)}
+        if not args.no_floor_behind_nginx:
+            for name, count in (("floor_one_process", 1), ("floor_three_processes", 3)):
+                results[name] = await _floor_behind_nginx(name, folder, count, args)
         results["one_process"] = await _scenario("one_process", folder, 1, [args.redis_url], args)
         results["three_processes"] = await _scenario(
             "three_processes", folder, 3, [args.redis_url], args
@@ -238,6 +283,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--no-redis-cluster", action="store_true", help="skip the Redis Cluster scenario"
+    )
+    parser.add_argument(
+        "--no-floor-behind-nginx",
+        action="store_true",
+        help="skip the floor behind nginx (one and three floor processes)",
     )
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--concurrency", type=int, default=12)

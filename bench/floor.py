@@ -5,16 +5,18 @@ A bare aiohttp app on Redis, shaped like the broker's traffic but with none of i
   POST /tickets                  a random id and secret; SET the secret's hash in Redis (with a TTL)
   GET  /ws/{id}                  WebSocket: `{"type":"auth","secret":…}` → GET + compare, then the
                                  current state at once, then every event for this id
-  POST /tickets/{id}/{step}      step ∈ scan, account, face-challenge, face, confirm: one PUBLISH,
-                                 nothing else
+  POST /tickets/{id}/{step}      step ∈ scan, account, face-challenge, face, confirm: one script
+                                 publishing the event to the ticket's holders, nothing else
   POST /tickets/{id}/poll        long-poll, as authsvc's: `{"secret", "version"}` → GET + compare,
                                  then the latest event once its version differs from `version`
                                  (at once for version 0: `pending`), waiting for it otherwise
 
-One shared pub/sub connection per process hands each message to the socket for its id, as
-authsvc's RedisStore does, and to the long-poll waiters of its id (the relay numbers a polled
-ticket's events: that is its version). No signatures, e-cards, QR, compare-and-set, audit, rate
-limits, per-socket queues or metrics: the ratio to authsvc is what those cost.
+Events are routed as authsvc routes them (store/redis.py): the socket's (or long poll's) read of
+the secret also adds this process to the ticket's holders (one pipeline), and a step publishes
+to the holders' channels. One shared pub/sub connection per process, on its own channel, hands
+each message to the socket for its id and to the long-poll waiters of its id (the relay numbers
+a polled ticket's events: that is its version). No signatures, e-cards, QR, compare-and-set,
+audit, rate limits, per-socket queues or metrics: the ratio to authsvc is what those cost.
 
 Run: python -m bench.floor --port P --redis-url URL --prefix PREFIX
 """
@@ -33,6 +35,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSMsgType, web
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from authsvc.cli import new_event_loop
 from authsvc.config import default_of
@@ -50,6 +53,8 @@ MAX_MESSAGE = 4096  # as authsvc's Limits.ws_max_message_bytes
 
 REDIS = web.AppKey("redis", Redis)
 PREFIX = web.AppKey("prefix", str)
+PROCESS = web.AppKey("process", str)  # names this process's event channel
+PUBLISH_TO_HOLDERS = web.AppKey("publish_to_holders", AsyncScript)
 SOCKETS = web.AppKey("sockets", dict[str, web.WebSocketResponse])
 POLLED = web.AppKey("polled", dict[str, "Polled"])
 LONG_POLL_TIMEOUT = 25.0  # as authsvc's Limits.long_poll_timeout
@@ -71,8 +76,26 @@ class Polled:
         self.changed = asyncio.Event()
 
 
+# KEYS[1] the ticket's holders; ARGV[1] the channel prefix, ARGV[2] the message.
+_PUBLISH_TO_HOLDERS = """
+for _, holder in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  redis.call('PUBLISH', ARGV[1] .. holder, ARGV[2])
+end
+"""
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def _read_and_hold(app: web.Application, ticket_id: str) -> str | None:
+    """The secret's hash, and this process among the ticket's holders (one round trip)."""
+    holders = app[PREFIX] + "th:" + ticket_id
+    async with app[REDIS].pipeline(transaction=False) as pipe:
+        pipe.sadd(holders, app[PROCESS]).pexpire(holders, TICKET_TTL_MS)
+        pipe.get(app[PREFIX] + "t:" + ticket_id)
+        replies = await pipe.execute()
+    return None if replies[2] is None else str(replies[2])
 
 
 @routes.get("/readyz")
@@ -104,8 +127,8 @@ async def socket(request: web.Request) -> web.StreamResponse:
     except (TimeoutError, ValueError, AttributeError):
         await ws.close(code=4401)
         return ws
-    stored = await request.app[REDIS].get(request.app[PREFIX] + "t:" + ticket_id)
-    if stored is None or not hmac.compare_digest(str(stored), _hash(secret)):
+    stored = await _read_and_hold(request.app, ticket_id)
+    if stored is None or not hmac.compare_digest(stored, _hash(secret)):
         await ws.close(code=4403)
         return ws
     sockets = request.app[SOCKETS]
@@ -129,8 +152,8 @@ async def long_poll(request: web.Request) -> web.Response:
         secret, version = str(body.get("secret", "")), body.get("version", 0)
     except (ValueError, AttributeError):
         raise web.HTTPBadRequest() from None
-    stored = await request.app[REDIS].get(request.app[PREFIX] + "t:" + ticket_id)
-    if stored is None or not hmac.compare_digest(str(stored), _hash(secret)):
+    stored = await _read_and_hold(request.app, ticket_id)
+    if stored is None or not hmac.compare_digest(stored, _hash(secret)):
         raise web.HTTPForbidden()
     polled = request.app[POLLED].setdefault(ticket_id, Polled(ticket_id))
     if polled.version == version:
@@ -150,14 +173,17 @@ async def step(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     await request.read()
     event = json.dumps({"type": "state", "ticket": ticket_id, "state": state})
-    await request.app[REDIS].publish(request.app[PREFIX] + "events", f"{ticket_id} {event}")
+    prefix = request.app[PREFIX]
+    await request.app[PUBLISH_TO_HOLDERS](
+        keys=[prefix + "th:" + ticket_id], args=[prefix + "events:", f"{ticket_id} {event}"]
+    )
     return web.json_response({"state": state})
 
 
 async def _relay(app: web.Application) -> None:
     """The one pub/sub connection: each message goes to the socket for its ticket id."""
     pubsub = app[REDIS].pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(app[PREFIX] + "events")
+    await pubsub.subscribe(app[PREFIX] + "events:" + app[PROCESS])
     sockets, polled = app[SOCKETS], app[POLLED]
     try:
         async for message in pubsub.listen():
@@ -175,11 +201,13 @@ async def _relay(app: web.Application) -> None:
 def create_app(redis_url: str, prefix: str) -> web.Application:
     app = web.Application()
     app[PREFIX] = prefix
+    app[PROCESS] = secrets.token_hex(8)
     app[SOCKETS] = {}
     app[POLLED] = {}
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         app[REDIS] = Redis.from_url(redis_url, decode_responses=True, protocol=2)
+        app[PUBLISH_TO_HOLDERS] = app[REDIS].register_script(_PUBLISH_TO_HOLDERS)
         relay = asyncio.create_task(_relay(app))
         yield
         relay.cancel()
