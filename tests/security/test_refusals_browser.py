@@ -14,7 +14,14 @@ from authsvc.config import Limits
 from authsvc.core import tickets
 from authsvc.core.crypto import b64u
 from tests.conftest import PhoneFactory
-from tests.security.helpers import StartServer, begin, phone_refused, post, refused, unchanged
+from tests.security.helpers import (
+    StartServer,
+    begin,
+    phone_refused,
+    post,
+    refused,
+    unchanged,
+)
 from tests.support.browser import BrowserLogin, next_state
 from tests.support.servers import Broker
 
@@ -58,16 +65,35 @@ async def test_websocket_with_a_wrong_secret_is_refused(
 async def test_ticket_creation_is_rate_limited_per_ip(
     server: StartServer, http: aiohttp.ClientSession
 ) -> None:
-    """The fourth ticket a minute from one IP is 429 rate_limited, and no ticket is created."""
+    """The fourth ticket a minute from one IP is 429 rate_limited with Retry-After, whatever its
+    body (a good one, one that is not JSON, one naming no request), and no ticket is created."""
     svc = await server(limits=Limits(tickets_per_ip_per_minute=3))
     browser = BrowserLogin(svc.url, http)
     await browser.open_page()
     for _ in range(3):
         await browser.new_ticket()
-    body = json.dumps({"request": browser.request_id, "identity": "personal"}).encode()
-    refused(await post(http, svc.url + "/api/tickets", body), 429, "rate_limited")
+    good = json.dumps({"request": browser.request_id, "identity": "personal"}).encode()
+    for body in (good, b"{", b"{}"):
+        async with http.post(svc.url + "/api/tickets", data=body) as response:
+            assert response.headers["Retry-After"] == "60"
+            refused((response.status, await response.json()), 429, "rate_limited")
     created = [r for r in await svc.store.audit_records(1000) if r.get("outcome") == "created"]
     assert len(created) == 3
+
+
+async def test_a_ticket_request_refused_for_its_body_counts_toward_the_limit(
+    server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    """A body that is not JSON, or names no request, is refused as it is and counted: with a
+    limit of two, a good request after them is 429 and creates nothing."""
+    svc = await server(limits=Limits(tickets_per_ip_per_minute=2))
+    browser = BrowserLogin(svc.url, http)
+    await browser.open_page()
+    refused(await post(http, svc.url + "/api/tickets", b"{"), 400, "malformed_json")
+    refused(await post(http, svc.url + "/api/tickets", b"{}"), 400, "invalid_request")
+    good = json.dumps({"request": browser.request_id, "identity": "personal"}).encode()
+    refused(await post(http, svc.url + "/api/tickets", good), 429, "rate_limited")
+    assert not [r for r in await svc.store.audit_records(1000) if r.get("outcome") == "created"]
 
 
 async def test_scans_are_rate_limited_per_device(
