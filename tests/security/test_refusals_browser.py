@@ -20,6 +20,7 @@ from tests.security.helpers import (
     phone_refused,
     post,
     refused,
+    signed,
     unchanged,
 )
 from tests.support.browser import BrowserLogin, next_state
@@ -109,6 +110,28 @@ async def test_scans_are_rate_limited_per_device(
     third = await browser.new_ticket()
     async with unchanged(svc, third["ticket_id"]) as before:
         await phone_refused(phone.scan(third["qr_text"]), 429, "rate_limited")
+    assert before.state is tickets.State.PENDING
+
+
+async def test_a_scan_past_the_limit_spends_its_nonce_first(
+    server: StartServer, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """Past the per-device limit a fresh scan is 429 with Retry-After; the same signed request
+    again is request_replayed (the nonce is checked first); the ticket stays pending."""
+    svc = await server(limits=Limits(scans_per_device_per_minute=1))
+    phone = await phones(svc.url)
+    browser = BrowserLogin(svc.url, http)
+    await browser.open_page()
+    await phone.scan((await browser.new_ticket())["qr_text"])
+    second = await browser.new_ticket()
+    body = json.dumps({"qr": second["qr_text"]}).encode()
+    headers = signed(phone, "/api/mobile/scan", body)
+    async with unchanged(svc, second["ticket_id"]) as before:
+        async with http.post(svc.url + "/api/mobile/scan", data=body, headers=headers) as response:
+            assert response.headers["Retry-After"] == "60"
+            refused((response.status, await response.json()), 429, "rate_limited")
+        replayed = await post(http, svc.url + "/api/mobile/scan", body, headers)
+        refused(replayed, 401, "request_replayed")
     assert before.state is tickets.State.PENDING
 
 
