@@ -83,10 +83,12 @@ async def _fetch(
     ticket_id: str = "",
     require_active: bool = True,
     limit: RateLimit | None = None,
+    face_lock_day: str = "",
 ) -> PhoneRead:
     """One round trip for a signed call: the card's record (checked), the nonce (spent), the
     ticket the call is about (read; TicketNotFound when it names one that is not there), and
-    when asked a hit on `limit` (refused past it, after those checks)."""
+    when asked a hit on `limit` (refused past it, after those checks) and the person's face
+    lock on `face_lock_day` (read, for the caller to check)."""
     b = broker(request)
     if len(ticket_id) > 64:
         raise errors.TicketNotFound()
@@ -98,6 +100,7 @@ async def _fetch(
         ticket_id=ticket_id,
         hit_key=limit.key if limit else "",
         hit_window=limit.window if limit else 0.0,
+        face_lock_day=face_lock_day,
     )
     await ecards.check_record(b, card, read.card, require_active=require_active)
     if not read.fresh_nonce:
@@ -115,8 +118,11 @@ async def _fetch_ticket(
     ticket_id: str,
     *,
     limit: RateLimit | None = None,
+    face_lock_day: str = "",
 ) -> tuple[tickets.Ticket, PhoneRead]:
-    read = await _fetch(request, card, ticket_id=ticket_id or "-", limit=limit)
+    read = await _fetch(
+        request, card, ticket_id=ticket_id or "-", limit=limit, face_lock_day=face_lock_day
+    )
     if read.ticket is None:  # _fetch has refused already; this tells the type checker
         raise errors.TicketNotFound()
     return read.ticket, read
@@ -272,8 +278,13 @@ async def ticket_face_challenge(request: web.Request) -> web.Response:
 async def face_check(request: web.Request) -> web.Response:
     """The capture for the ticket's challenge; pass or fail is the server's decision."""
     b = broker(request)
-    card, body, stored = await _phone_on_ticket(request)
-    ticket, result = await login.face_check(b, stored, card, body)
+    card, raw = await _signed(request)
+    today = face_rules.day_of(b.now())
+    stored, read = await _fetch_ticket(
+        request, card, request.match_info["ticket_id"], face_lock_day=today
+    )
+    body = parse_json(raw)
+    ticket, result = await login.face_check(b, stored, card, body, lock=read.face_lock)
     left = max(b.settings.limits.face_max_failures - ticket.face_failures, 0)
     if ticket.state is tickets.State.REJECTED:
         raise errors.FaceCheckExhausted()
