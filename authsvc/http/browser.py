@@ -13,9 +13,25 @@ from aiohttp import web
 
 from authsvc import errors, qrimage
 from authsvc.core import qr, tickets
-from authsvc.core.oidc.authorize import AuthorizationRequest, pending, require_live, validate
+from authsvc.core.oidc.authorize import (
+    AuthorizationRequest,
+    PendingRequest,
+    pending,
+    require_live,
+    validate,
+)
 from authsvc.core.tickets import Identity, Ticket
-from authsvc.http.common import broker, client_ip, field, json_response, lang, rate_limit, read_json
+from authsvc.http.common import (
+    RateLimit,
+    broker,
+    client_ip,
+    count_hit,
+    field,
+    json_response,
+    lang,
+    rate_limit,
+    read_json,
+)
 from authsvc.http.pages import render
 from authsvc.keyring import Purpose
 from authsvc.services import login
@@ -80,9 +96,8 @@ def _origin(uri: str) -> str:
 async def create_ticket(request: web.Request) -> web.Response:
     b = broker(request)
     ip = client_ip(request)
-    await rate_limit(request, "ticket-ip", ip, b.settings.limits.tickets_per_ip_per_minute)
-    body = await read_json(request)
-    stored = await b.store.get_authorization_request(field(body, "request", max_len=64))
+    limit = RateLimit("ticket-ip", ip, b.settings.limits.tickets_per_ip_per_minute)
+    body, stored = await _counted_request(request, limit)
     auth = require_live(stored, b.now())
     identity = _requested_identity(b, auth, body.get("identity"))
     secret = tickets.new_browser_secret()
@@ -99,6 +114,25 @@ async def create_ticket(request: web.Request) -> web.Response:
     text = qr_text(b, ticket)
     await b.create(ticket, {"ua": ticket.browser_ua[:80]})
     return json_response(_ticket_view(b, ticket, secret, text), status=201)
+
+
+async def _counted_request(
+    request: web.Request, limit: RateLimit
+) -> tuple[dict[str, Any], PendingRequest | None]:
+    """The body and the authorization request it names, read with the per-IP hit in one round
+    trip (`Store.ticket_request`); past the limit 429 comes first, as if the body had not been
+    read. A body that cannot be read, or names no request, is counted alone, then refused."""
+    try:
+        body = await read_json(request)
+        request_id = field(body, "request", max_len=64)
+    except Exception:
+        await count_hit(request, limit)  # 429 past the limit, instead of the body's error
+        raise
+    read = await broker(request).store.ticket_request(
+        request_id, hit_key=limit.key, window=limit.window
+    )
+    limit.check(read.hits)
+    return body, read.request
 
 
 def _requested_identity(b: Broker, auth: AuthorizationRequest, wanted: Any) -> Identity:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -73,11 +74,36 @@ def json_response(body: dict[str, Any], status: int = 200) -> web.Response:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most `limit` hits per fixed `window` (seconds) on `bucket` for `subject` (an IP, a
+    device); the next one is refused 429 with `Retry-After` = the window (an upper bound)."""
+
+    bucket: str
+    subject: str
+    limit: int
+    window: float = 60.0
+
+    @property
+    def key(self) -> str:
+        """The counter's name for `Store.hit` (or a Store read that hits it on the way)."""
+        return f"rl:{self.bucket}:{self.subject}"
+
+    def check(self, count: int) -> None:
+        """Refuse the hit that brought the counter to `count`, if that is past the limit."""
+        if count > self.limit:
+            raise errors.RateLimited(
+                f"{self.bucket} {self.subject}", retry_after=math.ceil(self.window)
+            )
+
+
+async def count_hit(request: web.Request, limit: RateLimit) -> None:
+    """One hit on `limit`'s counter, refused past it."""
+    limit.check(await broker(request).store.hit(limit.key, window=limit.window))
+
+
 async def rate_limit(
     request: web.Request, bucket: str, subject: str, limit: int, *, window: float = 60.0
 ) -> None:
-    """At most `limit` hits per fixed `window` (seconds) on `bucket` for `subject` (an IP, a
-    device); the next one is refused 429 with `Retry-After` = the window (an upper bound)."""
-    count = await broker(request).store.hit(f"rl:{bucket}:{subject}", window=window)
-    if count > limit:
-        raise errors.RateLimited(f"{bucket} {subject}", retry_after=math.ceil(window))
+    """`count_hit` on `RateLimit(bucket, subject, limit, window)`."""
+    await count_hit(request, RateLimit(bucket, subject, limit, window))

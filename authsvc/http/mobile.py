@@ -13,6 +13,7 @@ from authsvc.core.ecard import Card
 from authsvc.core.oidc.claims import released
 from authsvc.core.useragent import browser_and_os, rough_place
 from authsvc.http.common import (
+    RateLimit,
     broker,
     client_ip,
     field,
@@ -24,6 +25,7 @@ from authsvc.http.common import (
 from authsvc.keyring import Purpose
 from authsvc.registry import person_key
 from authsvc.services import ecards, face, login
+from authsvc.store.base import PhoneRead
 
 routes = web.RouteTableDef()
 
@@ -75,10 +77,18 @@ async def _signed(request: web.Request) -> tuple[Card, bytes]:
 
 
 async def _fetch(
-    request: web.Request, card: Card, *, ticket_id: str = "", require_active: bool = True
-) -> tickets.Ticket | None:
-    """One round trip for a signed call: the card's record (checked), the nonce (spent), and
-    the ticket the call is about (read; TicketNotFound when it names one that is not there)."""
+    request: web.Request,
+    card: Card,
+    *,
+    ticket_id: str = "",
+    require_active: bool = True,
+    limit: RateLimit | None = None,
+    face_lock_day: str = "",
+) -> PhoneRead:
+    """One round trip for a signed call: the card's record (checked), the nonce (spent), the
+    ticket the call is about (read; TicketNotFound when it names one that is not there), and
+    when asked a hit on `limit` (refused past it, after those checks) and the person's face
+    lock on `face_lock_day` (read, for the caller to check)."""
     b = broker(request)
     if len(ticket_id) > 64:
         raise errors.TicketNotFound()
@@ -88,20 +98,34 @@ async def _fetch(
         nonce_key=_nonce_key(request, card.device_id),
         nonce_ttl=_nonce_ttl(request),
         ticket_id=ticket_id,
+        hit_key=limit.key if limit else "",
+        hit_window=limit.window if limit else 0.0,
+        face_lock_day=face_lock_day,
     )
     await ecards.check_record(b, card, read.card, require_active=require_active)
     if not read.fresh_nonce:
         raise errors.RequestReplayed()
     if ticket_id and read.ticket is None:
         raise errors.TicketNotFound()
-    return read.ticket
+    if limit is not None:
+        limit.check(read.hits)
+    return read
 
 
-async def _fetch_ticket(request: web.Request, card: Card, ticket_id: str) -> tickets.Ticket:
-    ticket = await _fetch(request, card, ticket_id=ticket_id or "-")
-    if ticket is None:  # _fetch has refused already; this tells the type checker
+async def _fetch_ticket(
+    request: web.Request,
+    card: Card,
+    ticket_id: str,
+    *,
+    limit: RateLimit | None = None,
+    face_lock_day: str = "",
+) -> tuple[tickets.Ticket, PhoneRead]:
+    read = await _fetch(
+        request, card, ticket_id=ticket_id or "-", limit=limit, face_lock_day=face_lock_day
+    )
+    if read.ticket is None:  # _fetch has refused already; this tells the type checker
         raise errors.TicketNotFound()
-    return ticket
+    return read.ticket, read
 
 
 async def _phone(
@@ -115,7 +139,7 @@ async def _phone(
 async def _phone_on_ticket(request: web.Request) -> tuple[Card, dict[str, Any], tickets.Ticket]:
     """A signed call on the ticket in its path: the card, the body, the ticket as stored."""
     card, body = await _signed(request)
-    ticket = await _fetch_ticket(request, card, request.match_info["ticket_id"])
+    ticket, _ = await _fetch_ticket(request, card, request.match_info["ticket_id"])
     return card, parse_json(body), ticket
 
 
@@ -200,10 +224,8 @@ async def scan(request: web.Request) -> web.Response:
     card, raw = await _signed(request)
     body = parse_json(raw)
     claims = login.verify_qr(b, field(body, "qr", max_len=qr.MAX_PAYLOAD_CHARS + 200))
-    stored = await _fetch_ticket(request, card, claims.ticket_id)
-    await rate_limit(
-        request, "scan-device", card.device_id, b.settings.limits.scans_per_device_per_minute
-    )
+    limit = RateLimit("scan-device", card.device_id, b.settings.limits.scans_per_device_per_minute)
+    stored, _ = await _fetch_ticket(request, card, claims.ticket_id, limit=limit)
     ticket = await login.scan(b, claims, card, stored)
     return json_response(_scan_view(b, ticket))
 
@@ -256,8 +278,13 @@ async def ticket_face_challenge(request: web.Request) -> web.Response:
 async def face_check(request: web.Request) -> web.Response:
     """The capture for the ticket's challenge; pass or fail is the server's decision."""
     b = broker(request)
-    card, body, stored = await _phone_on_ticket(request)
-    ticket, result = await login.face_check(b, stored, card, body)
+    card, raw = await _signed(request)
+    today = face_rules.day_of(b.now())
+    stored, read = await _fetch_ticket(
+        request, card, request.match_info["ticket_id"], face_lock_day=today
+    )
+    body = parse_json(raw)
+    ticket, result = await login.face_check(b, stored, card, body, lock=read.face_lock)
     left = max(b.settings.limits.face_max_failures - ticket.face_failures, 0)
     if ticket.state is tickets.State.REJECTED:
         raise errors.FaceCheckExhausted()

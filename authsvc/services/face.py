@@ -8,6 +8,7 @@ core.tickets.record_face_check) and per person per day (here)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from authsvc import errors
@@ -38,9 +39,22 @@ class SignatureMatcher:
         return face.compare(reference, challenge, capture, threshold=self.threshold)
 
 
-async def require_not_locked(broker: Broker, id_number: str) -> None:
-    """Too many failures today → the person must wait (until the hall's next day)."""
-    if await broker.store.get_face_lock(person_key(id_number), face.day_of(broker.now())):
+class Unread(Enum):
+    """The person's face lock has not been read yet (`require_not_locked` reads it)."""
+
+    UNREAD = "unread"
+
+
+UNREAD = Unread.UNREAD
+LockRead = FaceLock | None | Unread
+
+
+async def require_not_locked(broker: Broker, id_number: str, lock: LockRead = UNREAD) -> None:
+    """Too many failures today → the person must wait (until the hall's next day). `lock`:
+    the person's lock for today, when the caller read it already (`Store.phone_request`)."""
+    if lock is UNREAD:
+        lock = await broker.store.get_face_lock(person_key(id_number), face.day_of(broker.now()))
+    if lock is not None:
         raise errors.FaceLockedToday()
 
 
@@ -89,11 +103,13 @@ async def check(
     purpose: str,
     id_number: str,
     device: str,
+    lock: LockRead = UNREAD,
 ) -> FaceResult:
     """`answer` without its audit record, for a caller that audits the outcome itself (a
-    login's face step: the ticket's transition record carries it)."""
+    login's face step: the ticket's transition record carries it). `lock` as for
+    `require_not_locked`; it is checked before the challenge is taken."""
     challenge_id, capture = face.parse_answer(body)
-    await require_not_locked(broker, id_number)
+    await require_not_locked(broker, id_number, lock)
     challenge = await broker.store.take_face_challenge(challenge_id)
     if challenge is None:
         raise errors.FaceChallengeInvalid("unknown or used challenge")

@@ -156,10 +156,16 @@ async def face_challenge(broker: Broker, stored: Ticket, card: Card) -> Challeng
 
 
 async def face_check(
-    broker: Broker, stored: Ticket, card: Card, body: dict[str, Any]
+    broker: Broker,
+    stored: Ticket,
+    card: Card,
+    body: dict[str, Any],
+    *,
+    lock: face.LockRead = face.UNREAD,
 ) -> tuple[Ticket, FaceResult]:
     """The server decides: take the challenge, compare the capture, record pass or fail (the
-    `face_max_failures`-th failure rejects the ticket)."""
+    `face_max_failures`-th failure rejects the ticket). `lock`: the card holder's face lock for
+    today as read with the request, if it was."""
     tickets.require_scanned_by(stored, card.device_id, broker.now())
     result = await face.check(
         broker,
@@ -167,6 +173,7 @@ async def face_check(
         purpose=face.ticket_purpose(stored.id),
         id_number=card.id_number,
         device=card.device_id,
+        lock=lock,
     )
     limit = broker.settings.limits.face_max_failures
     ticket = await broker.apply(

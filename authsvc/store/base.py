@@ -36,6 +36,16 @@ class PhoneRead:
     card: dict[str, Any] | None  # the e-card's record
     fresh_nonce: bool  # the device nonce had not been seen (it is now spent)
     ticket: Ticket | None  # the ticket the request is about, when it named one
+    hits: int = 0  # the count `hit(hit_key)` returned, when a hit key was given
+    face_lock: FaceLock | None = None  # the person's face lock on `face_lock_day`, when asked
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRequestRead:
+    """What `POST /api/tickets` needs from the store, fetched together."""
+
+    hits: int  # the count `hit(hit_key)` returned (the per-IP ticket limit)
+    request: PendingRequest | None  # the authorization request the browser named
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +85,30 @@ class Store(Protocol):
     async def get_ticket(self, ticket_id: str) -> Ticket | None: ...
 
     async def phone_request(
-        self, *, person: str, card_no: str, nonce_key: str, nonce_ttl: float, ticket_id: str = ""
+        self,
+        *,
+        person: str,
+        card_no: str,
+        nonce_key: str,
+        nonce_ttl: float,
+        ticket_id: str = "",
+        hit_key: str = "",
+        hit_window: float = 0.0,
+        face_lock_day: str = "",
     ) -> PhoneRead:
         """One signed phone request's reads: spend the nonce (`add_once(nonce_key)`), read the
-        e-card record and, when `ticket_id` is given, the ticket — one round trip on Redis."""
+        e-card record and, when given, the ticket `ticket_id`, one `hit(hit_key,
+        window=hit_window)` and the person's face lock on `face_lock_day`
+        (`get_face_lock(person, face_lock_day)`) — one round trip on Redis. The hit is counted
+        whatever the rest reads: the caller refuses in its own order."""
+        ...
+
+    async def ticket_request(
+        self, request_id: str, *, hit_key: str, window: float
+    ) -> TicketRequestRead:
+        """`hit(hit_key, window=window)` and `get_authorization_request(request_id)` together —
+        one round trip on Redis. The request is read even when the hit is past its limit (a
+        read changes nothing); the caller refuses before it creates anything."""
         ...
 
     async def commit_transition(

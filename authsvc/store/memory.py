@@ -16,7 +16,7 @@ from authsvc.core.oidc.authorize import PendingRequest
 from authsvc.core.oidc.grant import Grant
 from authsvc.core.tickets import Ticket
 from authsvc.store import cards, keys, records
-from authsvc.store.base import PhoneRead, RedemptionRead
+from authsvc.store.base import PhoneRead, RedemptionRead, TicketRequestRead
 from authsvc.store.deliveries import Delivery, same_entry
 from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
 from authsvc.store.records import AccessToken, FaceLock, IssuedTokens, Redemption, SessionEntry
@@ -125,12 +125,31 @@ class MemoryStore:
         return True
 
     async def phone_request(
-        self, *, person: str, card_no: str, nonce_key: str, nonce_ttl: float, ticket_id: str = ""
+        self,
+        *,
+        person: str,
+        card_no: str,
+        nonce_key: str,
+        nonce_ttl: float,
+        ticket_id: str = "",
+        hit_key: str = "",
+        hit_window: float = 0.0,
+        face_lock_day: str = "",
     ) -> PhoneRead:
         return PhoneRead(
             card=await self.get_card(card_no, person=person),
             fresh_nonce=await self.add_once(nonce_key, ttl=nonce_ttl),
             ticket=await self.get_ticket(ticket_id) if ticket_id else None,
+            hits=await self.hit(hit_key, window=hit_window) if hit_key else 0,
+            face_lock=await self.get_face_lock(person, face_lock_day) if face_lock_day else None,
+        )
+
+    async def ticket_request(
+        self, request_id: str, *, hit_key: str, window: float
+    ) -> TicketRequestRead:
+        return TicketRequestRead(
+            hits=await self.hit(hit_key, window=window),
+            request=await self.get_authorization_request(request_id),
         )
 
     async def add_once(self, key: str, *, ttl: float) -> bool:

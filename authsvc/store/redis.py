@@ -60,7 +60,7 @@ from authsvc.core.oidc.authorize import PendingRequest
 from authsvc.core.oidc.grant import Grant
 from authsvc.core.tickets import Ticket
 from authsvc.store import codec, keys, records
-from authsvc.store.base import PhoneRead, RedemptionRead
+from authsvc.store.base import PhoneRead, RedemptionRead, TicketRequestRead
 from authsvc.store.deliveries import Delivery, same_entry
 from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
 from authsvc.store.keys import CLUSTER_SHARDS, KeyLayout
@@ -242,20 +242,53 @@ class RedisStore:
         return codec.from_fields(fields) if fields else None
 
     async def phone_request(
-        self, *, person: str, card_no: str, nonce_key: str, nonce_ttl: float, ticket_id: str = ""
+        self,
+        *,
+        person: str,
+        card_no: str,
+        nonce_key: str,
+        nonce_ttl: float,
+        ticket_id: str = "",
+        hit_key: str = "",
+        hit_window: float = 0.0,
+        face_lock_day: str = "",
     ) -> PhoneRead:
+        """One pipeline (on a Redis Cluster its commands go to their nodes at once: none of
+        them depends on another's reply)."""
         with _guard("phone_request"):
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.get(self._card_key(person, card_no))
                 pipe.set(self._key("o", nonce_key), "1", nx=True, px=_ms(nonce_ttl))
                 if ticket_id:
                     pipe.hgetall(self._layout.ticket(ticket_id))
-                replies = await pipe.execute()
-        fields = cast("dict[str, str]", replies[2]) if ticket_id else {}
+                if hit_key:
+                    self._queue_hit(pipe, hit_key, hit_window)
+                if face_lock_day:
+                    pipe.get(self._key("v", keys.face_lock(person, face_lock_day)))
+                replies = iter(await pipe.execute())
+        card, fresh = cast("str | None", next(replies)), bool(next(replies))
+        fields = cast("dict[str, str]", next(replies)) if ticket_id else {}
+        hits = int(next(replies)) if hit_key else 0
+        lock = cast("str | None", next(replies)) if face_lock_day else None
         return PhoneRead(
-            card=_loads_value(cast("str | None", replies[0])),
-            fresh_nonce=bool(replies[1]),
+            card=_loads_value(card),
+            fresh_nonce=fresh,
             ticket=codec.from_fields(fields) if fields else None,
+            hits=hits,
+            face_lock=records.loads(FaceLock, lock),
+        )
+
+    async def ticket_request(
+        self, request_id: str, *, hit_key: str, window: float
+    ) -> TicketRequestRead:
+        with _guard("ticket_request"):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                self._queue_hit(pipe, hit_key, window)
+                pipe.get(self._key("v", keys.authorization_request(request_id)))
+                count, raw = await pipe.execute()
+        return TicketRequestRead(
+            hits=int(count),
+            request=records.loads_request(cast("str | None", raw)),
         )
 
     async def commit_transition(
@@ -477,6 +510,12 @@ class RedisStore:
         with _guard("hit"):
             count = await self._hit(keys=[self._key("h", key)], args=[_ms(window)])
         return int(count)
+
+    def _queue_hit(self, pipe: Any, key: str, window: float) -> None:
+        """`hit` in a pipeline: the same script, sent whole (EVAL: a pipeline handed the
+        script object would first ask SCRIPT EXISTS, a round trip of its own, and a Cluster
+        pipeline refuses EVALSHA, which a node that never loaded the script would not run)."""
+        pipe.eval(self._hit.script, 1, self._key("h", key), _ms(window))
 
     # E-cards: every key of one person under the hash tag {person:P}
 

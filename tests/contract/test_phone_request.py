@@ -1,5 +1,6 @@
 """`phone_request`, on every backend: a signed phone call's reads in one go — the e-card
-record, the device nonce spent once, and the ticket the call names."""
+record, the device nonce spent once, the ticket the call names, and when asked a rate-limit hit
+and the person's face lock of the day."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import asyncio
 import dataclasses
 
 from authsvc.store.base import ISSUED
+from authsvc.store.records import FaceLock
 
-from .conftest import AnyStore
+from .conftest import AnyStore, Lapse
 from .test_store import pending
 
 NOW = 1_700_000_000.5
@@ -83,3 +85,75 @@ async def test_a_commit_from_the_read_ticket_writes_what_a_full_rewrite_would(
         stale, expected_version=start.version, ttl=60, event={}, audit={}, previous=start
     )
     assert await store.get_ticket(start.id) == target, "a lost race writes nothing"
+
+
+async def test_a_hit_is_counted_with_the_reads_on_the_counter_hit_counts(
+    store: AnyStore,
+) -> None:
+    """`hit_key` counts one hit on the same counter `hit` counts, whatever the reads find (a
+    replayed nonce, no ticket: the caller refuses, in its own order); none is counted without."""
+    await _issued(store)
+    key = "rl:scan-device:device-a"
+    first = await store.phone_request(
+        person=PERSON,
+        card_no="E1",
+        nonce_key="nonce:d:h1",
+        nonce_ttl=60,
+        hit_key=key,
+        hit_window=60,
+    )
+    assert first.hits == 1 and first.fresh_nonce and first.card is not None
+    assert await store.hit(key, window=60) == 2
+    replayed = await store.phone_request(
+        person=PERSON,
+        card_no="E1",
+        nonce_key="nonce:d:h1",
+        nonce_ttl=60,
+        ticket_id="nope",
+        hit_key=key,
+        hit_window=60,
+    )
+    assert replayed.hits == 3 and not replayed.fresh_nonce and replayed.ticket is None
+    plain = await store.phone_request(
+        person=PERSON, card_no="E1", nonce_key="nonce:d:h2", nonce_ttl=60
+    )
+    assert plain.hits == 0 and await store.hit(key, window=60) == 4
+
+
+async def test_a_counted_hits_window_starts_at_the_first_hit(store: AnyStore, lapse: Lapse) -> None:
+    """The window is set by the first hit and not moved by later ones, as `hit`'s is."""
+
+    async def count(nonce: str) -> int:
+        read = await store.phone_request(
+            person=PERSON,
+            card_no="E1",
+            nonce_key=nonce,
+            nonce_ttl=60,
+            hit_key="rl:scan-device:w",
+            hit_window=0.6,
+        )
+        return read.hits
+
+    assert await count("nonce:w:1") == 1
+    await lapse(0.35)
+    assert await count("nonce:w:2") == 2
+    await lapse(0.4)
+    assert await count("nonce:w:3") == 1, "the window began at the first hit"
+
+
+async def test_the_face_lock_of_the_day_asked_for_is_read(store: AnyStore) -> None:
+    """`face_lock_day` reads the person's lock on that day (None on another day, or unasked)."""
+    await _issued(store)
+    lock = FaceLock(person=PERSON, day="2026-12-02", since=NOW)
+    await store.save_face_lock(lock, ttl=60)
+
+    async def read(nonce: str, day: str) -> FaceLock | None:
+        got = await store.phone_request(
+            person=PERSON, card_no="E1", nonce_key=nonce, nonce_ttl=60, face_lock_day=day
+        )
+        assert got.fresh_nonce and got.card is not None
+        return got.face_lock
+
+    assert await read("nonce:f:1", "2026-12-02") == lock
+    assert await read("nonce:f:2", "2026-12-03") is None
+    assert await read("nonce:f:3", "") is None

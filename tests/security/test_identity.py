@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import secrets
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -200,6 +201,24 @@ async def test_a_challenge_is_used_once_and_only_for_its_ticket(
         refused(await mobile(http, phone, base + "/face", misused), 400, "face_challenge_invalid")
 
 
+async def test_a_replayed_answer_leaves_its_challenge_unused(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """A face answer sent with a nonce already spent is request_replayed before its challenge
+    is taken: the ticket is unchanged and the challenge still answers once."""
+    _, phone, ticket_id = await begin(authsvc, http, phones)
+    await phone.choose((phone.ticket.account("personal"))["key"])  # type: ignore[union-attr]
+    base, spent = f"/api/mobile/tickets/{ticket_id}", secrets.token_urlsafe(16)
+    status, challenge = await mobile(http, phone, base + "/face-challenge", {}, nonce=spent)
+    assert status == 201
+    answer = phone._capture(challenge, phone.holder(), "capture")
+    async with unchanged(authsvc, ticket_id):
+        replayed = await mobile(http, phone, base + "/face", answer, nonce=spent)
+        refused(replayed, 401, "request_replayed")
+    status, body = await mobile(http, phone, base + "/face", answer)
+    assert status == 200 and body["passed"] is True
+
+
 @pytest.fixture
 async def strict(tmp_path: Path, store_kind: str, redis_prefix: str) -> AsyncIterator[Broker]:
     """authsvc with two failures per person per day and two applications per person per day."""
@@ -223,6 +242,24 @@ async def test_failures_per_person_per_day_lock_the_person(
     await phone_refused(phone.face_check("fail"), 403, "face_check_failed")
     async with unchanged(strict, ticket_id):
         await phone_refused(phone.face_check(), 429, "face_locked_today")
+
+
+async def test_a_locked_persons_answer_changes_nothing(
+    strict: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """A challenge issued before the person was locked: its answer, even the real face, is
+    face_locked_today (429); the ticket does not advance and the challenge is not taken."""
+    _, phone, ticket_id = await begin(strict, http, phones)
+    await phone.choose((phone.ticket.account("personal"))["key"])  # type: ignore[union-attr]
+    base = f"/api/mobile/tickets/{ticket_id}"
+    status, challenge = await mobile(http, phone, base + "/face-challenge", {})
+    assert status == 201
+    await phone_refused(phone.face_check("fail"), 403, "face_check_failed")
+    await phone_refused(phone.face_check("fail"), 403, "face_check_failed")
+    answer = phone._capture(challenge, phone.holder(), "capture")
+    async with unchanged(strict, ticket_id):
+        refused(await mobile(http, phone, base + "/face", answer), 429, "face_locked_today")
+    assert await strict.store.take_face_challenge(challenge["challenge_id"]) is not None
 
 
 async def test_applications_per_person_are_limited(

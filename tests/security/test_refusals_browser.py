@@ -14,7 +14,15 @@ from authsvc.config import Limits
 from authsvc.core import tickets
 from authsvc.core.crypto import b64u
 from tests.conftest import PhoneFactory
-from tests.security.helpers import StartServer, begin, phone_refused, post, refused, unchanged
+from tests.security.helpers import (
+    StartServer,
+    begin,
+    phone_refused,
+    post,
+    refused,
+    signed,
+    unchanged,
+)
 from tests.support.browser import BrowserLogin, next_state
 from tests.support.servers import Broker
 
@@ -58,16 +66,35 @@ async def test_websocket_with_a_wrong_secret_is_refused(
 async def test_ticket_creation_is_rate_limited_per_ip(
     server: StartServer, http: aiohttp.ClientSession
 ) -> None:
-    """The fourth ticket a minute from one IP is 429 rate_limited, and no ticket is created."""
+    """The fourth ticket a minute from one IP is 429 rate_limited with Retry-After, whatever its
+    body (a good one, one that is not JSON, one naming no request), and no ticket is created."""
     svc = await server(limits=Limits(tickets_per_ip_per_minute=3))
     browser = BrowserLogin(svc.url, http)
     await browser.open_page()
     for _ in range(3):
         await browser.new_ticket()
-    body = json.dumps({"request": browser.request_id, "identity": "personal"}).encode()
-    refused(await post(http, svc.url + "/api/tickets", body), 429, "rate_limited")
+    good = json.dumps({"request": browser.request_id, "identity": "personal"}).encode()
+    for body in (good, b"{", b"{}"):
+        async with http.post(svc.url + "/api/tickets", data=body) as response:
+            assert response.headers["Retry-After"] == "60"
+            refused((response.status, await response.json()), 429, "rate_limited")
     created = [r for r in await svc.store.audit_records(1000) if r.get("outcome") == "created"]
     assert len(created) == 3
+
+
+async def test_a_ticket_request_refused_for_its_body_counts_toward_the_limit(
+    server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    """A body that is not JSON, or names no request, is refused as it is and counted: with a
+    limit of two, a good request after them is 429 and creates nothing."""
+    svc = await server(limits=Limits(tickets_per_ip_per_minute=2))
+    browser = BrowserLogin(svc.url, http)
+    await browser.open_page()
+    refused(await post(http, svc.url + "/api/tickets", b"{"), 400, "malformed_json")
+    refused(await post(http, svc.url + "/api/tickets", b"{}"), 400, "invalid_request")
+    good = json.dumps({"request": browser.request_id, "identity": "personal"}).encode()
+    refused(await post(http, svc.url + "/api/tickets", good), 429, "rate_limited")
+    assert not [r for r in await svc.store.audit_records(1000) if r.get("outcome") == "created"]
 
 
 async def test_scans_are_rate_limited_per_device(
@@ -83,6 +110,28 @@ async def test_scans_are_rate_limited_per_device(
     third = await browser.new_ticket()
     async with unchanged(svc, third["ticket_id"]) as before:
         await phone_refused(phone.scan(third["qr_text"]), 429, "rate_limited")
+    assert before.state is tickets.State.PENDING
+
+
+async def test_a_scan_past_the_limit_spends_its_nonce_first(
+    server: StartServer, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """Past the per-device limit a fresh scan is 429 with Retry-After; the same signed request
+    again is request_replayed (the nonce is checked first); the ticket stays pending."""
+    svc = await server(limits=Limits(scans_per_device_per_minute=1))
+    phone = await phones(svc.url)
+    browser = BrowserLogin(svc.url, http)
+    await browser.open_page()
+    await phone.scan((await browser.new_ticket())["qr_text"])
+    second = await browser.new_ticket()
+    body = json.dumps({"qr": second["qr_text"]}).encode()
+    headers = signed(phone, "/api/mobile/scan", body)
+    async with unchanged(svc, second["ticket_id"]) as before:
+        async with http.post(svc.url + "/api/mobile/scan", data=body, headers=headers) as response:
+            assert response.headers["Retry-After"] == "60"
+            refused((response.status, await response.json()), 429, "rate_limited")
+        replayed = await post(http, svc.url + "/api/mobile/scan", body, headers)
+        refused(replayed, 401, "request_replayed")
     assert before.state is tickets.State.PENDING
 
 

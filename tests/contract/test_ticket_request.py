@@ -1,0 +1,101 @@
+"""`ticket_request`, on every backend: `POST /api/tickets`' per-IP hit and its authorization
+request read together; and, on Redis, a hit folded into a pipeline counted on a Redis that has
+no script loaded (just restarted)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from authsvc.core.oidc.authorize import AuthorizationRequest, PendingRequest
+from authsvc.core.tickets import Identity
+from authsvc.store.redis import RedisStore
+from tests.support.redis_cluster import RedisCluster, lone_redis
+
+from .conftest import AnyStore, Lapse
+from .test_phone_request import CARD, NOW, PERSON
+
+KEY = "rl:ticket-ip:203.0.113.7"
+
+
+def remembered(request_id: str = "r-1") -> PendingRequest:
+    request = AuthorizationRequest(
+        client_id="hall",
+        redirect_uri="https://hall.example/cb",
+        scope=("openid",),
+        state="甲",
+        nonce="n-1",
+        code_challenge="c" * 43,
+        identity=Identity.PERSONAL,
+        display="page",
+    )
+    return PendingRequest(id=request_id, request=request, expires_at=NOW + 1800)
+
+
+async def test_counts_the_hit_and_reads_the_request(store: AnyStore) -> None:
+    """The count includes this hit, on the counter `hit` counts; the request reads back equal,
+    an unknown one as None (and is counted all the same)."""
+    record = remembered()
+    await store.save_authorization_request(record, ttl=60)
+    first = await store.ticket_request("r-1", hit_key=KEY, window=60)
+    assert (first.hits, first.request) == (1, record)
+    unknown = await store.ticket_request("r-404", hit_key=KEY, window=60)
+    assert (unknown.hits, unknown.request) == (2, None)
+    assert await store.hit(KEY, window=60) == 3
+    other = await store.ticket_request("r-1", hit_key="rl:ticket-ip:198.51.100.1", window=60)
+    assert (other.hits, other.request) == (1, record)
+
+
+async def test_the_window_starts_at_the_first_hit(store: AnyStore, lapse: Lapse) -> None:
+    """The window is set by the first hit and not moved by later ones, as `hit`'s is."""
+    assert (await store.ticket_request("r-1", hit_key=KEY, window=0.6)).hits == 1
+    await lapse(0.35)
+    assert (await store.ticket_request("r-1", hit_key=KEY, window=0.6)).hits == 2
+    await lapse(0.4)
+    assert (await store.ticket_request("r-1", hit_key=KEY, window=0.6)).hits == 1
+
+
+@pytest.fixture(params=["redis", "redis-cluster"])
+async def own_redis(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RedisStore]:
+    """A RedisStore whose Redis has just forgotten every script (SCRIPT FLUSH, as after a
+    restart): a lone redis-server of the test's own, or the test cluster (its own ports)."""
+    if request.param == "redis-cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        prefix = "qrauth-test:noscript:"
+        store = await RedisStore.connect(cluster.url, prefix=prefix, cluster=True)
+        for node in cluster.nodes:
+            with node.client() as client:
+                client.script_flush()
+        try:
+            yield store
+        finally:
+            await store.close()
+            cluster.purge(prefix)
+        return
+    node = lone_redis(tmp_path / "redis", aof=False)
+    try:
+        store = await RedisStore.connect(node.url, prefix="qrauth-test:")
+        try:
+            yield store
+        finally:
+            await store.close()
+    finally:
+        node.stop()
+
+
+@pytest.mark.redis
+async def test_a_folded_hit_is_counted_on_a_redis_without_scripts(
+    own_redis: RedisStore,
+) -> None:
+    """A pipeline's hit sends its script whole: a Redis (every node of a Cluster) that has
+    loaded no script counts it once, as `hit` does."""
+    assert (await own_redis.ticket_request("r-1", hit_key=KEY, window=60)).hits == 1
+    assert (await own_redis.ticket_request("r-1", hit_key=KEY, window=60)).hits == 2
+    assert await own_redis.issue_card(PERSON, dict(CARD), expected="", now=NOW) == "issued"
+    read = await own_redis.phone_request(
+        person=PERSON, card_no="E1", nonce_key="nonce:x", nonce_ttl=60, hit_key=KEY, hit_window=60
+    )
+    assert read.hits == 3 and read.fresh_nonce
+    assert await own_redis.hit(KEY, window=60) == 4
