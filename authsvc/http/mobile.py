@@ -13,7 +13,6 @@ from authsvc.core.ecard import Card
 from authsvc.core.oidc.claims import released
 from authsvc.core.useragent import browser_and_os, rough_place
 from authsvc.http.common import (
-    RateLimit,
     broker,
     client_ip,
     field,
@@ -82,13 +81,11 @@ async def _fetch(
     *,
     ticket_id: str = "",
     require_active: bool = True,
-    limit: RateLimit | None = None,
     face_lock_day: str = "",
 ) -> PhoneRead:
     """One round trip for a signed call: the card's record (checked), the nonce (spent), the
     ticket the call is about (read; TicketNotFound when it names one that is not there), and
-    when asked a hit on `limit` (refused past it, after those checks) and the person's face
-    lock on `face_lock_day` (read, for the caller to check)."""
+    when asked the person's face lock on `face_lock_day` (read, for the caller to check)."""
     b = broker(request)
     if len(ticket_id) > 64:
         raise errors.TicketNotFound()
@@ -98,8 +95,6 @@ async def _fetch(
         nonce_key=_nonce_key(request, card.device_id),
         nonce_ttl=_nonce_ttl(request),
         ticket_id=ticket_id,
-        hit_key=limit.key if limit else "",
-        hit_window=limit.window if limit else 0.0,
         face_lock_day=face_lock_day,
     )
     await ecards.check_record(b, card, read.card, require_active=require_active)
@@ -107,8 +102,6 @@ async def _fetch(
         raise errors.RequestReplayed()
     if ticket_id and read.ticket is None:
         raise errors.TicketNotFound()
-    if limit is not None:
-        limit.check(read.hits)
     return read
 
 
@@ -117,12 +110,9 @@ async def _fetch_ticket(
     card: Card,
     ticket_id: str,
     *,
-    limit: RateLimit | None = None,
     face_lock_day: str = "",
 ) -> tuple[tickets.Ticket, PhoneRead]:
-    read = await _fetch(
-        request, card, ticket_id=ticket_id or "-", limit=limit, face_lock_day=face_lock_day
-    )
+    read = await _fetch(request, card, ticket_id=ticket_id or "-", face_lock_day=face_lock_day)
     if read.ticket is None:  # _fetch has refused already; this tells the type checker
         raise errors.TicketNotFound()
     return read.ticket, read
@@ -224,8 +214,11 @@ async def scan(request: web.Request) -> web.Response:
     card, raw = await _signed(request)
     body = parse_json(raw)
     claims = login.verify_qr(b, field(body, "qr", max_len=qr.MAX_PAYLOAD_CHARS + 200))
-    limit = RateLimit("scan-device", card.device_id, b.settings.limits.scans_per_device_per_minute)
-    stored, _ = await _fetch_ticket(request, card, claims.ticket_id, limit=limit)
+    stored, _ = await _fetch_ticket(request, card, claims.ticket_id)
+    # Counted after the nonce is spent, on its own: a replay must not use up the device's scans.
+    await rate_limit(
+        request, "scan-device", card.device_id, b.settings.limits.scans_per_device_per_minute
+    )
     ticket = await login.scan(b, claims, card, stored)
     return json_response(_scan_view(b, ticket))
 

@@ -36,7 +36,6 @@ class PhoneRead:
     card: dict[str, Any] | None  # the e-card's record
     fresh_nonce: bool  # the device nonce had not been seen (it is now spent)
     ticket: Ticket | None  # the ticket the request is about, when it named one
-    hits: int = 0  # the count `hit(hit_key)` returned, when a hit key was given
     face_lock: FaceLock | None = None  # the person's face lock on `face_lock_day`, when asked
 
 
@@ -92,15 +91,13 @@ class Store(Protocol):
         nonce_key: str,
         nonce_ttl: float,
         ticket_id: str = "",
-        hit_key: str = "",
-        hit_window: float = 0.0,
         face_lock_day: str = "",
     ) -> PhoneRead:
         """One signed phone request's reads: spend the nonce (`add_once(nonce_key)`), read the
-        e-card record and, when given, the ticket `ticket_id`, one `hit(hit_key,
-        window=hit_window)` and the person's face lock on `face_lock_day`
-        (`get_face_lock(person, face_lock_day)`) — one round trip on Redis. The hit is counted
-        whatever the rest reads: the caller refuses in its own order."""
+        e-card record and, when given, the ticket `ticket_id` and the person's face lock on
+        `face_lock_day` (`get_face_lock(person, face_lock_day)`) — one round trip on Redis.
+        No rate-limit hit rides along: a replayed request, refused for its nonce, must not
+        count against the device's limits."""
         ...
 
     async def ticket_request(

@@ -132,15 +132,12 @@ class MemoryStore:
         nonce_key: str,
         nonce_ttl: float,
         ticket_id: str = "",
-        hit_key: str = "",
-        hit_window: float = 0.0,
         face_lock_day: str = "",
     ) -> PhoneRead:
         return PhoneRead(
             card=await self.get_card(card_no, person=person),
             fresh_nonce=await self.add_once(nonce_key, ttl=nonce_ttl),
             ticket=await self.get_ticket(ticket_id) if ticket_id else None,
-            hits=await self.hit(hit_key, window=hit_window) if hit_key else 0,
             face_lock=await self.get_face_lock(person, face_lock_day) if face_lock_day else None,
         )
 

@@ -249,8 +249,6 @@ class RedisStore:
         nonce_key: str,
         nonce_ttl: float,
         ticket_id: str = "",
-        hit_key: str = "",
-        hit_window: float = 0.0,
         face_lock_day: str = "",
     ) -> PhoneRead:
         """One pipeline (on a Redis Cluster its commands go to their nodes at once: none of
@@ -261,20 +259,16 @@ class RedisStore:
                 pipe.set(self._key("o", nonce_key), "1", nx=True, px=_ms(nonce_ttl))
                 if ticket_id:
                     pipe.hgetall(self._layout.ticket(ticket_id))
-                if hit_key:
-                    self._queue_hit(pipe, hit_key, hit_window)
                 if face_lock_day:
                     pipe.get(self._key("v", keys.face_lock(person, face_lock_day)))
                 replies = iter(await pipe.execute())
         card, fresh = cast("str | None", next(replies)), bool(next(replies))
         fields = cast("dict[str, str]", next(replies)) if ticket_id else {}
-        hits = int(next(replies)) if hit_key else 0
         lock = cast("str | None", next(replies)) if face_lock_day else None
         return PhoneRead(
             card=_loads_value(card),
             fresh_nonce=fresh,
             ticket=codec.from_fields(fields) if fields else None,
-            hits=hits,
             face_lock=records.loads(FaceLock, lock),
         )
 

@@ -10,7 +10,7 @@ import dataclasses
 from authsvc.store.base import ISSUED
 from authsvc.store.records import FaceLock
 
-from .conftest import AnyStore, Lapse
+from .conftest import AnyStore
 from .test_store import pending
 
 NOW = 1_700_000_000.5
@@ -85,60 +85,6 @@ async def test_a_commit_from_the_read_ticket_writes_what_a_full_rewrite_would(
         stale, expected_version=start.version, ttl=60, event={}, audit={}, previous=start
     )
     assert await store.get_ticket(start.id) == target, "a lost race writes nothing"
-
-
-async def test_a_hit_is_counted_with_the_reads_on_the_counter_hit_counts(
-    store: AnyStore,
-) -> None:
-    """`hit_key` counts one hit on the same counter `hit` counts, whatever the reads find (a
-    replayed nonce, no ticket: the caller refuses, in its own order); none is counted without."""
-    await _issued(store)
-    key = "rl:scan-device:device-a"
-    first = await store.phone_request(
-        person=PERSON,
-        card_no="E1",
-        nonce_key="nonce:d:h1",
-        nonce_ttl=60,
-        hit_key=key,
-        hit_window=60,
-    )
-    assert first.hits == 1 and first.fresh_nonce and first.card is not None
-    assert await store.hit(key, window=60) == 2
-    replayed = await store.phone_request(
-        person=PERSON,
-        card_no="E1",
-        nonce_key="nonce:d:h1",
-        nonce_ttl=60,
-        ticket_id="nope",
-        hit_key=key,
-        hit_window=60,
-    )
-    assert replayed.hits == 3 and not replayed.fresh_nonce and replayed.ticket is None
-    plain = await store.phone_request(
-        person=PERSON, card_no="E1", nonce_key="nonce:d:h2", nonce_ttl=60
-    )
-    assert plain.hits == 0 and await store.hit(key, window=60) == 4
-
-
-async def test_a_counted_hits_window_starts_at_the_first_hit(store: AnyStore, lapse: Lapse) -> None:
-    """The window is set by the first hit and not moved by later ones, as `hit`'s is."""
-
-    async def count(nonce: str) -> int:
-        read = await store.phone_request(
-            person=PERSON,
-            card_no="E1",
-            nonce_key=nonce,
-            nonce_ttl=60,
-            hit_key="rl:scan-device:w",
-            hit_window=0.6,
-        )
-        return read.hits
-
-    assert await count("nonce:w:1") == 1
-    await lapse(0.35)
-    assert await count("nonce:w:2") == 2
-    await lapse(0.4)
-    assert await count("nonce:w:3") == 1, "the window began at the first hit"
 
 
 async def test_the_face_lock_of_the_day_asked_for_is_read(store: AnyStore) -> None:

@@ -113,6 +113,27 @@ async def test_scans_are_rate_limited_per_device(
     assert before.state is tickets.State.PENDING
 
 
+async def test_a_replayed_scan_does_not_use_up_the_devices_scans(
+    server: StartServer, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """Someone replaying a captured signed scan is refused request_replayed, and it is not
+    counted: the phone's own next scan still fits in its limit of two a minute."""
+    svc = await server(limits=Limits(scans_per_device_per_minute=2))
+    phone = await phones(svc.url)
+    browser = BrowserLogin(svc.url, http)
+    await browser.open_page()
+    first = await browser.new_ticket()
+    body = json.dumps({"qr": first["qr_text"]}).encode()
+    headers = signed(phone, "/api/mobile/scan", body)
+    scanned = await post(http, svc.url + "/api/mobile/scan", body, headers)
+    assert scanned[0] == 200, scanned
+    for _ in range(3):
+        refused(
+            await post(http, svc.url + "/api/mobile/scan", body, headers), 401, "request_replayed"
+        )
+    await phone.scan((await browser.new_ticket())["qr_text"])
+
+
 async def test_a_scan_past_the_limit_spends_its_nonce_first(
     server: StartServer, http: aiohttp.ClientSession, phones: PhoneFactory
 ) -> None:
