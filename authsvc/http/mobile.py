@@ -25,6 +25,7 @@ from authsvc.keyring import Purpose
 from authsvc.registry import person_key
 from authsvc.services import ecards, face, login
 from authsvc.store.base import PhoneRead
+from authsvc.store.records import FaceLock
 
 routes = web.RouteTableDef()
 
@@ -131,6 +132,18 @@ async def _phone_on_ticket(request: web.Request) -> tuple[Card, dict[str, Any], 
     card, body = await _signed(request)
     ticket, _ = await _fetch_ticket(request, card, request.match_info["ticket_id"])
     return card, parse_json(body), ticket
+
+
+async def _face_step(
+    request: web.Request,
+) -> tuple[Card, dict[str, Any], tickets.Ticket, FaceLock | None]:
+    """`_phone_on_ticket`, and the card holder's face lock for today read in the same trip."""
+    card, raw = await _signed(request)
+    today = face_rules.day_of(broker(request).now())
+    ticket, read = await _fetch_ticket(
+        request, card, request.match_info["ticket_id"], face_lock_day=today
+    )
+    return card, parse_json(raw), ticket, read.face_lock
 
 
 @routes.get("/api/broker-keys")
@@ -262,8 +275,9 @@ async def choose_account(request: web.Request) -> web.Response:
 
 @routes.post("/api/mobile/tickets/{ticket_id}/face-challenge")
 async def ticket_face_challenge(request: web.Request) -> web.Response:
-    card, _, stored = await _phone_on_ticket(request)
-    challenge = await login.face_challenge(broker(request), stored, card)
+    b = broker(request)
+    card, _, stored, lock = await _face_step(request)
+    challenge = await login.face_challenge(b, stored, card, lock=lock)
     return json_response(challenge.view(), status=201)
 
 
@@ -271,13 +285,8 @@ async def ticket_face_challenge(request: web.Request) -> web.Response:
 async def face_check(request: web.Request) -> web.Response:
     """The capture for the ticket's challenge; pass or fail is the server's decision."""
     b = broker(request)
-    card, raw = await _signed(request)
-    today = face_rules.day_of(b.now())
-    stored, read = await _fetch_ticket(
-        request, card, request.match_info["ticket_id"], face_lock_day=today
-    )
-    body = parse_json(raw)
-    ticket, result = await login.face_check(b, stored, card, body, lock=read.face_lock)
+    card, body, stored, lock = await _face_step(request)
+    ticket, result = await login.face_check(b, stored, card, body, lock=lock)
     left = max(b.settings.limits.face_max_failures - ticket.face_failures, 0)
     if ticket.state is tickets.State.REJECTED:
         raise errors.FaceCheckExhausted()

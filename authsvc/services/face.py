@@ -58,8 +58,12 @@ async def require_not_locked(broker: Broker, id_number: str, lock: LockRead = UN
         raise errors.FaceLockedToday()
 
 
-async def issue(broker: Broker, *, purpose: str, id_number: str, device: str) -> Challenge:
-    await require_not_locked(broker, id_number)
+async def issue(
+    broker: Broker, *, purpose: str, id_number: str, device: str, lock: LockRead = UNREAD
+) -> Challenge:
+    """A liveness challenge, unless the person is locked today (`lock` as for
+    `require_not_locked`)."""
+    await require_not_locked(broker, id_number, lock)
     now = broker.now()
     challenge = face.new_challenge(
         purpose=purpose,

@@ -144,14 +144,18 @@ async def choose(broker: Broker, stored: Ticket, card: Card, key: str) -> Ticket
     )
 
 
-async def face_challenge(broker: Broker, stored: Ticket, card: Card) -> Challenge:
-    """A liveness challenge for this ticket, its card holder and the device that scanned it."""
+async def face_challenge(
+    broker: Broker, stored: Ticket, card: Card, *, lock: face.LockRead = face.UNREAD
+) -> Challenge:
+    """A liveness challenge for this ticket, its card holder and the device that scanned it.
+    `lock`: the card holder's face lock for today as read with the request, if it was."""
     tickets.require_scanned_by(stored, card.device_id, broker.now())
     return await face.issue(
         broker,
         purpose=face.ticket_purpose(stored.id),
         id_number=card.id_number,
         device=card.device_id,
+        lock=lock,
     )
 
 
