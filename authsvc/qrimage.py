@@ -29,9 +29,15 @@ class QrMatrix:
 
 
 def encode(text: str) -> QrMatrix:
-    barcode = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+    size, pixels = _zxing(text, None)
+    return QrMatrix(size=size, pixels=pixels)
+
+
+def _zxing(text: str, mask: int | None) -> tuple[int, bytes]:
+    kwargs = {} if mask is None else {"data_mask": mask}
+    barcode = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level="M", **kwargs)
     image = barcode.to_image(scale=1, add_quiet_zones=False)
-    return QrMatrix(size=image.shape[0], pixels=bytes(image))
+    return image.shape[0], bytes(image)
 
 
 def png(matrix: QrMatrix, *, scale: int = 1) -> bytes:
