@@ -21,9 +21,11 @@ import tempfile
 import time
 import tomllib
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import psutil
 from redis.asyncio import Redis
 
@@ -43,11 +45,15 @@ HALL = next(
 )
 
 
+Flow = Callable[[], Awaitable[Sample]]  # one login, as bench/logins.py makes it
+
+
 def log(message: str) -> None:
     print(f"[bench.cluster] {message}", file=sys.stderr, flush=True)
 
 
-def _cpu(pids: list[int]) -> float:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes (and of children they waited for) so far."""
     total = 0.0
     for pid in pids:
         times = psutil.Process(pid).cpu_times()
@@ -127,7 +133,7 @@ async def _measure(
     processes: int = 1,
 ) -> dict[str, Any]:
     await _closed(flow, args.warmup, args.concurrency)
-    before = {name: _cpu(p) for name, p in pids.items()}
+    before = {name: cpu_seconds(p) for name, p in pids.items()}
     switched = {name: _switches(p) for name, p in pids.items()}
     redis_before = await _redis_cpu(redis_urls)
     if args.rate_per_process:
@@ -136,7 +142,7 @@ async def _measure(
     else:
         samples, failed, elapsed = await _closed(flow, args.logins, args.concurrency)
     done = max(len(samples), 1)
-    cpu = {name: (_cpu(p) - before[name]) / done * 1000 for name, p in pids.items()}
+    cpu = {name: (cpu_seconds(p) - before[name]) / done * 1000 for name, p in pids.items()}
     switches = {name: (_switches(p) - switched[name]) / done for name, p in pids.items()}
     cpu["redis"] = (await _redis_cpu(redis_urls) - redis_before) / done * 1000
     return {
@@ -166,22 +172,41 @@ async def _scenario(
         extra_clients=[HALL],
         registry_file=bench_registry(folder / f"{name}-registry"),
     )
-    log(f"{name}: starting nginx + {processes} authsvc")
+
+    async def flow(http: aiohttp.ClientSession) -> Flow:
+        logins = Logins(http, cluster.authsvc_url, "")
+        await logins.setup(folder / name / "phones", args.phones, Algorithm.ES256)
+        return logins.authsvc_login
+
+    return await _behind_nginx(name, cluster, "authsvc", flow, redis_urls, args, processes)
+
+
+async def _behind_nginx(
+    name: str,
+    cluster: Cluster,
+    server: str,
+    flow: Callable[[aiohttp.ClientSession], Awaitable[Flow]],
+    redis_urls: list[str],
+    args: argparse.Namespace,
+    processes: int,
+) -> dict[str, Any]:
+    """Start `cluster`, measure the login `flow` makes (CPU of its `server` processes and of
+    nginx), stop it."""
+    log(f"{name}: starting nginx + {processes} {server}")
     await cluster.start(demo_data=False)
     try:
         async with session() as http:
-            logins = Logins(http, cluster.authsvc_url, "")
-            await logins.setup(folder / name / "phones", args.phones, Algorithm.ES256)
+            login = await flow(http)
             assert cluster.nginx is not None
+            nginx = psutil.Process(cluster.nginx.pid)
             pids = {
-                "authsvc": [p.popen.pid for p in cluster.authsvc],
-                "nginx": [c.pid for c in psutil.Process(cluster.nginx.pid).children()]
-                + [cluster.nginx.pid],
+                server: [p.popen.pid for p in cluster.authsvc],
+                "nginx": [c.pid for c in nginx.children()] + [nginx.pid],
             }
-            result = await _measure(logins.authsvc_login, pids, redis_urls, args, processes)
+            result = await _measure(login, pids, redis_urls, args, processes)
     finally:
         await cluster.stop()
-    result["authsvc_processes"] = processes
+    result[f"{server}_processes"] = processes
     log(f"{name}: {json.dumps(result)}")
     return result
 
@@ -206,23 +231,11 @@ async def _floor_behind_nginx(
         authsvc_count=processes,
         portal_count=1,
     )
-    log(f"{name}: starting nginx + {processes} floor")
-    await cluster.start(demo_data=False)
-    try:
-        async with session() as http:
-            logins = Logins(http, "", cluster.authsvc_url)
-            assert cluster.nginx is not None
-            pids = {
-                "floor": [p.popen.pid for p in cluster.authsvc],
-                "nginx": [c.pid for c in psutil.Process(cluster.nginx.pid).children()]
-                + [cluster.nginx.pid],
-            }
-            result = await _measure(logins.floor_login, pids, [args.redis_url], args, processes)
-    finally:
-        await cluster.stop()
-    result["floor_processes"] = processes
-    log(f"{name}: {json.dumps(result)}")
-    return result
+
+    async def flow(http: aiohttp.ClientSession) -> Flow:
+        return Logins(http, "", cluster.authsvc_url).floor_login
+
+    return await _behind_nginx(name, cluster, "floor", flow, [args.redis_url], args, processes)
 
 
 async def _floor(folder: Path, args: argparse.Namespace) -> dict[str, Any]:

@@ -19,15 +19,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import psutil
 from redis.asyncio import Redis
 
+from bench.cluster import cpu_seconds
 from bench.servers import purge, start_authsvc, wait_ready
-
-
-def _cpu(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
 
 
 async def _publish(redis: Redis, channel: str, rate: float, seconds: float) -> int:
@@ -50,12 +45,12 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             (channel,) = await redis.pubsub_channels(f"{prefix}*")
             pid = server.process.pid
             await asyncio.sleep(1.0)
-            before = _cpu(pid)
+            before = cpu_seconds([pid])
             await asyncio.sleep(args.seconds)
-            idle = (_cpu(pid) - before) / args.seconds
-            before, started = _cpu(pid), time.perf_counter()
+            idle = (cpu_seconds([pid]) - before) / args.seconds
+            before, started = cpu_seconds([pid]), time.perf_counter()
             sent = await _publish(redis, channel, args.rate, args.seconds)
-            busy = (_cpu(pid) - before) / (time.perf_counter() - started)
+            busy = (cpu_seconds([pid]) - before) / (time.perf_counter() - started)
         finally:
             server.stop()
             await purge(args.redis_url, prefix)

@@ -138,14 +138,14 @@ def public_key_from_jwk(jwk: dict[str, Any]) -> PublicKey:
     ValueError."""
     kty, crv = jwk.get("kty"), jwk.get("crv")
     if (kty, crv) == ("OKP", "Ed25519"):
-        return _public_key(str(kty), str(crv), str(jwk["x"]), "")
+        return _public_key("OKP", str(jwk["x"]), "")
     if (kty, crv) == ("EC", "P-256"):
-        return _public_key(str(kty), str(crv), str(jwk["x"]), str(jwk["y"]))
+        return _public_key("EC", str(jwk["x"]), str(jwk["y"]))
     raise ValueError("unsupported key type")
 
 
 @lru_cache(maxsize=4096)
-def _public_key(kty: str, crv: str, x: str, y: str) -> PublicKey:
+def _public_key(kty: str, x: str, y: str) -> PublicKey:
     """A phone's key is made once per process, not on each of its signed calls (a P-256 point
     is checked on the curve each time it is loaded: ~14 µs). Keys are immutable."""
     if kty == "OKP":

@@ -26,9 +26,8 @@ shard's audit stream share the hash tag of the ticket's shard (`{prefix}{sNN}:t:
 `…{sNN}:th:{id}`, `…{sNN}:events:{process}`, `…{sNN}:audit`), so a transition's Lua script
 stays on one slot; events use sharded pub/sub (SPUBLISH in the script, SSUBSCRIBE on one
 connection per master to the process's own channel of each shard: store/redis_events.py);
-the audit is one
-stream per shard, merged by entry id when read (records of one ticket are in one stream, in
-order; across shards the order is the masters' clocks', to the millisecond).
+the audit is one stream per shard, merged by entry id when read (records of one ticket are in
+one stream, in order; across shards the order is the masters' clocks', to the millisecond).
 
 Commands are never retried by the client: a retried GETDEL, INCR or compare-and-set whose
 first reply was lost would take, count or refuse twice (a cluster's MOVED/ASK redirections,
