@@ -35,7 +35,8 @@ from bench.logins import Logins, Sample, session
 from bench.servers import AUTHSVC_BENCH_ENV, bench_registry, start_floor, wait_ready
 from tests.support.redis_cluster import RedisCluster
 from tests.support.servers import TEST_CLIENTS
-from tools.cluster import Cluster, Process, free_port
+from tools.cluster import Cluster, Process
+from tools.ports import free_port
 
 # The tests' confidential client `hall` (its scopes and identities), as the bench logs in with it.
 HALL = next(

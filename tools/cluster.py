@@ -26,20 +26,13 @@ from pathlib import Path
 import aiohttp
 
 from tools import people
+from tools.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 NGINX = os.environ.get("NGINX") or shutil.which("nginx") or "/usr/sbin/nginx"
 PORTAL_SECRET = "portal-cluster-secret"  # noqa: S105 — the cluster's registered client secret
 ACCESS = re.compile(r'^(\S+) "(\S+) (\S+)" (\d+) (\S+) (\S+)$')
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import random
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -14,17 +13,10 @@ from pathlib import Path
 
 from redis import Redis
 
+from tools.ports import port_is_free
+
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def lone_redis(folder: Path, *, aof: bool) -> Node:
@@ -40,7 +32,7 @@ def _ports(count: int) -> list[int]:
     found: list[int] = []
     while len(found) < count:
         port = random.randrange(12000, 22000)
-        if port not in found and _free(port) and _free(port + 10000):
+        if port not in found and port_is_free(port) and port_is_free(port + 10000):
             found.append(port)
     return found
 

@@ -26,6 +26,7 @@ from authsvc.store import MemoryStore
 from authsvc.store.base import Store
 from tests.support import people
 from tests.support.redis import REDIS_URL, connect_redis
+from tools.ports import free_port
 from tools.ready import wait_until_ready
 
 TEST_CLIENTS = """
@@ -53,11 +54,6 @@ def free_socket() -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     return sock
-
-
-def free_port() -> int:
-    with free_socket() as sock:
-        return int(sock.getsockname()[1])
 
 
 def write_clients(
