@@ -7,18 +7,20 @@ encodes the same text in under 1 ms. The page shows a tiny 1-pixel-per-module PN
 
 from __future__ import annotations
 
-import io
 import re
+import struct
+import zlib
 from dataclasses import dataclass
 
 import zxingcpp
-from PIL import Image
 
 from authsvc import qrmask
 
 QUIET_ZONE = 4
 _FLIPS: dict[int, tuple[int, ...]] = {}  # symbol size → `_flips`
 _DARK_RUNS = re.compile(rb"\x00+")
+_LIGHT = b"\xff"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,16 +66,34 @@ def _flips(size: int, text: str, first: int) -> tuple[int, ...]:
 
 
 def png(matrix: QrMatrix, *, scale: int = 1) -> bytes:
-    """A PNG with a quiet zone; `scale` pixels per module."""
-    image = Image.frombytes("L", (matrix.size, matrix.size), matrix.pixels)
-    full = matrix.size + 2 * QUIET_ZONE
-    canvas = Image.new("L", (full, full), 255)
-    canvas.paste(image, (QUIET_ZONE, QUIET_ZONE))
-    if scale > 1:
-        canvas = canvas.resize((full * scale, full * scale), Image.Resampling.NEAREST)
-    out = io.BytesIO()
-    canvas.save(out, format="PNG", optimize=False, compress_level=1)
-    return out.getvalue()
+    """An 8-bit grey PNG with a quiet zone; `scale` pixels per module.
+
+    Written here rather than by Pillow: a login QR is ~40 rows of bytes, and Pillow's image,
+    paste and save machinery cost ~130 µs for it against ~15 µs for the chunks themselves.
+    """
+    full = (matrix.size + 2 * QUIET_ZONE) * scale
+    light_row = b"\x00" + _LIGHT * full
+    margin = _LIGHT * (QUIET_ZONE * scale)
+    rows = [light_row] * (QUIET_ZONE * scale)
+    for y in range(matrix.size):
+        modules = matrix.pixels[y * matrix.size : (y + 1) * matrix.size]
+        if scale > 1:
+            modules = bytes(value for value in modules for _ in range(scale))
+        rows.extend([b"\x00" + margin + modules + margin] * scale)
+    rows.extend([light_row] * (QUIET_ZONE * scale))
+    header = struct.pack(">IIBBBBB", full, full, 8, 0, 0, 0, 0)  # 8-bit grey, no interlace
+    return b"".join(
+        (
+            _PNG_SIGNATURE,
+            _chunk(b"IHDR", header),
+            _chunk(b"IDAT", zlib.compress(b"".join(rows), 1)),
+            _chunk(b"IEND", b""),
+        )
+    )
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def svg(matrix: QrMatrix) -> str:

@@ -300,3 +300,22 @@ def test_well_shaped_payloads_verify_or_raise_a_documented_error(
         length,
     )
     _verify_or_documented(text_of(head + client + tail))
+
+
+@pytest.mark.parametrize("scale", [1, 3])
+def test_the_png_holds_the_symbol_with_its_quiet_zone(scale: int) -> None:
+    """The hand-written PNG, decoded by Pillow: each module `scale`×`scale` pixels, black where
+    the symbol is dark, and a light quiet zone of 4 modules around it."""
+    matrix = qrimage.encode(qr.build(claims(), KEYS[Algorithm.ED25519]))
+    image = Image.open(io.BytesIO(qrimage.png(matrix, scale=scale)))
+    image.load()  # checks every chunk's CRC and the zlib stream
+    full = matrix.size + 2 * qrimage.QUIET_ZONE
+    assert image.mode == "L" and image.size == (full * scale, full * scale)
+    expected = bytearray(b"\xff" * full * full)
+    for y in range(matrix.size):
+        row = matrix.pixels[y * matrix.size : (y + 1) * matrix.size]
+        start = (y + qrimage.QUIET_ZONE) * full + qrimage.QUIET_ZONE
+        expected[start : start + matrix.size] = row
+    modules = image.resize((full, full), Image.Resampling.NEAREST).tobytes()
+    assert modules == bytes(expected)
+    assert set(image.tobytes()) == {0, 255}
