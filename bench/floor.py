@@ -17,6 +17,8 @@ to the holders' channels. One shared pub/sub connection per process, on its own 
 each message to the socket for its id and to the long-poll waiters of its id (the relay numbers
 a polled ticket's events: that is its version). No signatures, e-cards, QR, compare-and-set,
 audit, rate limits, per-socket queues or metrics: the ratio to authsvc is what those cost.
+It talks to Redis as authsvc does (commands through store/resp.py's LeanRedis, pub/sub through
+redis-py), so the client's cost per command is the same on both sides of the ratio.
 
 Run: python -m bench.floor --port P --redis-url URL --prefix PREFIX
 """
@@ -35,10 +37,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSMsgType, web
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
 
 from authsvc.cli import new_event_loop
 from authsvc.config import default_of
+from authsvc.store.resp import LeanRedis, LeanScript
 
 STATES = {
     "scan": "scanned",
@@ -51,10 +53,11 @@ TICKET_TTL_MS = 600_000
 HEARTBEAT = 15.0  # as authsvc's Limits.ws_heartbeat
 MAX_MESSAGE = 4096  # as authsvc's Limits.ws_max_message_bytes
 
-REDIS = web.AppKey("redis", Redis)
+REDIS = web.AppKey("redis", Redis)  # pub/sub, as authsvc's RedisStore
+COMMANDS = web.AppKey("commands", LeanRedis)  # everything else, as authsvc's RedisStore
 PREFIX = web.AppKey("prefix", str)
 PROCESS = web.AppKey("process", str)  # names this process's event channel
-PUBLISH_TO_HOLDERS = web.AppKey("publish_to_holders", AsyncScript)
+PUBLISH_TO_HOLDERS = web.AppKey("publish_to_holders", LeanScript)
 SOCKETS = web.AppKey("sockets", dict[str, web.WebSocketResponse])
 POLLED = web.AppKey("polled", dict[str, "Polled"])
 LONG_POLL_TIMEOUT = 25.0  # as authsvc's Limits.long_poll_timeout
@@ -91,7 +94,7 @@ def _hash(secret: str) -> str:
 async def _read_and_hold(app: web.Application, ticket_id: str) -> str | None:
     """The secret's hash, and this process among the ticket's holders (one round trip)."""
     holders = app[PREFIX] + "th:" + ticket_id
-    async with app[REDIS].pipeline(transaction=False) as pipe:
+    async with app[COMMANDS].pipeline(transaction=False) as pipe:
         pipe.sadd(holders, app[PROCESS]).pexpire(holders, TICKET_TTL_MS)
         pipe.get(app[PREFIX] + "t:" + ticket_id)
         replies = await pipe.execute()
@@ -100,7 +103,7 @@ async def _read_and_hold(app: web.Application, ticket_id: str) -> str | None:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    await request.app[REDIS].ping()
+    await request.app[COMMANDS].ping()
     return web.json_response({"status": "ready"})
 
 
@@ -108,7 +111,7 @@ async def readyz(request: web.Request) -> web.Response:
 async def create(request: web.Request) -> web.Response:
     ticket_id, secret = secrets.token_urlsafe(16), secrets.token_urlsafe(32)
     key = request.app[PREFIX] + "t:" + ticket_id
-    await request.app[REDIS].set(key, _hash(secret), px=TICKET_TTL_MS)
+    await request.app[COMMANDS].set(key, _hash(secret), px=TICKET_TTL_MS)
     return web.json_response(
         {"ticket_id": ticket_id, "browser_secret": secret, "ws_url": f"/ws/{ticket_id}"}, status=201
     )
@@ -207,13 +210,15 @@ def create_app(redis_url: str, prefix: str) -> web.Application:
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         app[REDIS] = Redis.from_url(redis_url, decode_responses=True, protocol=2)
-        app[PUBLISH_TO_HOLDERS] = app[REDIS].register_script(_PUBLISH_TO_HOLDERS)
+        app[COMMANDS] = LeanRedis(redis_url)
+        app[PUBLISH_TO_HOLDERS] = app[COMMANDS].register_script(_PUBLISH_TO_HOLDERS)
         relay = asyncio.create_task(_relay(app))
         yield
         relay.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await relay
         await app[REDIS].aclose()
+        await app[COMMANDS].aclose()
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_routes(routes)

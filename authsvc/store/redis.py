@@ -65,6 +65,7 @@ from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
 from authsvc.store.keys import CLUSTER_SHARDS, KeyLayout
 from authsvc.store.records import AccessToken, FaceLock, IssuedTokens, Redemption, SessionEntry
 from authsvc.store.redis_events import NET_ERRORS, EventReader, sharded_opener, single_opener
+from authsvc.store.resp import LeanRedis
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,8 @@ class RedisStore:
         self._received = 0
         self._fanout = Fanout()
         self._pubsub_client_id: int | None = None
-        self._redis: Redis | RedisCluster
+        self._redis: Redis | RedisCluster | LeanRedis
+        self._pubsub_pool: ConnectionPool | None = None
         if cluster:
             self._redis = RedisCluster.from_url(url, **options)
             opener = sharded_opener(
@@ -145,8 +147,11 @@ class RedisStore:
             )
             self._publish_command = "SPUBLISH"
         else:
-            pool = ConnectionPool.from_url(url, **options)
-            self._redis = Redis.from_pool(pool)  # owns the pool: aclose() disconnects it
+            # Commands go through LeanRedis (store/resp.py); redis-py's pool serves pub/sub.
+            pool = self._pubsub_pool = ConnectionPool.from_url(url, **options)
+            timeouts = {"socket_timeout": socket_timeout, "socket_connect_timeout": connect_timeout}
+            lean = LeanRedis.accepts(url)
+            self._redis = LeanRedis(url, **timeouts) if lean else Redis(connection_pool=pool)
             opener = single_opener(
                 pool, self._layout.channel(0, self._process), self._set_client_id
             )
@@ -625,6 +630,8 @@ class RedisStore:
         self._fanout.close_all()
         await self._events.close()
         await self._redis.aclose()
+        if self._pubsub_pool is not None:
+            await self._pubsub_pool.aclose()
 
     # ── Back-channel logout deliveries: one sorted set by due time and one hash of entries,
     # under one hash tag ({bcl}) so each script stays on one slot of a Redis Cluster ──────

@@ -13,11 +13,13 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
+from redis.asyncio import Redis
 
 from authsvc.core import device, tickets
 from mobile_sim import PhoneApp, PhoneError
 from tests.conftest import PhoneFactory
 from tests.support.browser import BrowserLogin
+from tests.support.redis import REDIS_URL
 from tests.support.servers import Broker
 
 Reply = tuple[int, dict[str, Any]]
@@ -125,5 +127,6 @@ async def value_keys(server: Broker, start: str) -> set[str]:
     if store.name == "memory":
         return {k for k in store._values._items if k.startswith(start)}
     prefix = store._prefix + "v:"
-    found = [k async for k in store._redis.scan_iter(match=prefix + start + "*", count=500)]
+    async with Redis.from_url(REDIS_URL, decode_responses=True) as redis:
+        found = [k async for k in redis.scan_iter(match=prefix + start + "*", count=500)]
     return {k[len(prefix) :] for k in found}

@@ -1,0 +1,215 @@
+"""store/resp.py's LeanRedis against real Redis: the same replies as redis-py for what the store
+sends, replies matched to their callers under concurrency, and a paused, killed or refusing
+Redis failing the commands that wait on it (never retried) with redis-py's errors."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from redis import exceptions as rx
+from redis.asyncio import Redis
+
+from authsvc.store.resp import LeanRedis
+from tests.support.redis import REDIS_URL
+from tests.support.redis_cluster import Node, lone_redis
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+async def lean() -> AsyncIterator[LeanRedis]:
+    client = LeanRedis(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def own_redis(tmp_path: Path) -> AsyncIterator[Node]:
+    node = lone_redis(tmp_path / "redis", aof=False)
+    yield node
+    node.stop()
+
+
+async def test_replies_are_redis_pys(lean: LeanRedis, raw_redis: Redis, redis_prefix: str) -> None:
+    """Every command the store sends, answered as redis-py (decode_responses, RESP2) answers."""
+    k = redis_prefix
+    for client, tag in ((raw_redis, "py"), (lean, "lean")):
+        assert await client.set(f"{k}{tag}:s", "v", px=60_000) is True
+        assert await client.set(f"{k}{tag}:s", "w", px=60_000, nx=True) is None
+    calls = [
+        lambda c, t: c.get(f"{k}{t}:s"),
+        lambda c, t: c.get(f"{k}{t}:missing"),
+        lambda c, t: c.hgetall(f"{k}{t}:missing"),
+        lambda c, t: c.zrange(f"{k}{t}:missing", 0, -1, withscores=True),
+        lambda c, t: c.xrevrange(f"{k}{t}:missing", count=5),
+        lambda c, t: c.ping(),
+    ]
+    for call in calls:
+        assert await call(lean, "lean") == await call(raw_redis, "py")
+    for client, tag in ((raw_redis, "py"), (lean, "lean")):
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.zadd(f"{k}{tag}:z", {"a": 1.5, "b": 0.25})
+            pipe.pexpire(f"{k}{tag}:z", 60_000)
+            pipe.xadd(f"{k}{tag}:x", {"r": "one"}, maxlen=10, approximate=True)
+            pipe.xadd(f"{k}{tag}:x", {"r": "two"}, maxlen=10, approximate=True)
+            pipe.eval("redis.call('HSET', KEYS[1], 'f', ARGV[1]) return 7", 1, f"{k}{tag}:h", "x")
+            replies = await pipe.execute()
+        assert replies[:2] == [2, True] and replies[-1] == 7
+    for call in [
+        lambda c, t: c.zrange(f"{k}{t}:z", 0, -1, withscores=True),
+        lambda c, t: c.zrange(f"{k}{t}:z", 0, -1),
+        lambda c, t: c.hgetall(f"{k}{t}:h"),
+        lambda c, t: c.hmget(f"{k}{t}:h", ["f", "nope"]),
+        lambda c, t: c.getdel(f"{k}{t}:s"),
+        lambda c, t: c.getdel(f"{k}{t}:s"),
+        lambda c, t: c.delete(f"{k}{t}:h", f"{k}{t}:nope"),
+    ]:
+        assert await call(lean, "lean") == await call(raw_redis, "py")
+    mine = await lean.xrevrange(f"{k}lean:x", count=5)
+    theirs = await raw_redis.xrevrange(f"{k}py:x", count=5)
+    assert [fields for _, fields in mine] == [fields for _, fields in theirs]
+    assert [fields for _, fields in mine] == [{"r": "two"}, {"r": "one"}]
+
+
+async def test_concurrent_callers_get_their_own_replies(
+    lean: LeanRedis, raw_redis: Redis, redis_prefix: str
+) -> None:
+    """500 tasks at once on the one connection, singles and pipelines mixed: each gets the
+    replies of its own commands."""
+    async with raw_redis.pipeline(transaction=False) as pipe:
+        for i in range(500):
+            pipe.set(f"{redis_prefix}{i}", str(i), px=60_000)
+        await pipe.execute()
+
+    async def read(i: int) -> None:
+        if i % 3:
+            assert await lean.get(f"{redis_prefix}{i}") == str(i)
+        else:
+            async with lean.pipeline(transaction=False) as pipe:
+                pipe.get(f"{redis_prefix}{i}").get(f"{redis_prefix}missing").get(
+                    f"{redis_prefix}{(i + 1) % 500}"
+                )
+                assert await pipe.execute() == [str(i), None, str((i + 1) % 500)]
+
+    await asyncio.gather(*(read(i) for i in range(500)))
+
+
+async def test_errors_are_raised_and_the_connection_goes_on(
+    lean: LeanRedis, raw_redis: Redis, redis_prefix: str
+) -> None:
+    """A command's error is redis-py's ResponseError; a pipeline runs every command and raises
+    the first error, and so does a transaction (whose other commands ran: Redis does not roll
+    back a MULTI … EXEC block)."""
+    key = f"{redis_prefix}h"
+    await raw_redis.hset(key, "f", "v")
+    with pytest.raises(rx.ResponseError, match="WRONGTYPE"):
+        await lean.get(key)
+    async with lean.pipeline(transaction=False) as pipe:
+        pipe.set(f"{redis_prefix}a", "1", px=60_000).get(key).set(f"{redis_prefix}b", "2", px=1)
+        with pytest.raises(rx.ResponseError, match="WRONGTYPE"):
+            await pipe.execute()
+    assert await raw_redis.get(f"{redis_prefix}a") == "1"
+    async with lean.pipeline(transaction=True) as pipe:
+        pipe.set(f"{redis_prefix}c", "1", px=60_000).zremrangebyrank(key, 0, 1)
+        with pytest.raises(rx.ResponseError, match="WRONGTYPE"):
+            await pipe.execute()
+    assert await raw_redis.get(f"{redis_prefix}c") == "1"
+    assert await lean.hgetall(key) == {"f": "v"}
+
+
+async def test_a_script_unknown_to_redis_is_sent_whole_once(
+    lean: LeanRedis, raw_redis: Redis, redis_prefix: str
+) -> None:
+    """EVALSHA first; on NOSCRIPT, EVAL (which loads it), then EVALSHA again."""
+    source = f"-- {secrets.token_hex(8)}\nreturn redis.call('INCR', KEYS[1])"
+    script = lean.register_script(source)
+    key = f"{redis_prefix}n"
+    assert await raw_redis.script_exists(script.sha) == [False]
+    assert await script(keys=[key]) == 1
+    assert await raw_redis.script_exists(script.sha) == [True]
+    assert await script(keys=[key]) == 2
+    with pytest.raises(rx.ResponseError):
+        await lean.register_script("return redis.call('NOPE')")()
+
+
+async def test_a_paused_redis_times_out_the_waiting_commands(own_redis: Node) -> None:
+    """Redis paused past the socket timeout: the commands waiting fail with TimeoutError, not
+    retried; once Redis answers again, the next command works on a new connection."""
+    client = LeanRedis(own_redis.url, socket_timeout=0.3)
+    admin = Redis(port=own_redis.port, decode_responses=True)
+    try:
+        assert await client.set("counter", "0") is True
+        await admin.client_pause(1500, all=True)
+        started = asyncio.get_running_loop().time()
+        results = await asyncio.gather(
+            *(client.execute_command("INCR", "counter") for _ in range(3)), return_exceptions=True
+        )
+        waited = asyncio.get_running_loop().time() - started
+        assert all(isinstance(r, rx.TimeoutError) for r in results), results
+        assert 0.3 <= waited < 1.2
+        await asyncio.sleep(1.4)
+        # Each INCR was sent once: Redis dropped them with the closed connection (0), or ran
+        # them before it saw the close (3); a resend would make it more.
+        assert await client.get("counter") in ("0", "3")
+    finally:
+        await client.aclose()
+        await admin.aclose()
+
+
+async def test_a_killed_connection_fails_its_commands_and_the_next_one_reconnects(
+    own_redis: Node,
+) -> None:
+    client = LeanRedis(own_redis.url)
+    admin = Redis(port=own_redis.port, decode_responses=True)
+    try:
+        assert await client.ping() is True
+        await admin.client_pause(500, all=True)
+        waiting = asyncio.ensure_future(client.get("k"))
+        await asyncio.sleep(0.1)
+        killed = await admin.client_kill_filter(_type="normal", skipme=True)
+        assert killed == 1
+        with pytest.raises(rx.ConnectionError):
+            await waiting
+        assert await client.set("k", "v") is True
+        assert await client.get("k") == "v"
+    finally:
+        await client.aclose()
+        await admin.aclose()
+
+
+async def test_a_redis_that_is_not_there_is_a_connection_error(own_redis: Node) -> None:
+    own_redis.stop()
+    client = LeanRedis(own_redis.url, socket_connect_timeout=0.5)
+    with pytest.raises(rx.ConnectionError):
+        await client.get("k")
+    own_redis.start()
+    assert await client.ping() is True
+    await client.aclose()
+
+
+async def test_password_and_database_from_the_url(own_redis: Node) -> None:
+    admin = Redis(port=own_redis.port, decode_responses=True)
+    await admin.config_set("requirepass", "s3cret")
+    await admin.aclose()
+    wrong = LeanRedis(f"redis://:nope@127.0.0.1:{own_redis.port}/0")
+    with pytest.raises(rx.ResponseError):
+        await wrong.ping()
+    await wrong.aclose()
+    client = LeanRedis(f"redis://default:s3cret@127.0.0.1:{own_redis.port}/3")
+    assert await client.set("in-three", "yes") is True
+    await client.aclose()
+    check = Redis(port=own_redis.port, db=3, password="s3cret", decode_responses=True)
+    assert await check.get("in-three") == "yes"
+    await check.aclose()
+
+
+def test_other_schemes_are_left_to_redis_py() -> None:
+    assert LeanRedis.accepts("redis://127.0.0.1:6379/0")
+    assert not LeanRedis.accepts("rediss://127.0.0.1:6379/0")
+    assert not LeanRedis.accepts("unix:///run/redis.sock")
+    with pytest.raises(ValueError, match="plain TCP"):
+        LeanRedis("rediss://127.0.0.1:6379/0")
