@@ -38,7 +38,7 @@ from collections.abc import AsyncIterator
 from aiohttp import WSMsgType, web
 from redis.asyncio import Redis
 
-from authsvc.cli import new_event_loop, settle_gc
+from authsvc.cli import new_event_loop
 from authsvc.config import default_of
 from authsvc.store.resp import LeanRedis, LeanScript
 
@@ -231,10 +231,8 @@ def main() -> None:
     parser.add_argument("--redis-url", required=True)
     parser.add_argument("--prefix", required=True)
     args = parser.parse_args()
-    app = create_app(args.redis_url, args.prefix)
-    settle_gc()  # authsvc's collector settings, as its loop: the ratio compares the work
     web.run_app(
-        app,
+        create_app(args.redis_url, args.prefix),
         host="127.0.0.1",
         port=args.port,
         print=None,

@@ -73,7 +73,13 @@ class Server:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _spawn(name: str, args: list[str], env: dict[str, str], folder: Path, port: int) -> Server:
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _spawn(
+    name: str, args: list[str], env: dict[str, str], folder: Path, port: int, root: Path = ROOT
+) -> Server:
+    """`python ARGS` run in `root` (this checkout, or another one's code for `bench.ab`)."""
     log = folder / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(  # our own modules, fixed arguments
@@ -81,7 +87,7 @@ def _spawn(name: str, args: list[str], env: dict[str, str], folder: Path, port: 
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
-            cwd=Path(__file__).resolve().parent.parent,
+            cwd=root,
         )
     return Server(name=name, url=f"http://127.0.0.1:{port}", process=process, log=log)
 
@@ -97,7 +103,9 @@ def bench_registry(folder: Path) -> Path:
     return path
 
 
-def start_authsvc(folder: Path, redis_url: str, prefix: str, *, name: str = "authsvc") -> Server:
+def start_authsvc(
+    folder: Path, redis_url: str, prefix: str, *, name: str = "authsvc", root: Path = ROOT
+) -> Server:
     """authsvc on RedisStore at `redis_url`, or with `redis_url` empty on EmbeddedStore (its
     SQLite file in `folder`); the same settings otherwise."""
     port = free_port()
@@ -118,7 +126,7 @@ def start_authsvc(folder: Path, redis_url: str, prefix: str, *, name: str = "aut
         "AUTHSVC_REGISTRY": str(bench_registry(folder)),
         "AUTHSVC_DB": "" if redis_url else str(folder / "authsvc.db"),
     }
-    server = _spawn(name, ["-m", "authsvc", "serve"], env, folder, port)
+    server = _spawn(name, ["-m", "authsvc", "serve"], env, folder, port, root)
     server.clients_file = clients
     return server
 
