@@ -1,12 +1,13 @@
-"""A lean client for one Redis: one connection, every command written as it comes and its reply
-matched in order (RESP is answered in order), so concurrent requests share the connection and
-their commands travel together.
+"""A lean client for one Redis: one connection; the commands made in one turn of the event loop,
+by however many requests, go out in one write, and each reply is matched to its caller in order
+(Redis answers in order).
 
 RedisStore uses it on one Redis in place of redis-py's `Redis`, with the same method names and
 the same replies for the commands the store sends (redis-py stays for pub/sub and the Cluster).
 redis-py's per-command path (pool checkout, retry wrapper, a timeout task, observability hooks)
-costs ~78 µs of CPU per GET on this machine; this one ~40, most of it the socket's system calls
-(`python -m bench.micro`). Its errors are redis-py's: ConnectionError, TimeoutError and
+costs about twice the CPU per GET of this one's, and three times per pipeline (`python -m
+bench.redis_client`); under load, one write for many requests' commands saves more (`python -m
+bench.ab`: bench/README.md). Its errors are redis-py's: ConnectionError, TimeoutError and
 ResponseError, and like the store's redis-py clients it never retries a command.
 
 A connection whose oldest unanswered command has waited `socket_timeout` is closed, and every
@@ -65,15 +66,6 @@ def _entries(reply: list[list[Any]]) -> list[tuple[str, dict[str, str]]]:
     return [(entry_id, _pairs(fields)) for entry_id, fields in reply]
 
 
-def _encode(arg: Any) -> Any:
-    """What hiredis packs: str, bytes, int and float as they are (floats as Redis reads them)."""
-    if isinstance(arg, (str, bytes, int)) and not isinstance(arg, bool):
-        return arg
-    if isinstance(arg, float):
-        return repr(arg)
-    raise rx.DataError(f"cannot send {type(arg).__name__} to Redis")
-
-
 @dataclass(slots=True)
 class _Waiting:
     """Replies owed to one caller: `count` of them, in order."""
@@ -90,6 +82,7 @@ class _Connection(asyncio.Protocol):
             protocolError=rx.InvalidResponse, replyError=rx.ResponseError, encoding="utf-8"
         )
         self._waiting: deque[_Waiting] = deque()
+        self._outgoing: list[bytes] = []
         self._timeout = timeout
         self._transport: asyncio.Transport | None = None
         self._watchdog: asyncio.TimerHandle | None = None
@@ -100,16 +93,27 @@ class _Connection(asyncio.Protocol):
         self._transport = transport
 
     def send(self, commands: Sequence[Command]) -> asyncio.Future[list[Any]]:
+        """Queue the commands; what is queued in one turn of the loop goes out in one write."""
         if self.lost is not None or self._transport is None:
             raise rx.ConnectionError(f"connection closed: {self.lost}")
+        try:
+            payload = b"".join(map(hiredis.pack_command, commands))
+        except TypeError as exc:  # hiredis packs str, bytes, int and float only
+            raise rx.DataError(f"cannot send {commands!r} to Redis: {exc}") from exc
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Any]] = loop.create_future()
-        payload = b"".join(hiredis.pack_command(tuple(map(_encode, c))) for c in commands)
         self._waiting.append(_Waiting(future, len(commands), time.monotonic()))
-        self._transport.write(payload)
+        if not self._outgoing:
+            loop.call_soon(self._flush)
+        self._outgoing.append(payload)
         if self._watchdog is None:
             self._watchdog = loop.call_later(self._timeout, self._check)
         return future
+
+    def _flush(self) -> None:
+        payload, self._outgoing = b"".join(self._outgoing), []
+        if self._transport is not None and self.lost is None:
+            self._transport.write(payload)
 
     def data_received(self, data: bytes) -> None:
         self._reader.feed(data)

@@ -98,6 +98,24 @@ async def test_concurrent_callers_get_their_own_replies(
     await asyncio.gather(*(read(i) for i in range(500)))
 
 
+async def test_commands_made_in_one_turn_of_the_loop_reach_redis_in_one_write(
+    own_redis: Node,
+) -> None:
+    """200 callers at once: Redis reads them in a few socket reads (its own counter), not 200."""
+    client = LeanRedis(own_redis.url)
+    admin = Redis(port=own_redis.port, decode_responses=True)
+    try:
+        assert await client.ping() is True
+        before = (await admin.info("stats"))["total_reads_processed"]
+        replies = await asyncio.gather(*(client.get(f"k{i}") for i in range(200)))
+        reads = (await admin.info("stats"))["total_reads_processed"] - before
+        assert replies == [None] * 200
+        assert reads <= 6, reads  # the 200 GETs, plus the INFO itself
+    finally:
+        await client.aclose()
+        await admin.aclose()
+
+
 async def test_errors_are_raised_and_the_connection_goes_on(
     lean: LeanRedis, raw_redis: Redis, redis_prefix: str
 ) -> None:
@@ -205,6 +223,14 @@ async def test_password_and_database_from_the_url(own_redis: Node) -> None:
     check = Redis(port=own_redis.port, db=3, password="s3cret", decode_responses=True)
     assert await check.get("in-three") == "yes"
     await check.aclose()
+
+
+async def test_what_redis_cannot_be_sent_is_refused_and_the_connection_goes_on(
+    lean: LeanRedis,
+) -> None:
+    with pytest.raises(rx.DataError):
+        await lean.execute_command("SET", "k", None)
+    assert await lean.ping() is True
 
 
 def test_other_schemes_are_left_to_redis_py() -> None:
