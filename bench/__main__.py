@@ -390,7 +390,7 @@ async def run(plan: Plan) -> dict[str, Any]:
             embedded.stop()  # its CPU and memory out of the way of what follows
             quiet.pids.remove(embedded.process.pid)
             # A long-poll login has up to two requests in flight (a poll and a phone step):
-            # at most 64 at once stays below redis-py's pool of 100 in authsvc and the floor.
+            # at most 64 at once (the limit when both ran on redis-py pools of 100).
             polling = min(best, LONGPOLL_MAX_CONCURRENCY)
             facts["longpoll"] = {
                 name: await drive_extra(
