@@ -162,6 +162,7 @@ def qr_text(b: Broker, ticket: Ticket) -> str:
 def _ticket_view(b: Broker, ticket: Ticket, secret: str, text: str) -> dict[str, Any]:
     png = qrimage.png(qrimage.encode(text))
     base = f"/api/tickets/{ticket.id}"
+    query = urlencode({"text": text})
     return {
         "ticket_id": ticket.id,
         "browser_secret": secret,
@@ -171,8 +172,8 @@ def _ticket_view(b: Broker, ticket: Ticket, secret: str, text: str) -> dict[str,
         "lifetime": ticket.expires_at - ticket.created_at,
         "ws_url": f"/ws/tickets/{ticket.id}",
         "poll_url": f"{base}/poll",
-        "svg_url": "/api/qr.svg?" + urlencode({"text": text}),
-        "png_url": "/api/qr.png?" + urlencode({"text": text}),
+        "svg_url": "/api/qr.svg?" + query,
+        "png_url": "/api/qr.png?" + query,
     }
 
 
