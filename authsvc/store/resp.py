@@ -24,10 +24,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import hiredis
 from redis import exceptions as rx
+from redis.connection import parse_url
 
 Command = tuple[Any, ...]
 Convert = Callable[[Any], Any]
@@ -168,14 +169,15 @@ class LeanRedis:
     def __init__(
         self, url: str, *, socket_timeout: float = 2.0, socket_connect_timeout: float = 2.0
     ) -> None:
-        parts = urlsplit(url)
-        if parts.scheme != "redis":
-            raise ValueError(f"LeanRedis speaks plain TCP (redis://), not {parts.scheme}://")
-        self._host = parts.hostname or "localhost"
-        self._port = parts.port or 6379
-        self._db = int(parts.path.lstrip("/") or 0)
-        self._username = unquote(parts.username) if parts.username else None
-        self._password = unquote(parts.password) if parts.password else None
+        if not self.accepts(url):
+            raise ValueError(f"LeanRedis speaks plain TCP (redis://), not {url.split(':')[0]}://")
+        # redis-py's reading of the URL, as for the pub/sub pool
+        parts: dict[str, Any] = parse_url(url)  # type: ignore[no-untyped-call]
+        self._host: str = parts.get("host", "localhost")
+        self._port: int = parts.get("port", 6379)
+        self._db: int = parts.get("db", 0)
+        self._username: str | None = parts.get("username")
+        self._password: str | None = parts.get("password")
         self._timeout = socket_timeout
         self._connect_timeout = socket_connect_timeout
         self._connection: _Connection | None = None

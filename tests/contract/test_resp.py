@@ -34,6 +34,21 @@ async def own_redis(tmp_path: Path) -> AsyncIterator[Node]:
     node.stop()
 
 
+@pytest.fixture
+async def admin(own_redis: Node) -> AsyncIterator[Redis]:
+    """redis-py on the test's own Redis: to pause it, kill clients and read its counters."""
+    client = Redis(port=own_redis.port, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def own_lean(own_redis: Node) -> AsyncIterator[LeanRedis]:
+    client = LeanRedis(own_redis.url)
+    yield client
+    await client.aclose()
+
+
 async def test_replies_are_redis_pys(lean: LeanRedis, raw_redis: Redis, redis_prefix: str) -> None:
     """Every command the store sends, answered as redis-py (decode_responses, RESP2) answers."""
     k = redis_prefix
@@ -99,21 +114,15 @@ async def test_concurrent_callers_get_their_own_replies(
 
 
 async def test_commands_made_in_one_turn_of_the_loop_reach_redis_in_one_write(
-    own_redis: Node,
+    own_lean: LeanRedis, admin: Redis
 ) -> None:
     """200 callers at once: Redis reads them in a few socket reads (its own counter), not 200."""
-    client = LeanRedis(own_redis.url)
-    admin = Redis(port=own_redis.port, decode_responses=True)
-    try:
-        assert await client.ping() is True
-        before = (await admin.info("stats"))["total_reads_processed"]
-        replies = await asyncio.gather(*(client.get(f"k{i}") for i in range(200)))
-        reads = (await admin.info("stats"))["total_reads_processed"] - before
-        assert replies == [None] * 200
-        assert reads <= 6, reads  # the 200 GETs, plus the INFO itself
-    finally:
-        await client.aclose()
-        await admin.aclose()
+    assert await own_lean.ping() is True
+    before = (await admin.info("stats"))["total_reads_processed"]
+    replies = await asyncio.gather(*(own_lean.get(f"k{i}") for i in range(200)))
+    reads = (await admin.info("stats"))["total_reads_processed"] - before
+    assert replies == [None] * 200
+    assert reads <= 6, reads  # the 200 GETs, plus the INFO itself
 
 
 async def test_errors_are_raised_and_the_connection_goes_on(
@@ -154,11 +163,10 @@ async def test_a_script_unknown_to_redis_is_sent_whole_once(
         await lean.register_script("return redis.call('NOPE')")()
 
 
-async def test_a_paused_redis_times_out_the_waiting_commands(own_redis: Node) -> None:
+async def test_a_paused_redis_times_out_the_waiting_commands(own_redis: Node, admin: Redis) -> None:
     """Redis paused past the socket timeout: the commands waiting fail with TimeoutError, not
     retried; once Redis answers again, the next command works on a new connection."""
     client = LeanRedis(own_redis.url, socket_timeout=0.3)
-    admin = Redis(port=own_redis.port, decode_responses=True)
     try:
         assert await client.set("counter", "0") is True
         await admin.client_pause(1500, all=True)
@@ -175,28 +183,21 @@ async def test_a_paused_redis_times_out_the_waiting_commands(own_redis: Node) ->
         assert await client.get("counter") in ("0", "3")
     finally:
         await client.aclose()
-        await admin.aclose()
 
 
 async def test_a_killed_connection_fails_its_commands_and_the_next_one_reconnects(
-    own_redis: Node,
+    own_lean: LeanRedis, admin: Redis
 ) -> None:
-    client = LeanRedis(own_redis.url)
-    admin = Redis(port=own_redis.port, decode_responses=True)
-    try:
-        assert await client.ping() is True
-        await admin.client_pause(500, all=True)
-        waiting = asyncio.ensure_future(client.get("k"))
-        await asyncio.sleep(0.1)
-        killed = await admin.client_kill_filter(_type="normal", skipme=True)
-        assert killed == 1
-        with pytest.raises(rx.ConnectionError):
-            await waiting
-        assert await client.set("k", "v") is True
-        assert await client.get("k") == "v"
-    finally:
-        await client.aclose()
-        await admin.aclose()
+    assert await own_lean.ping() is True
+    await admin.client_pause(500, all=True)
+    waiting = asyncio.ensure_future(own_lean.get("k"))
+    await asyncio.sleep(0.1)
+    killed = await admin.client_kill_filter(_type="normal", skipme=True)
+    assert killed == 1
+    with pytest.raises(rx.ConnectionError):
+        await waiting
+    assert await own_lean.set("k", "v") is True
+    assert await own_lean.get("k") == "v"
 
 
 async def test_a_redis_that_is_not_there_is_a_connection_error(own_redis: Node) -> None:
@@ -209,10 +210,8 @@ async def test_a_redis_that_is_not_there_is_a_connection_error(own_redis: Node) 
     await client.aclose()
 
 
-async def test_password_and_database_from_the_url(own_redis: Node) -> None:
-    admin = Redis(port=own_redis.port, decode_responses=True)
+async def test_password_and_database_from_the_url(own_redis: Node, admin: Redis) -> None:
     await admin.config_set("requirepass", "s3cret")
-    await admin.aclose()
     wrong = LeanRedis(f"redis://:nope@127.0.0.1:{own_redis.port}/0")
     with pytest.raises(rx.ResponseError):
         await wrong.ping()
