@@ -4,9 +4,9 @@ in one sitting so that the machine's drift falls on both alike.
 
 On a shared 2-core machine, two full `python -m bench` runs of one commit minutes apart differ
 by up to ±30 % (the floor too), which hides any lever under 10 %. Here both servers run at once
-on the bench's own Redis (separate prefixes), each with its own load generator and phones, and
-take turns: this, other, other, this, … (`--rounds` pairs), each turn a closed loop of
-`--logins` logins at `--concurrency`. Each server's CPU is read around its own turns only.
+on the bench's own Redis (separate prefixes; with `--store embedded` each on an embedded store
+of its own), each with its own load generator and phones, and take turns: this, other, other,
+this, … (`--rounds` pairs), each turn a closed loop of `--logins` logins at `--concurrency`. Each server's CPU is read around its own turns only.
 Prints ONE JSON object: ms per login of every turn, medians, and the median of the paired
 ratios other ÷ this (adjacent turns).
 """
@@ -49,8 +49,13 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         remotes: dict[str, Remote] = {}
         try:
             for name, root in roots.items():
+                on_redis = args.store == "redis"
                 servers[name] = start_authsvc(
-                    folder / name, redis.url, f"{prefix}{name}:", name=name, root=root
+                    folder / name,
+                    redis.url if on_redis else "",
+                    f"{prefix}{name}:" if on_redis else "",
+                    name=name,
+                    root=root,
                 )
             await asyncio.gather(*(wait_ready(s) for s in servers.values()))
             for name, server in servers.items():
@@ -79,6 +84,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     paired = [o / t for t, o in zip(turns["this"], turns["other"], strict=True)]
     return {
         "other": str(roots["other"]),
+        "store": args.store,
         "logins_per_turn": args.logins,
         "concurrency": args.concurrency,
         "ms_per_login": {k: [round(v, 3) for v in vs] for k, vs in turns.items()},
@@ -96,6 +102,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--phones", type=int, default=20)
+    parser.add_argument(
+        "--store", choices=("redis", "embedded"), default="redis",
+        help="authsvc on the bench's Redis, or on its embedded store (memory and SQLite)",
+    )  # fmt: skip
     print(json.dumps(asyncio.run(_main(parser.parse_args()))))
 
 

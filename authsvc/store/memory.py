@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
@@ -11,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
+from authsvc.core import fastjson
 from authsvc.core.face import Challenge
 from authsvc.core.oidc.authorize import PendingRequest
 from authsvc.core.oidc.grant import Grant
@@ -19,6 +18,7 @@ from authsvc.store import cards, keys, records
 from authsvc.store.base import PhoneRead, RedemptionRead, TicketRequestRead
 from authsvc.store.deliveries import Delivery, same_entry
 from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
+from authsvc.store.grouped import GroupWriter
 from authsvc.store.records import AccessToken, FaceLock, IssuedTokens, Redemption, SessionEntry
 
 _V = TypeVar("_V")
@@ -89,6 +89,7 @@ class MemoryStore:
         self._recent_audit: deque[dict[str, Any]] = deque(maxlen=audit_keep)
         if self._audit_path:
             self._audit_path.parent.mkdir(parents=True, exist_ok=True)
+        self._audit_writer = GroupWriter(self._persist_audit)
 
     async def create_ticket(
         self, ticket: Ticket, *, ttl: float, audit: dict[str, Any] | None = None
@@ -327,14 +328,18 @@ class MemoryStore:
 
     async def audit(self, record: dict[str, Any]) -> None:
         self._recent_audit.append(record)
-        if self._audit_path:
-            line = json.dumps(record, ensure_ascii=False) + "\n"
-            await asyncio.to_thread(self._append, line)
+        if self._keeps_audit:
+            await self._audit_writer.add(fastjson.dumps(record))
 
-    def _append(self, line: str) -> None:
+    @property
+    def _keeps_audit(self) -> bool:
+        return self._audit_path is not None
+
+    def _persist_audit(self, records: list[str]) -> None:
+        """A batch of audit records (JSON), in a worker thread: appended to the file as lines."""
         assert self._audit_path is not None
-        with self._audit_path.open("a", encoding="utf-8") as out:
-            out.write(line)
+        with open(self._audit_path, "ab") as out:  # opened per batch: a rotated file is let go
+            out.write("".join(r + "\n" for r in records).encode())
 
     async def audit_records(self, limit: int = 100) -> list[dict[str, Any]]:
         return list(self._recent_audit)[-limit:] if limit > 0 else []
@@ -343,6 +348,7 @@ class MemoryStore:
         return None
 
     async def close(self) -> None:
+        await self._audit_writer.flush()
         self._fanout.close_all()
 
     # ── Back-channel logout deliveries (no await inside a step: each is atomic) ───────────

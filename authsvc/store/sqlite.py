@@ -7,13 +7,12 @@ transaction (`BEGIN IMMEDIATE`), so `issue_card` stays atomic across processes s
 Reads by key run on the event loop with a second, read-only connection (WAL: a reader never
 waits for a writer), which costs less than a trip to the thread. Audit records are committed in
 groups: each `audit` returns once a transaction holding its record has committed, and the records
-that arrive while one commits go into the next.
+that arrive while one commits go into the next (`store/grouped.py`, with the audit file).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import sqlite3
 import threading
@@ -22,6 +21,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
+from authsvc.core import fastjson
 from authsvc.store import cards
 from authsvc.store.base import ISSUED
 from authsvc.store.deliveries import Delivery, same_entry
@@ -65,23 +65,20 @@ class EmbeddedStore(MemoryStore):
             self.path, check_same_thread=False, isolation_level=None, timeout=1.0
         )
         self._reader.execute("PRAGMA query_only=1")
-        self._queued: list[str] = []
-        self._queued_done: asyncio.Future[None] | None = None
-        self._writer: asyncio.Task[None] | None = None
+
+    def _transaction(self, step: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = step(self._db)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return result
 
     async def _run(self, step: Callable[[sqlite3.Connection], T]) -> T:
-        def transaction() -> T:
-            with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    result = step(self._db)
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-                return result
-
-        return await asyncio.to_thread(transaction)
+        return await asyncio.to_thread(self._transaction, step)
 
     def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         return query(self._reader)
@@ -141,33 +138,17 @@ class EmbeddedStore(MemoryStore):
 
         return await self._run(step)
 
-    # Audit: durable here too
+    # Audit: durable here too, committed in groups (`GroupWriter`), the file's lines as well
 
-    async def audit(self, record: dict[str, Any]) -> None:
-        await super().audit(record)
-        self._queued.append(_dumps(record))
-        if self._queued_done is None:
-            self._queued_done = asyncio.get_running_loop().create_future()
-        committed = self._queued_done
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write_audit())
-        await asyncio.shield(committed)
+    @property
+    def _keeps_audit(self) -> bool:
+        return True
 
-    async def _write_audit(self) -> None:
-        """Commit what is queued, as one transaction, until nothing is (a task of its own: a
-        cancelled request never strands the records queued behind its own)."""
-        try:
-            while self._queued_done is not None:
-                rows, committed = self._queued, self._queued_done
-                self._queued, self._queued_done = [], None
-                try:
-                    await self._run(functools.partial(_insert_audit, rows=rows))
-                except Exception as exc:
-                    committed.set_exception(exc)
-                else:
-                    committed.set_result(None)
-        finally:
-            self._writer = None
+    def _persist_audit(self, records: list[str]) -> None:
+        rows = [(r,) for r in records]
+        self._transaction(lambda db: db.executemany("INSERT INTO audit (record) VALUES (?)", rows))
+        if self._audit_path is not None:
+            super()._persist_audit(records)
 
     async def audit_records(self, limit: int = 100) -> list[dict[str, Any]]:
         if limit <= 0:
@@ -185,8 +166,6 @@ class EmbeddedStore(MemoryStore):
         await self._run(lambda db: db.execute("SELECT 1").fetchone())
 
     async def close(self) -> None:
-        if self._writer is not None:
-            await self._writer
         await super().close()
         self._reader.close()
         with self._lock:
@@ -245,15 +224,11 @@ class EmbeddedStore(MemoryStore):
         return await self._run(step)
 
 
-def _insert_audit(db: sqlite3.Connection, *, rows: list[str]) -> None:
-    db.executemany("INSERT INTO audit (record) VALUES (?)", [(r,) for r in rows])
-
-
 def _card(db: sqlite3.Connection, card_no: str) -> dict[str, Any] | None:
     row = db.execute("SELECT record FROM cards WHERE card_no = ?", (card_no,)).fetchone()
     if row is None:
         return None
-    record: dict[str, Any] = json.loads(row[0])
+    record: dict[str, Any] = fastjson.loads(row[0])
     return record
 
 

@@ -28,14 +28,14 @@ async def test_each_record_is_on_disk_when_audit_returns(tmp_path: Path) -> None
 async def test_concurrent_records_all_land_in_fewer_transactions(tmp_path: Path) -> None:
     store = EmbeddedStore(tmp_path / "authsvc.db")
     commits = 0
-    run = store._run
+    transaction = store._transaction
 
-    async def counted(step):  # type: ignore[no-untyped-def]
+    def counted(step):  # type: ignore[no-untyped-def]
         nonlocal commits
         commits += 1
-        return await run(step)
+        return transaction(step)
 
-    store._run = counted  # type: ignore[method-assign]  # counts transactions, runs them all
+    store._transaction = counted  # type: ignore[method-assign]  # counts them, runs them all
     try:
         await asyncio.gather(*(store.audit({"event": "ticket", "n": i}) for i in range(50)))
         rows = _rows_on_disk(tmp_path / "authsvc.db")
