@@ -444,7 +444,7 @@ async def _micro(facts: dict[str, Any], folder: Path, authsvc: Server, plan: Pla
     )
     facts["signatures"] = signatures.per_login(
         facts["sign_verify_us"],
-        micro.key_algorithms(folder / "keys") | {"device": plan.algorithm},
+        micro.key_algorithms(folder / "keys") | {"device": plan.algorithm, "face": "Ed25519"},
         signatures.has_accounts_endpoint(authsvc.clients_file, BENCH_CLIENT),
         facts["jose_us"],
     )
@@ -487,7 +487,7 @@ def main() -> None:
         "--event-loop",
         default=str(default_of("event_loop")),
         choices=EVENT_LOOPS,
-        help="authsvc's and the floor's event loop (AUTHSVC_EVENT_LOOP; default uvloop)",
+        help="authsvc's and the floor's event loop (AUTHSVC_EVENT_LOOP; default asyncio)",
     )
     parser.add_argument(
         "--device-alg",

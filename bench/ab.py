@@ -2,13 +2,13 @@
 against another checkout's (a lever's commit against its parent), measured in alternating rounds
 in one sitting so that the machine's drift falls on both alike.
 
-On a shared 2-core machine, two full `python -m bench` runs of one commit minutes apart differ
-by up to ±30 % (the floor too), which hides any lever under 10 %. Here both servers run at once
-on the bench's own Redis (separate prefixes; with `--store embedded` each on an embedded store
-of its own), each with its own load generator and phones, and take turns: this, other, other,
-this, … (`--rounds` pairs), each turn a closed loop of `--logins` logins at `--concurrency`. Each server's CPU is read around its own turns only.
-Prints ONE JSON object: ms per login of every turn, medians, and the median of the paired
-ratios other ÷ this (adjacent turns).
+On a shared 2-core machine, two full `python -m bench` runs of one commit minutes apart differ by up
+to ±30 % (the floor too), which hides any lever under 10 %. Here both servers run at once on the
+bench's own Redis (separate prefixes; with `--store embedded` each on an embedded store of its own),
+each with its own load generator and phones, and take turns: this, other, other, this, … (`--rounds`
+pairs), each turn a closed loop of `--logins` logins at `--concurrency`. Each server's CPU is read
+around its own turns only. Prints ONE JSON object: ms per login of every turn, medians, and the
+median of the paired ratios other ÷ this (adjacent turns).
 """
 
 from __future__ import annotations

@@ -3,11 +3,13 @@
 The counts come from reading authsvc (the paths are in `OPS`), not from measuring; the cost of
 each operation is `micro.sign_verify`'s (authsvc.core.crypto over a device request's canonical
 bytes), for the algorithm of the key that makes it: the server's keyring for QR, e-card and
-token keys, `--device-alg` for the phones' device keys.
+token keys, `--device-alg` for the phones' device keys, Ed25519 for the simulated face (a
+capture is the face key's signature over the challenge: core.face.compare).
 
-A bench login (bench.logins) makes 4 phone requests, scan, account, face and confirm, each
-through authsvc.http.mobile._phone; the bench client `hall` authenticates at /token with
-client_secret_basic (a constant-time compare, no signature) and has no accounts endpoint.
+A bench login (bench.logins) makes 5 phone requests, scan, account, face-challenge, face and
+confirm, each through authsvc.http.mobile._signed; the bench client `hall` authenticates at
+/token with client_secret_basic (a constant-time compare, no signature) and has no accounts
+endpoint.
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ from typing import Any
 
 from authsvc.clients import ClientRegistry
 
-PHONE_REQUESTS = 4  # POST /api/mobile/scan, …/account, …/face, …/confirm
+PHONE_REQUESTS = 5  # POST /api/mobile/scan, …/account, …/face-challenge, …/face, …/confirm
 
 
 @dataclass(frozen=True)
 class Op:
     name: str
-    key: str  # "qr", "ecard", "token" (the server keyring's purpose) or "device"
+    key: str  # "qr", "ecard", "token" (the server keyring's purpose), "device" or "face"
     op: str  # "sign" or "verify"
     count: int
     where: str
@@ -55,7 +57,15 @@ def ops(accounts_endpoint: bool) -> list[Op]:
             "device",
             "verify",
             PHONE_REQUESTS,
-            "each phone request: http.mobile._verified → core.device.verify_request",
+            "each phone request: http.mobile._check_signature → core.device.verify_request",
+        ),
+        Op(
+            "face_match_verify",
+            "face",
+            "verify",
+            1,
+            "POST /api/mobile/face: services.face.SignatureMatcher → core.face.compare (the "
+            "simulated face service: the capture verified against the person's face key)",
         ),
         Op(
             "accounts_jwt_sign",
