@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -43,6 +44,7 @@ from tests.support.redis_cluster import lone_redis
 IDLE_OPEN_CONCURRENCY = 64
 BENCH_CLIENT = "hall"  # tests.support.browser.BrowserLogin's default client
 LONGPOLL_MAX_CONCURRENCY = 32
+OIDC_PAIRS = 4  # pairs of alternating (broker login, OIDC login) turns after the OIDC run
 OIDC_WARMUP = 20  # OIDC logins before the measured ones: the token endpoint's first calls
 
 
@@ -262,7 +264,36 @@ async def drive_oidc(
         f"{main['logins_per_s']}/s, server CPU {main['cpu_s']['server']} s, token p50 "
         f"{main.get('token_ms', {}).get('p50')} ms, errors {main['errors']}"
     )
+    main["paired"] = await paired_oidc_turns(remote, server, plan, probe, concurrency)
     return main
+
+
+async def paired_oidc_turns(
+    remote: Remote, server: Server, plan: Plan, probe: Probe, concurrency: int
+) -> dict[str, Any]:
+    """The OIDC login's CPU against the broker login's, in alternating turns (broker, OIDC,
+    OIDC, broker, …) seconds apart: the two measured runs are a minute or more apart, and the
+    machine's drift between them (±30 %) is larger than what /token adds (~10 %)."""
+    count = max(plan.oidc_logins // OIDC_PAIRS, 150)  # CPU times tick in 10 ms
+    turns: dict[str, list[float]] = {"authsvc": [], "oidc": []}
+    for pair in range(OIDC_PAIRS):
+        for target in ("authsvc", "oidc") if pair % 2 == 0 else ("oidc", "authsvc"):
+            run = await measured_one(
+                remote, server, probe, plan.oidc_seconds + 60, op="closed", target=target,
+                concurrency=concurrency, count=count, seconds=plan.oidc_seconds / OIDC_PAIRS,
+            )  # fmt: skip
+            if run["errors"] or not run["done"]:
+                raise RuntimeError(f"paired {target} turn: {run['done']}, {run['errors']}")
+            turns[target].append(1e3 * run["cpu_s"]["server"] / run["done"])
+    paired = [o / b for b, o in zip(turns["authsvc"], turns["oidc"], strict=True)]
+    median = statistics.median(paired)
+    log(f"oidc ÷ broker login in {OIDC_PAIRS} paired turns of {count} logins: {median:.3f}")
+    return {
+        "logins_per_turn": count,
+        "ms_per_login": {k: [round(v, 3) for v in vs] for k, vs in turns.items()},
+        "oidc_over_broker": round(median, 3),
+        "oidc_over_broker_range": [round(min(paired), 3), round(max(paired), 3)],
+    }
 
 
 async def drive_extra(
