@@ -76,6 +76,8 @@ _NET_ERRORS: tuple[type[Exception], ...] = (
     rx.SlotNotCoveredError,
     rx.MaxConnectionsError,
     rx.BusyLoadingError,
+    rx.ReadOnlyError,  # a replica now, after a failover
+    rx.MasterDownError,
 )
 _AUDIT_MAXLEN = 100_000
 CARD_TTL = 10 * 365 * 24 * 3600.0  # e-card records live for years

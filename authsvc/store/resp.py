@@ -7,8 +7,10 @@ the same replies for the commands the store sends (redis-py stays for pub/sub an
 redis-py's per-command path (pool checkout, retry wrapper, a timeout task, observability hooks)
 costs about twice the CPU per GET of this one's, and three times per pipeline (`python -m
 bench.redis_client`); under load, one write for many requests' commands saves more (`python -m
-bench.ab`: bench/README.md). Its errors are redis-py's: ConnectionError, TimeoutError and
-ResponseError, and like the store's redis-py clients it never retries a command.
+bench.ab`: bench/README.md). Its errors are redis-py's: ConnectionError, TimeoutError, and for
+an error reply the class redis-py's own parser gives it (BusyLoadingError for LOADING,
+AuthenticationError for NOAUTH, ReadOnlyError for READONLY, …, else ResponseError); like the
+store's redis-py clients it never retries a command.
 
 A connection whose oldest unanswered command has waited `socket_timeout` is closed, and every
 command waiting on it fails with TimeoutError; the next command opens a new connection.
@@ -28,11 +30,14 @@ from urllib.parse import urlsplit
 
 import hiredis
 from redis import exceptions as rx
+from redis._parsers.base import BaseParser
 from redis.connection import parse_url
 
 Command = tuple[Any, ...]
 Convert = Callable[[Any], Any]
 T = TypeVar("T")
+# An error reply's exception, by its prefix, as redis-py's own hiredis parser makes it.
+_reply_error: Callable[[str], rx.RedisError] = BaseParser.parse_error
 
 
 def _same(reply: Any) -> Any:
@@ -80,7 +85,7 @@ class _Waiting:
 class _Connection(asyncio.Protocol):
     def __init__(self, timeout: float) -> None:
         self._reader = hiredis.Reader(
-            protocolError=rx.InvalidResponse, replyError=rx.ResponseError, encoding="utf-8"
+            protocolError=rx.InvalidResponse, replyError=_reply_error, encoding="utf-8"
         )
         self._waiting: deque[_Waiting] = deque()
         self._outgoing: list[bytes] = []
@@ -243,8 +248,8 @@ class LeanRedis:
 
     async def _call(self, convert: Callable[[Any], T], *args: Any) -> T:
         (reply,) = await self.send([args])
-        if isinstance(reply, rx.ResponseError):
-            raise _typed(reply)
+        if isinstance(reply, rx.RedisError):
+            raise reply
         return convert(reply)
 
     async def aclose(self) -> None:
@@ -407,15 +412,7 @@ def _xadd_args(name: str, fields: dict[str, str], maxlen: int, approximate: bool
     return ("XADD", name, "MAXLEN", "~" if approximate else "=", maxlen, "*", *pairs)
 
 
-def _typed(error: rx.ResponseError) -> rx.ResponseError:
-    """The redis-py exception class for the errors the store tells apart."""
-    message = str(error)
-    if message.startswith("NOSCRIPT"):
-        return rx.NoScriptError(message)
-    return error
-
-
 def _raise_first(replies: Sequence[Any]) -> None:
     for reply in replies:
-        if isinstance(reply, rx.ResponseError):
-            raise _typed(reply)
+        if isinstance(reply, rx.RedisError):
+            raise reply

@@ -9,10 +9,12 @@ import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import hiredis
 import pytest
 from redis import exceptions as rx
 from redis.asyncio import Redis
 
+from authsvc.store import resp
 from authsvc.store.resp import LeanRedis
 from tests.support.redis import REDIS_URL
 from tests.support.redis_cluster import Node, lone_redis
@@ -213,9 +215,13 @@ async def test_a_redis_that_is_not_there_is_a_connection_error(own_redis: Node) 
 async def test_password_and_database_from_the_url(own_redis: Node, admin: Redis) -> None:
     await admin.config_set("requirepass", "s3cret")
     wrong = LeanRedis(f"redis://:nope@127.0.0.1:{own_redis.port}/0")
-    with pytest.raises(rx.ResponseError):
+    with pytest.raises(rx.AuthenticationError):  # a ConnectionError: the store answers 503
         await wrong.ping()
     await wrong.aclose()
+    none = LeanRedis(own_redis.url)
+    with pytest.raises(rx.AuthenticationError, match="Authentication required"):  # NOAUTH
+        await none.get("in-three")
+    await none.aclose()
     client = LeanRedis(f"redis://default:s3cret@127.0.0.1:{own_redis.port}/3")
     assert await client.set("in-three", "yes") is True
     await client.aclose()
@@ -238,3 +244,43 @@ def test_other_schemes_are_left_to_redis_py() -> None:
     assert not LeanRedis.accepts("unix:///run/redis.sock")
     with pytest.raises(ValueError, match="plain TCP"):
         LeanRedis("rediss://127.0.0.1:6379/0")
+
+
+async def test_a_replica_refuses_writes_with_redis_pys_read_only_error(
+    own_redis: Node, admin: Redis, tmp_path: Path
+) -> None:
+    """What a former primary answers after a failover: READONLY, as redis-py's ReadOnlyError
+    (which the store turns into a 503, like an outage); reads go on, nothing is written."""
+    replica = lone_redis(tmp_path / "replica", aof=False)
+    client = LeanRedis(replica.url)
+    try:
+        await client.execute_command("REPLICAOF", "127.0.0.1", own_redis.port)
+        with pytest.raises(rx.ReadOnlyError):
+            await client.set("k", "v")
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.get("k").set("k", "v")
+            with pytest.raises(rx.ReadOnlyError):
+                await pipe.execute()
+        assert await client.get("k") is None and await admin.get("k") is None
+    finally:
+        await client.aclose()
+        replica.stop()
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        ("LOADING Redis is loading the dataset in memory", rx.BusyLoadingError),
+        ("NOSCRIPT No matching script. Please use EVAL.", rx.NoScriptError),
+        ("WRONGPASS invalid username-password pair", rx.AuthenticationError),
+        ("MASTERDOWN Link with MASTER is down", rx.MasterDownError),
+        ("WRONGTYPE Operation against a key holding the wrong kind of value", rx.ResponseError),
+    ],
+)
+def test_error_replies_get_redis_pys_classes(reply: str, error: type[Exception]) -> None:
+    """The replies a real Redis sends in states a test cannot cheaply bring about (loading a
+    large dataset at start, a replica cut off from its primary), decoded as the connection
+    decodes them."""
+    reader = hiredis.Reader(replyError=resp._reply_error, encoding="utf-8")
+    reader.feed(f"-{reply}\r\n".encode())
+    assert type(reader.gets()) is error
