@@ -9,6 +9,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from redis import exceptions as rx
+from redis.asyncio import Redis
 
 from authsvc.store.redis import RedisStore
 from tests.support.browser import BrowserLogin
@@ -122,3 +124,42 @@ async def test_token_endpoint_outage_is_json_503_in_the_oauth_shape(
         ) as response:
             assert (response.status, response.content_type) == (503, "application/json")
             assert (await response.json())["error"] == "service_unavailable"
+
+
+async def test_a_primary_turned_replica_is_a_clean_503_and_nothing_is_written(
+    tmp_path: Path, private_redis: PrivateRedis, http: aiohttp.ClientSession
+) -> None:
+    """After a failover the old primary answers writes with READONLY: the broker answers 503
+    service_unavailable, as for an outage, not 500; neither Redis gains a key."""
+    (tmp_path / "new").mkdir()
+    new_primary = PrivateRedis(tmp_path / "new")
+    new_primary.start()
+    old, new = Redis.from_url(private_redis.url), Redis.from_url(new_primary.url)
+    store = await connect(private_redis.url)
+    try:
+        async with running_authsvc(tmp_path, store=store) as broker:
+            browser = BrowserLogin(broker.url, http)
+            await browser.start()
+            await wait_answering(new)
+            before = set(await old.keys("*"))
+            await old.replicaof("127.0.0.1", new_primary.port)
+            async with http.post(
+                broker.url + "/api/tickets", json={"request": browser.request_id}
+            ) as response:
+                body = await response.json()
+                assert (response.status, body["error"]) == (503, "service_unavailable")
+            assert set(await old.keys("*")) <= before  # the sync may have emptied it since
+            assert await new.dbsize() == 0
+    finally:
+        await old.aclose()
+        await new.aclose()
+        new_primary.stop()
+
+
+async def wait_answering(redis: Redis) -> None:
+    for _ in range(50):
+        try:
+            await redis.ping()
+            return
+        except rx.ConnectionError:
+            await asyncio.sleep(0.1)
