@@ -9,6 +9,7 @@ relying parties' libraries accept nothing else; the QR format and device keys ne
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +24,6 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
-from joserfc.jwk import import_key
 
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
@@ -154,9 +154,16 @@ def _public_key(kty: str, x: str, y: str) -> PublicKey:
     return ec.EllipticCurvePublicNumbers(px, py, ec.SECP256R1()).public_key()
 
 
-def thumbprint(jwk: dict[str, Any]) -> str:
-    """RFC 7638 JWK thumbprint (SHA-256)."""
-    return str(import_key(jwk).thumbprint())
+_THUMBPRINT_MEMBERS = {"OKP": ("crv", "kty", "x"), "EC": ("crv", "kty", "x", "y")}
+
+
+def thumbprint(jwk: Mapping[str, Any]) -> str:
+    """RFC 7638 JWK thumbprint (SHA-256) of a key `public_key_from_jwk` accepts (a ValueError
+    otherwise): the required members in lexicographic order, as compact JSON, hashed."""
+    public_key_from_jwk(dict(jwk))
+    members = {name: str(jwk[name]) for name in _THUMBPRINT_MEMBERS[jwk["kty"]]}
+    text = json.dumps(members, separators=(",", ":"))
+    return b64u(hashlib.sha256(text.encode()).digest())
 
 
 @dataclass(frozen=True, slots=True)
