@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import hiredis
@@ -95,8 +95,8 @@ class _Connection(asyncio.Protocol):
         self.lost: BaseException | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport, though uvloop's is no asyncio.Transport instance.
+        self._transport = cast(asyncio.Transport, transport)
 
     def send(self, commands: Sequence[Command]) -> asyncio.Future[list[Any]]:
         """Queue the commands; what is queued in one turn of the loop goes out in one write."""

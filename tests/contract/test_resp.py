@@ -8,9 +8,11 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import hiredis
 import pytest
+import uvloop
 from redis import exceptions as rx
 from redis.asyncio import Redis
 
@@ -284,3 +286,18 @@ def test_error_replies_get_redis_pys_classes(reply: str, error: type[Exception])
     reader = hiredis.Reader(replyError=resp._reply_error, encoding="utf-8")
     reader.feed(f"-{reply}\r\n".encode())
     assert type(reader.gets()) is error
+
+
+def test_on_uvloop_too() -> None:
+    """AUTHSVC_EVENT_LOOP=uvloop: uvloop's transports are no asyncio.Transport instances, and
+    a check for one made every command fail ("connection closed")."""
+
+    async def round_trip() -> list[Any]:
+        client = LeanRedis(REDIS_URL)
+        try:
+            await client.set(f"qrauth-test:uvloop:{secrets.token_hex(4)}", "v", px=10_000)
+            return [await client.ping(), *await asyncio.gather(client.get("nope"), client.ping())]
+        finally:
+            await client.aclose()
+
+    assert uvloop.run(round_trip()) == [True, None, True]
