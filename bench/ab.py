@@ -56,6 +56,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
                     f"{prefix}{name}:" if on_redis else "",
                     name=name,
                     root=root,
+                    settings=dict(args.other_env) if name == "other" else None,
                 )
             await asyncio.gather(*(wait_ready(s) for s in servers.values()))
             for name, server in servers.items():
@@ -85,6 +86,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "other": str(roots["other"]),
         "store": args.store,
+        "other_env": dict(args.other_env),
         "logins_per_turn": args.logins,
         "concurrency": args.concurrency,
         "ms_per_login": {k: [round(v, 3) for v in vs] for k, vs in turns.items()},
@@ -92,6 +94,13 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "other_over_this_paired_median": round(statistics.median(paired), 3),
         "other_over_this_paired_range": [round(min(paired), 3), round(max(paired), 3)],
     }
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.startswith("AUTHSVC_"):
+        raise argparse.ArgumentTypeError(f"not AUTHSVC_NAME=VALUE: {text!r}")
+    return name, value
 
 
 def main() -> None:
@@ -102,6 +111,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--phones", type=int, default=20)
+    parser.add_argument(
+        "--other-env", type=_setting, action="append", default=[], metavar="NAME=VALUE",
+        help="a setting for the other side only (--other . --other-env AUTHSVC_EVENT_LOOP=uvloop "
+        "measures a setting instead of a commit)",
+    )  # fmt: skip
     parser.add_argument(
         "--store", choices=("redis", "embedded"), default="redis",
         help="authsvc on the bench's Redis, or on its embedded store (memory and SQLite)",

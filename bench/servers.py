@@ -104,10 +104,17 @@ def bench_registry(folder: Path) -> Path:
 
 
 def start_authsvc(
-    folder: Path, redis_url: str, prefix: str, *, name: str = "authsvc", root: Path = ROOT
+    folder: Path,
+    redis_url: str,
+    prefix: str,
+    *,
+    name: str = "authsvc",
+    root: Path = ROOT,
+    settings: dict[str, str] | None = None,
 ) -> Server:
     """authsvc on RedisStore at `redis_url`, or with `redis_url` empty on EmbeddedStore (its
-    SQLite file in `folder`); the same settings otherwise."""
+    SQLite file in `folder`); the same settings otherwise (`settings`: AUTHSVC_* variables on
+    top of those)."""
     port = free_port()
     folder.mkdir(parents=True, exist_ok=True)
     clients = write_clients(folder)
@@ -125,6 +132,7 @@ def start_authsvc(
         "AUTHSVC_AUDIT_LOG": str(folder / "audit.jsonl"),
         "AUTHSVC_REGISTRY": str(bench_registry(folder)),
         "AUTHSVC_DB": "" if redis_url else str(folder / "authsvc.db"),
+        **(settings or {}),
     }
     server = _spawn(name, ["-m", "authsvc", "serve"], env, folder, port, root)
     server.clients_file = clients
