@@ -210,6 +210,21 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return _r(a / b, 2) if a is not None and b else None
 
 
+def _unavoidable(
+    signature_us: float, qr_ms: float, floor_ms: float | None, ours_ms: float | None
+) -> dict[str, float | None]:
+    """What a broker login costs beyond the floor at the least: its signatures (bench/signatures)
+    and its QR image; and authsvc's CPU against the floor plus that."""
+    least = _r(signature_us / 1e3 + qr_ms)
+    with_floor = floor_ms + least if floor_ms is not None and least is not None else None
+    return {
+        "unavoidable_ms_per_login": least,
+        "floor_plus_unavoidable_ms_per_login": _r(with_floor) if with_floor else None,
+        "floor_plus_unavoidable_over_floor": _ratio(with_floor, floor_ms),
+        "server_cpu_over_floor_plus_unavoidable": _ratio(ours_ms, with_floor),
+    }
+
+
 def compose(plan: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
     ours = _side(facts["authsvc"], facts["authsvc_idle"])
     floor = _side(facts["floor"], facts["floor_idle"])
@@ -232,6 +247,12 @@ def compose(plan: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
                 signature_detail["broker_login_total_us"], ours["server_cpu_ms_per_login"]
             ),
         },
+        **_unavoidable(
+            signature_detail["broker_login_total_us"],
+            facts["qr"]["qr_ms_per_ticket"],
+            floor["server_cpu_ms_per_login"],
+            ours["server_cpu_ms_per_login"],
+        ),
         "others_cores_busy_max": (others := _others(facts)),
         "contended": others > CONTENDED,
         "ratios_authsvc_to_floor": {
@@ -306,6 +327,9 @@ TABLE = (
     ("RSS KiB / idle socket", "ws_idle_kib", True),
     ("Redis commands / login", "redis_commands_per_login", True),
     ("Redis round trips / login", "redis_round_trips_per_login", True),
+    ("floor + signatures + QR, ms", "floor_plus_unavoidable_ms_per_login", False),
+    ("  ÷ floor (the least ratio)", "floor_plus_unavoidable_over_floor", False),
+    ("  authsvc ÷ it", "server_cpu_over_floor_plus_unavoidable", False),
     ("OIDC login server CPU ms", "oidc_server_cpu_ms_per_login", False),
     ("OIDC ÷ broker login CPU, paired", "oidc_over_broker_paired", False),
     ("OIDC logins / s", "oidc_logins_per_s", False),
