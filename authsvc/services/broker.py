@@ -8,8 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
 from authsvc import errors
 from authsvc.accounts import AccountsProvider
 from authsvc.clients import ClientRegistry
@@ -25,7 +23,6 @@ from authsvc.services.face import FaceMatcher, SignatureMatcher
 from authsvc.store.base import Store
 
 log = logging.getLogger(__name__)
-audit_log = structlog.get_logger("authsvc.audit")
 
 Step = Callable[[Ticket], Ticket]
 GC_MARGIN = 300.0
@@ -106,9 +103,8 @@ class Broker:
         return {**tickets.event(ticket), "published_at": self.now()}
 
     def audit_entry(self, ticket: Ticket, outcome: str, context: dict[str, Any]) -> dict[str, Any]:
-        audit_log.debug(
-            "transition", outcome=outcome, ticket=ticket.id[:8], state=str(ticket.state)
-        )
+        """The transition's audit record (the store writes it with the transition; no log line
+        repeats it: that was ~1.5 % of a login's CPU even when debug lines were dropped)."""
         return {
             "time": self.now(),
             "event": "ticket",

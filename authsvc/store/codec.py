@@ -55,11 +55,8 @@ def changed_fields(old: Ticket, new: Ticket) -> dict[str, str]:
     }
 
 
-def from_fields(fields: dict[str, Any]) -> Ticket:
-    f = {
-        k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v
-        for k, v in fields.items()
-    }
+def from_fields(f: dict[str, str]) -> Ticket:
+    """The hash as the store's clients read it (decoded: str names and values)."""
     return Ticket(
         id=f["id"],
         client_id=f["client_id"],
