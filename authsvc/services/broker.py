@@ -20,7 +20,7 @@ from authsvc.keyring import Keyring
 from authsvc.metrics import Metrics
 from authsvc.registry import FileRegistry, Registry
 from authsvc.services.face import FaceMatcher, SignatureMatcher
-from authsvc.store.base import Store
+from authsvc.store.base import NewCode, Store
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +75,18 @@ class Broker:
         self.metrics.transitions.labels(state=str(ticket.state)).inc()
 
     async def apply(
-        self, ticket_id: str, step: Step, context: dict[str, Any], *, stored: Ticket | None = None
+        self,
+        ticket_id: str,
+        step: Step,
+        context: dict[str, Any],
+        *,
+        stored: Ticket | None = None,
+        code: NewCode | None = None,
     ) -> Ticket:
         """Run a core transition and commit it (compare-and-set, event and audit in one go); on
         a lost race, re-read and run the step again (which then usually refuses: the first scan
-        wins). `stored` saves the first read when the caller has just read the ticket."""
+        wins). `stored` saves the first read when the caller has just read the ticket; `code`
+        is stored with the transition that commits, and only then."""
         for _ in range(8):
             current = stored or await self.load_stored(ticket_id)
             stored = None
@@ -93,6 +100,7 @@ class Broker:
                 event=self.event(new),
                 audit=self.audit_entry(new, str(new.state), context),
                 previous=current,
+                code=code,
             )
             if committed:
                 self.metrics.transitions.labels(state=str(new.state)).inc()

@@ -20,6 +20,7 @@ from authsvc.keyring import Purpose
 from authsvc.registry import person_key
 from authsvc.services import face
 from authsvc.services.broker import Broker, Step
+from authsvc.store.base import NewCode
 from authsvc.store.records import secret_hash
 
 ACR = acr.ACR_FACE  # the default level (kept for importers)
@@ -202,26 +203,21 @@ async def confirm(broker: Broker, stored: Ticket, card: Card) -> Ticket:
     tickets.check_confirmable(stored, device_id=card.device_id, now=broker.now())
     code = secrets.token_urlsafe(32)
     redirect = _redirect_with_code(broker, stored, code)
-    code_hash = secret_hash(code)
     gc_ttl = broker.settings.code_ttl + GC_SLACK
-    await broker.store.save_code(code_hash, _grant(broker, stored), ttl=gc_ttl)
     lifetimes = broker.settings.lifetimes
-    try:
-        ticket = await broker.apply(
-            stored.id,
-            lambda t: tickets.confirm(
-                t,
-                device_id=card.device_id,
-                redirect=redirect,
-                now=broker.now(),
-                lifetimes=lifetimes,
-            ),
-            _context(card, code="issued"),  # the confirmation's audit record says so, atomically
-            stored=stored,
-        )
-    except errors.QrAuthError:
-        await broker.store.discard_code(code_hash)
-        raise
+    ticket = await broker.apply(
+        stored.id,
+        lambda t: tickets.confirm(
+            t,
+            device_id=card.device_id,
+            redirect=redirect,
+            now=broker.now(),
+            lifetimes=lifetimes,
+        ),
+        _context(card, code="issued"),  # the confirmation's audit record says so, atomically
+        stored=stored,
+        code=NewCode(secret_hash(code), _grant(broker, stored), gc_ttl),  # with it, or not at all
+    )
     broker.metrics.codes_issued.inc()
     return ticket
 

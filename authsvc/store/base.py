@@ -30,6 +30,15 @@ BLOCKING_STATUSES = ("lost", "suspended")
 
 
 @dataclass(frozen=True, slots=True)
+class NewCode:
+    """An authorization code's grant, stored with the confirmation that issues it."""
+
+    code_hash: str
+    grant: Grant
+    ttl: float
+
+
+@dataclass(frozen=True, slots=True)
 class PhoneRead:
     """What a signed phone request needs from the store, fetched together."""
 
@@ -117,11 +126,13 @@ class Store(Protocol):
         event: Event,
         audit: dict[str, Any],
         previous: Ticket | None = None,
+        code: NewCode | None = None,
     ) -> bool:
         """Write `new` only if the stored ticket still has `expected_version`, then publish
         `event` to the ticket's subscribers and append `audit` — all or nothing, in one round
         trip where the backend allows. `previous`, the ticket as read at that version, lets a
-        backend write only the fields that changed."""
+        backend write only the fields that changed. `code` is stored if and only if the
+        transition commits, before its event can reach anyone (the confirmation's code)."""
         ...
 
     async def add_once(self, key: str, *, ttl: float) -> bool:

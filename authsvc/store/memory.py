@@ -15,7 +15,7 @@ from authsvc.core.oidc.authorize import PendingRequest
 from authsvc.core.oidc.grant import Grant
 from authsvc.core.tickets import Ticket
 from authsvc.store import cards, keys, records
-from authsvc.store.base import PhoneRead, RedemptionRead, TicketRequestRead
+from authsvc.store.base import NewCode, PhoneRead, RedemptionRead, TicketRequestRead
 from authsvc.store.deliveries import Delivery, same_entry
 from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
 from authsvc.store.grouped import GroupWriter
@@ -118,9 +118,12 @@ class MemoryStore:
         event: Event,
         audit: dict[str, Any],
         previous: Ticket | None = None,
+        code: NewCode | None = None,
     ) -> bool:
         if not self._replace_ticket(new, expected_version=expected_version, ttl=ttl):
             return False
+        if code is not None:
+            self._values.set(keys.code(code.code_hash), code.grant, code.ttl)
         self._fanout.deliver(new.id, event)
         await self.audit(audit)
         return True

@@ -28,6 +28,8 @@ stays on one slot; events use sharded pub/sub (SPUBLISH in the script, SSUBSCRIB
 connection per master to the process's own channel of each shard: store/redis_events.py);
 the audit is one stream per shard, merged by entry id when read (records of one ticket are in
 one stream, in order; across shards the order is the masters' clocks', to the millisecond).
+A confirmation's code is written by the transition's script on one Redis; on a Cluster its key
+is in another slot, so it is written just before and taken back if the transition loses.
 
 Commands are never retried by the client: a retried GETDEL, INCR or compare-and-set whose
 first reply was lost would take, count or refuse twice (a cluster's MOVED/ASK redirections,
@@ -59,7 +61,7 @@ from authsvc.core.oidc.authorize import PendingRequest
 from authsvc.core.oidc.grant import Grant
 from authsvc.core.tickets import Ticket
 from authsvc.store import codec, keys, records
-from authsvc.store.base import PhoneRead, RedemptionRead, TicketRequestRead
+from authsvc.store.base import NewCode, PhoneRead, RedemptionRead, TicketRequestRead
 from authsvc.store.deliveries import Delivery, same_entry
 from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
 from authsvc.store.keys import CLUSTER_SHARDS, KeyLayout
@@ -300,9 +302,15 @@ class RedisStore:
         event: Event,
         audit: dict[str, Any],
         previous: Ticket | None = None,
+        code: NewCode | None = None,
     ) -> bool:
         if " " in new.id:
             raise ValueError(f"ticket id with a space: {new.id!r}")
+        if code is not None and self._layout.clustered:
+            return await self._commit_then_code(
+                new, code, expected_version=expected_version, ttl=ttl, event=event,
+                audit=audit, previous=previous,
+            )  # fmt: skip
         shard = self._layout.shard_of(new.id)
         if previous is not None and previous.version == expected_version:
             mode, fields = "changed", codec.changed_fields(previous, new)
@@ -317,17 +325,39 @@ class RedisStore:
             _AUDIT_MAXLEN,
             mode,
             self._layout.channel_prefix(shard),
+            records.dumps(code.grant) if code else "",
+            _ms(code.ttl) if code else 0,
         ]
         for field, value in fields.items():
             args += [field, value]
-        keys = [
+        names = [
             self._layout.ticket(new.id),
             self._layout.audit(shard),
             self._layout.holders(new.id),
         ]
+        if code is not None:
+            names.append(self._key("v", keys.code(code.code_hash)))
         with _guard("commit_transition"):
-            committed = await self._commit(keys=keys, args=args)
+            committed = await self._commit(keys=names, args=args)
         return bool(committed)
+
+    async def _commit_then_code(
+        self, new: Ticket, code: NewCode, *, expected_version: int, **commit: Any
+    ) -> bool:
+        """On a Redis Cluster the code's key is in another slot than the ticket's: the code is
+        stored first (a confirmed ticket never names a code that is not there yet), and taken
+        back when the transition does not commit."""
+        await self.save_code(code.code_hash, code.grant, ttl=code.ttl)
+        try:
+            committed = await self.commit_transition(
+                new, expected_version=expected_version, **commit
+            )
+        except errors.QrAuthError:
+            await self.discard_code(code.code_hash)
+            raise
+        if not committed:
+            await self.discard_code(code.code_hash)
+        return committed
 
     # OIDC records: JSON values (store/records.py) under `v:`, named by store/keys.py
 

@@ -13,11 +13,13 @@ from redis.asyncio import Redis
 from authsvc import errors
 from authsvc.core import tickets as tk
 from authsvc.core.tickets import Identity, Lifetimes, Ticket
+from authsvc.store.base import NewCode
 from authsvc.store.fanout import RESYNC
-from authsvc.store.records import FaceLock
+from authsvc.store.records import FaceLock, secret_hash
 from authsvc.store.redis import RedisStore
 
 from .conftest import AnyStore, Lapse, connect_redis, new_prefix
+from .test_oidc_records import grant, marker
 
 LIFETIMES = Lifetimes()
 NOW = 1_700_000_000.123456
@@ -627,3 +629,31 @@ async def test_stale_commit_transition_publishes_and_audits_nothing(store: AnySt
     assert await sub.get(timeout=0.3) is None
     assert await store.audit_records(1000) == before
     sub.close()
+
+
+async def test_a_confirmation_stores_its_code_with_it(store: AnyStore) -> None:
+    """The code given with a transition is there once the transition has committed (its event
+    names it to the browser), and can be redeemed once."""
+    first = pending()
+    await store.create_ticket(first, ttl=60)
+    new = dataclasses.replace(scanned(first), state=tk.State.CONFIRMED)
+    code = NewCode(secret_hash("code-a"), grant(ticket=first.id), ttl=60)
+    assert await store.commit_transition(
+        new, expected_version=first.version, ttl=60, event={}, audit={}, code=code
+    )
+    assert await store.redeem_code(code.code_hash, marker(), ttl=60) == code.grant
+    assert await store.redeem_code(code.code_hash, marker(), ttl=60) is None
+
+
+async def test_a_confirmation_that_loses_the_race_leaves_no_code(store: AnyStore) -> None:
+    """A stale commit writes neither the ticket nor the code: nobody can redeem it."""
+    first = pending()
+    await store.create_ticket(first, ttl=60)
+    before = await store.audit_records(1000)
+    code = NewCode(secret_hash("code-b"), grant(ticket=first.id), ttl=60)
+    assert not await store.commit_transition(
+        scanned(first), expected_version=first.version + 1, ttl=60, event={}, audit={}, code=code
+    )
+    assert await store.get_ticket(first.id) == first
+    assert await store.redeem_code(code.code_hash, marker(), ttl=60) is None
+    assert await store.audit_records(1000) == before

@@ -9,11 +9,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from authsvc.store.base import NewCode
 from authsvc.store.fanout import RESYNC, Event
 from authsvc.store.keys import CLUSTER_SHARDS, KeyLayout, key_slot
+from authsvc.store.records import secret_hash
 from authsvc.store.redis import RedisStore
 from tests.support.redis_cluster import RedisCluster
 
+from .test_oidc_records import grant, marker
 from .test_store import WAIT, pending, scanned
 
 pytestmark = pytest.mark.redis
@@ -184,3 +187,23 @@ async def test_a_moved_slot_resubscribes_and_resyncs(
         pass
     assert event == {"moved": True}
     listener.close()
+
+
+async def test_a_confirmations_code_is_stored_on_its_own_slot_and_only_if_it_commits(
+    clustered: RedisStore,
+) -> None:
+    """The code's key hashes elsewhere than the ticket's, so it cannot join the commit's
+    script: it is written first and taken back when the commit loses."""
+    won, lost = pending("code-won"), pending("code-lost")
+    for ticket in (won, lost):
+        await clustered.create_ticket(ticket, ttl=60)
+    codes = {t.id: NewCode(secret_hash(t.id), grant(ticket=t.id), ttl=60) for t in (won, lost)}
+    assert await clustered.commit_transition(
+        scanned(won), expected_version=1, ttl=60, event={}, audit={}, code=codes[won.id]
+    )
+    assert not await clustered.commit_transition(
+        scanned(lost), expected_version=2, ttl=60, event={}, audit={}, code=codes[lost.id]
+    )
+    assert await clustered.redeem_code(codes[won.id].code_hash, marker(), ttl=60) is not None
+    assert await clustered.redeem_code(codes[lost.id].code_hash, marker(), ttl=60) is None
+    assert await clustered.get_ticket(lost.id) == lost

@@ -5,13 +5,15 @@
 -- script stays on one slot.
 -- KEYS[1]  the ticket hash        KEYS[2]  the audit stream
 -- KEYS[3]  the set of processes holding the ticket's listeners (watch_ticket.lua)
+-- KEYS[4]  (optional) the authorization code this transition issues: set with it, or not at all
 -- ARGV[1]  expected version       ARGV[2]  new TTL in milliseconds
 -- ARGV[3]  PUBLISH or SPUBLISH    ARGV[4]  event message ("{ticket_id} {json}")
 -- ARGV[5]  audit record (JSON)    ARGV[6]  approximate audit MAXLEN
 -- ARGV[7]  "full": the fields are the whole ticket (rewrite it); "changed": only those that
 --          differ from the expected version's (the version check makes that the stored one)
 -- ARGV[8]  the shard's event channel prefix (a holder's channel is the prefix and its id)
--- ARGV[9…] field, value, … of the new ticket
+-- ARGV[9]  the code's grant (JSON) ARGV[10] its TTL in milliseconds (both unused without KEYS[4])
+-- ARGV[11…] field, value, … of the new ticket
 -- Returns 1 if the transition was committed, 0 if the version moved on (nothing written).
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then
   return 0
@@ -19,8 +21,11 @@ end
 if ARGV[7] == 'full' then
   redis.call('DEL', KEYS[1])
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 9))
+redis.call('HSET', KEYS[1], unpack(ARGV, 11))
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if KEYS[4] then
+  redis.call('SET', KEYS[4], ARGV[9], 'PX', ARGV[10])
+end
 for _, holder in ipairs(redis.call('SMEMBERS', KEYS[3])) do
   redis.call(ARGV[3], ARGV[8] .. holder, ARGV[4])
 end
