@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import sys
 import time
@@ -31,8 +32,10 @@ def _serve(settings: Settings, _: argparse.Namespace) -> int:
         return 2
 
     logs.configure()
+    app = create_app(settings)
+    settle_heap()
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         print=None,
@@ -40,6 +43,14 @@ def _serve(settings: Settings, _: argparse.Namespace) -> int:
         loop=new_event_loop(settings.event_loop),
     )
     return 0
+
+
+def settle_heap() -> None:
+    """Leave what start-up made (modules, classes, the app: ~60,000 objects) out of CPython's
+    cycle collections from now on (`gc.freeze`): a full collection then walks only what serving
+    made, so its pause, which every request waiting on the loop sits out, is that much shorter."""
+    gc.collect()
+    gc.freeze()
 
 
 def new_event_loop(name: str) -> asyncio.AbstractEventLoop:

@@ -38,7 +38,7 @@ from collections.abc import AsyncIterator
 from aiohttp import WSMsgType, web
 from redis.asyncio import Redis
 
-from authsvc.cli import new_event_loop
+from authsvc.cli import new_event_loop, settle_heap
 from authsvc.config import default_of
 from authsvc.store.resp import LeanRedis, LeanScript
 
@@ -231,8 +231,10 @@ def main() -> None:
     parser.add_argument("--redis-url", required=True)
     parser.add_argument("--prefix", required=True)
     args = parser.parse_args()
+    app = create_app(args.redis_url, args.prefix)
+    settle_heap()  # as authsvc does
     web.run_app(
-        create_app(args.redis_url, args.prefix),
+        app,
         host="127.0.0.1",
         port=args.port,
         print=None,
