@@ -9,11 +9,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from redis import exceptions as rx
 from redis.asyncio import Redis
 
 from authsvc.store.redis import RedisStore
 from tests.support.browser import BrowserLogin
+from tests.support.redis_cluster import lone_redis
 from tests.support.servers import free_port, running_authsvc, wait_ready
 
 pytestmark = pytest.mark.redis
@@ -131,16 +131,13 @@ async def test_a_primary_turned_replica_is_a_clean_503_and_nothing_is_written(
 ) -> None:
     """After a failover the old primary answers writes with READONLY: the broker answers 503
     service_unavailable, as for an outage, not 500; neither Redis gains a key."""
-    (tmp_path / "new").mkdir()
-    new_primary = PrivateRedis(tmp_path / "new")
-    new_primary.start()
+    new_primary = lone_redis(tmp_path / "new", aof=False)  # started: it answers
     old, new = Redis.from_url(private_redis.url), Redis.from_url(new_primary.url)
     store = await connect(private_redis.url)
     try:
         async with running_authsvc(tmp_path, store=store) as broker:
             browser = BrowserLogin(broker.url, http)
             await browser.start()
-            await wait_answering(new)
             before = set(await old.keys("*"))
             await old.replicaof("127.0.0.1", new_primary.port)
             async with http.post(
@@ -154,12 +151,3 @@ async def test_a_primary_turned_replica_is_a_clean_503_and_nothing_is_written(
         await old.aclose()
         await new.aclose()
         new_primary.stop()
-
-
-async def wait_answering(redis: Redis) -> None:
-    for _ in range(50):
-        try:
-            await redis.ping()
-            return
-        except rx.ConnectionError:
-            await asyncio.sleep(0.1)
