@@ -118,7 +118,7 @@ async def drive(
             f"errors {answer['errors']}"
         )
     best = max(plan.levels, key=lambda c: ramp[str(c)])
-    profile = Path(plan.profile) if plan.profile and target == "authsvc" else None
+    profile = _profile_path(plan, target)
     runs = await measure(
         remote, server, quiet, probe, Shape.of(plan), target=target, best=best, profile=profile
     )
@@ -215,6 +215,13 @@ async def measure(
     )
     main["quiet_gate"], half["quiet_gate"] = main_gate, half_gate
     return {"main": main, "half": half}
+
+
+def _profile_path(plan: Plan, target: str) -> Path | None:
+    """Where py-spy writes the measured run of authsvc (FILE) and of the floor (FILE.floor)."""
+    if not plan.profile or target not in ("authsvc", "floor"):
+        return None
+    return Path(plan.profile + (".floor" if target == "floor" else ""))
 
 
 def write_profile_meta(profile: Path, target: str, run: dict[str, Any]) -> None:
@@ -530,8 +537,8 @@ def main() -> None:
         "--profile",
         default="",
         metavar="FILE",
-        help="py-spy the measured authsvc run into FILE (collapsed stacks; "
-        "read it with python -m bench.profile FILE)",
+        help="py-spy the measured authsvc run into FILE and the floor's into FILE.floor "
+        "(collapsed stacks; read them with python -m bench.profile FILE)",
     )
     parser.add_argument(
         "--max-seconds",

@@ -2,6 +2,7 @@
 
     python -m bench.profile FILE [--top N] [--match TEXT] [--busy]
     python -m bench.profile FILE --steps
+    python -m bench.profile FILE --steps --against FILE.floor
 
 `self` is the share of samples with the function on top of the stack, `total` the share with it
 anywhere on the stack (counted once per sample). Idle time in the event loop's `select` shows
@@ -57,6 +58,8 @@ def summarise(path: Path, *, busy: bool) -> tuple[int, Counter[str], Counter[str
     return total, own, anywhere
 
 
+PHONE_STEPS = ("scan", "account", "face-challenge", "face", "confirm")
+FLOOR_PHONE_STEPS = "scan … confirm (the floor: one handler)"
 # (step, [(function or "*", file suffix)]): a sample belongs to the first step with a frame on
 # its stack that matches. Frames read `function (folder/file.py)` (see _frame).
 STEPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
@@ -71,16 +74,19 @@ STEPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("*", "store/redis_events.py"),
             ("deliver", "store/fanout.py"),
             ("offer", "store/fanout.py"),
+            ("_relay", "bench/floor.py"),
         ),
     ),
-    ("create ticket", (("create_ticket", "http/browser.py"),)),
-    ("websocket open + auth", (("ticket_socket", "http/ws.py"),)),
-    ("long-poll", (("long_poll", "http/browser.py"),)),
+    ("create ticket", (("create_ticket", "http/browser.py"), ("create", "bench/floor.py"))),
+    ("websocket open + auth", (("ticket_socket", "http/ws.py"), ("socket", "bench/floor.py"))),
+    ("long-poll", (("long_poll", "http/browser.py"), ("long_poll", "bench/floor.py"))),
     ("scan", (("scan", "http/mobile.py"),)),
     ("account", (("choose_account", "http/mobile.py"),)),
     ("face-challenge", (("ticket_face_challenge", "http/mobile.py"),)),
     ("face", (("face_check", "http/mobile.py"),)),
     ("confirm", (("confirm", "http/mobile.py"),)),
+    # The floor answers all five phone steps from one handler, so py-spy cannot tell them apart.
+    (FLOOR_PHONE_STEPS, (("step", "bench/floor.py"),)),
     ("/token", (("token", "http/oidc.py"),)),
     # redis-py sends each command from asyncio.wait_for, which on Python 3.11 runs it as a task
     # of its own: the handler that sent it is not on the stack.
@@ -138,21 +144,58 @@ def steps(path: Path) -> tuple[int, Counter[str]]:
     return total, found
 
 
-def print_steps(path: Path) -> None:
-    total, found = steps(path)
+def _cpu_ms(path: Path) -> tuple[float | None, str]:
+    """The sampled run's server CPU per login (from FILE.meta.json), and a line saying so."""
     meta_path = path.with_name(path.name + ".meta.json")
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    cpu_ms = meta["server_cpu_s"] * 1e3 / meta["logins"] if meta.get("logins") else None
-    where = f", {meta['logins']} logins ({meta['target']})" if meta else ""
-    print(f"{total} busy samples{where}")
-    if cpu_ms is not None:
-        print(f"server CPU {cpu_ms:.2f} ms per login while sampled (py-spy inflates it)")
+    if not meta.get("logins"):
+        return None, ""
+    cpu_ms = meta["server_cpu_s"] * 1e3 / meta["logins"]
+    return cpu_ms, f"{meta['logins']} logins ({meta['target']}), server CPU {cpu_ms:.2f} ms/login"
+
+
+def _order() -> list[str]:
+    return [s for s, _ in STEPS] + [NATIVE_LOOP, OTHER]
+
+
+def print_steps(path: Path) -> None:
+    total, found = steps(path)
+    cpu_ms, said = _cpu_ms(path)
+    print(
+        f"{total} busy samples" + (f", {said} while sampled (py-spy inflates it)" if said else "")
+    )
     print(f"\n{'step':50} {'samples':>8} {'ms/login':>9}")
-    order = [s for s, _ in STEPS] + [NATIVE_LOOP, OTHER]
-    for step in order:
+    for step in _order():
         share = found[step] / max(total, 1)
         ms = f"{share * cpu_ms:9.3f}" if cpu_ms is not None else f"{'?':>9}"
         print(f"{step:50} {100 * share:7.1f}% {ms}")
+
+
+def ms_by_step(path: Path) -> dict[str, float]:
+    """Each step's ms of server CPU per login, with authsvc's five phone steps also summed
+    under the floor's name for them (so two profiles line up row by row)."""
+    total, found = steps(path)
+    cpu_ms, _ = _cpu_ms(path)
+    if cpu_ms is None:
+        raise SystemExit(f"{path}: no {path.name}.meta.json (written by python -m bench --profile)")
+    ms = {step: found[step] / max(total, 1) * cpu_ms for step in _order()}
+    ms[FLOOR_PHONE_STEPS] += sum(ms[step] for step in PHONE_STEPS)
+    return ms
+
+
+def print_against(path: Path, floor: Path) -> None:
+    """Two profiles side by side: where authsvc's CPU per login goes beyond the floor's."""
+    ours, theirs = ms_by_step(path), ms_by_step(floor)
+    print(f"{'ms of server CPU per login':50} {'authsvc':>8} {'floor':>8} {'more':>8}")
+    for step in _order():
+        if step in PHONE_STEPS:
+            print(f"  {step:48} {ours[step]:8.3f}")
+            continue
+        if ours[step] or theirs[step]:
+            more = ours[step] - theirs[step]
+            print(f"{step:50} {ours[step]:8.3f} {theirs[step]:8.3f} {more:8.3f}")
+    a, b = (sum(ms[s] for s in _order() if s not in PHONE_STEPS) for ms in (ours, theirs))
+    print(f"{'total (sampled, inflated by py-spy)':50} {a:8.3f} {b:8.3f} {a - b:8.3f}")
 
 
 def main() -> None:
@@ -166,7 +209,16 @@ def main() -> None:
     parser.add_argument(
         "--steps", action="store_true", help="busy samples by the login's step (handler frame)"
     )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="FLOOR_FILE",
+        help="with --steps: this profile's ms per login beside another's (FILE.floor)",
+    )
     args = parser.parse_args()
+    if args.steps and args.against:
+        print_against(args.file, args.against)
+        return
     if args.steps:
         print_steps(args.file)
         return
