@@ -10,6 +10,9 @@ are read, the code is redeemed at POST /token (client_secret_basic, the PKCE ver
 ID token is verified (ES256 against /jwks.json, fetched once at setup; iss, aud, nonce, exp).
 
 floor: the same requests and pushes on bench.floor, which checks nothing (see its docstring).
+Its phone steps carry the bytes a phone sends authsvc: the headers (e-card, device signature)
+and bodies of one real authsvc login, recorded at setup (`record_phone_requests`) and replayed,
+so the floor receives and parses what authsvc does.
 
 longpoll (authsvc and floor): the same login, the browser long-polling `POST …/poll` with the
 last version it has (the first answer, `pending`, comes at once) instead of the WebSocket, until
@@ -22,7 +25,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import itertools
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -65,6 +67,38 @@ class IdTokenInvalid(LoginFailed):
 
 
 @dataclass(frozen=True, slots=True)
+class PhoneRequest:
+    """One phone call as sent: its own headers (no Host, Content-Length: the session's) and
+    body."""
+
+    headers: dict[str, str]
+    body: bytes
+
+
+def _recorder(into: dict[str, PhoneRequest]) -> aiohttp.TraceConfig:
+    """A trace that keeps each POST's headers and body by the last part of its path."""
+    trace = aiohttp.TraceConfig()
+    dropped = {"host", "content-length"}
+
+    async def started(_: object, context: Any, params: aiohttp.TraceRequestStartParams) -> None:
+        context.headers = {k: v for k, v in params.headers.items() if k.lower() not in dropped}
+        context.body = bytearray()
+
+    async def sent(_: object, context: Any, params: aiohttp.TraceRequestChunkSentParams) -> None:
+        context.body += params.chunk
+
+    async def ended(_: object, context: Any, params: aiohttp.TraceRequestEndParams) -> None:
+        if params.method == "POST":
+            step = params.url.path.rsplit("/", 1)[-1]
+            into[step] = PhoneRequest(context.headers, bytes(context.body))
+
+    trace.on_request_start.append(started)
+    trace.on_request_chunk_sent.append(sent)
+    trace.on_request_end.append(ended)
+    return trace
+
+
+@dataclass(frozen=True, slots=True)
 class Sample:
     push_s: float  # confirm request about to be sent → browser has the `confirmed` event
     after_response_s: float  # confirm response received → browser has it (< 0: push came first)
@@ -72,8 +106,11 @@ class Sample:
     token_s: float = math.nan  # oidc: POST /token sent → its JSON answer parsed
 
 
-def session(limit: int = 0) -> aiohttp.ClientSession:
+def session(
+    limit: int = 0, trace_configs: list[aiohttp.TraceConfig] | None = None
+) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(
+        trace_configs=trace_configs,
         connector=aiohttp.TCPConnector(limit=limit, force_close=False),
         cookie_jar=aiohttp.DummyCookieJar(),
         timeout=aiohttp.ClientTimeout(total=30),
@@ -151,6 +188,7 @@ class Logins:
         self._faces = Path()
         self._jwks: KeySet | None = None
         self._claims: jwt.JWTClaimsRegistry | None = None
+        self.phone_requests: dict[str, PhoneRequest] = {}
 
     async def setup(self, home: Path, phones: int, algorithm: Algorithm) -> None:
         browser = BrowserLogin(self.authsvc, self.http)
@@ -175,6 +213,19 @@ class Logins:
         self._phones = itertools.cycle(
             await provision(self.authsvc, self.http, home, phones, algorithm)
         )
+        await self.record_phone_requests()
+
+    async def record_phone_requests(self) -> None:
+        """One authsvc login whose phone calls are kept as sent, for the floor's steps."""
+        recorded: dict[str, PhoneRequest] = {}
+        async with aiohttp.ClientSession(
+            trace_configs=[_recorder(recorded)], cookie_jar=aiohttp.DummyCookieJar()
+        ) as recording:
+            await self._authsvc_login(time.perf_counter(), phone_session=recording)
+        missing = {*FLOOR_STEPS, "confirm"} - set(recorded)
+        if missing:
+            raise LoginFailed(f"phone calls not recorded: {sorted(missing)}")
+        self.phone_requests = recorded
 
     async def authsvc_ticket(self) -> tuple[str, str, str]:
         """(ticket id, browser secret, QR text) from POST /api/tickets."""
@@ -212,7 +263,9 @@ class Logins:
     async def authsvc_login(self) -> Sample:
         return (await self._authsvc_login(time.perf_counter()))[0]
 
-    async def _authsvc_login(self, start: float) -> tuple[Sample, str]:
+    async def _authsvc_login(
+        self, start: float, phone_session: aiohttp.ClientSession | None = None
+    ) -> tuple[Sample, str]:
         """The broker login; returns its sample and the redirect the browser was pushed."""
         assert self._phones is not None, "setup first"
         ws_url, secret, qr_text = await self.authsvc_ticket()
@@ -220,7 +273,9 @@ class Logins:
         watcher = None
         try:
             watcher = asyncio.create_task(_confirmed_at(ws, self.timeout))
-            phone = PhoneApp(next(self._phones), session=self.http, faces_dir=self._faces)
+            phone = PhoneApp(
+                next(self._phones), session=phone_session or self.http, faces_dir=self._faces
+            )
             result = await phone.scan(qr_text)
             await phone.choose(result.account("personal")["key"])
             await phone.face_check()
@@ -351,11 +406,10 @@ class Logins:
         return Sample(pushed - sent, pushed - answered, pushed - start)
 
     async def _floor_step(self, ticket: str, step: str) -> None:
-        body = json.dumps({}).encode()
+        """The step as the phone sent it to authsvc (`record_phone_requests`), to the floor."""
+        call = self.phone_requests[step]
         async with self.http.post(
-            f"{self.floor}/tickets/{ticket}/{step}",
-            data=body,
-            headers={"Content-Type": "application/json"},
+            f"{self.floor}/tickets/{ticket}/{step}", data=call.body, headers=call.headers
         ) as response:
             await response.read()
             if response.status != 200:
