@@ -36,13 +36,8 @@ class Op:
 def ops(accounts_endpoint: bool) -> list[Op]:
     return [
         Op("qr_sign", "qr", "sign", 1, "POST /api/tickets: http.browser.qr_text → core.qr.build"),
-        Op(
-            "qr_verify",
-            "qr",
-            "verify",
-            1,
-            "POST /api/mobile/scan: login.verify_qr → core.qr.verify_text",
-        ),
+        # No QR verify: at POST /api/mobile/scan the server compares the text with the digest
+        # it stored with the ticket (login.require_issued); only the phone verifies it.
         Op(
             "ecard_verify",
             "ecard",

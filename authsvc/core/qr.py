@@ -11,6 +11,7 @@ key id and the issuer are all bound inside what is signed; the issuer travels as
 from __future__ import annotations
 
 import binascii
+import hashlib
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,6 +91,37 @@ def verify_text(
 ) -> QrClaims:
     """Verify a QR text offline. Any input either verifies or raises QrInvalid/QrUnknownKey
     or TicketExpired; nothing else escapes."""
+    claims, key, signed, signature = _read(text, trusted_issuers, resolve_key)
+    if not verify(key.key, key.alg, signed, signature):
+        raise errors.QrInvalid("bad signature")
+    return _unexpired(claims, now)
+
+
+def read_text(
+    text: str,
+    *,
+    trusted_issuers: frozenset[str] | set[str],
+    resolve_key: Callable[[str], VerifyingKey | None],
+    now: float,
+) -> QrClaims:
+    """`verify_text` but for the signature, which is left to the caller: the broker compares a
+    scanned text with the `digest` it kept of the QR it issued (its own record; the phone has
+    verified the signature offline)."""
+    claims, _, _, _ = _read(text, trusted_issuers, resolve_key)
+    return _unexpired(claims, now)
+
+
+def digest(text: str) -> str:
+    """A QR text's SHA-256 (base64url), as `build` returned it or a scanner read it."""
+    return b64u(hashlib.sha256(text.strip().encode()).digest())
+
+
+def _read(
+    text: str,
+    trusted_issuers: frozenset[str] | set[str],
+    resolve_key: Callable[[str], VerifyingKey | None],
+) -> tuple[QrClaims, VerifyingKey, bytes, bytes]:
+    """The claims, the key they name, the signed bytes and the signature."""
     issuer, payload = split(text)
     if issuer not in trusted_issuers:
         raise errors.QrInvalid(f"untrusted issuer {issuer[:80]!r}")
@@ -101,9 +133,12 @@ def verify_text(
     key = resolve_key(claims.kid)
     if key is None or not key.usable:
         raise errors.QrUnknownKey(f"kid {claims.kid}")
-    alg = ALGORITHMS_BY_ID[raw[1]]
-    if key.alg is not alg or not verify(key.key, alg, _signed_bytes(issuer, head), signature):
+    if key.alg is not ALGORITHMS_BY_ID[raw[1]]:
         raise errors.QrInvalid("bad signature")
+    return claims, key, _signed_bytes(issuer, head), signature
+
+
+def _unexpired(claims: QrClaims, now: float) -> QrClaims:
     if now >= claims.expires_at:
         raise errors.TicketExpired("qr expired")
     return claims

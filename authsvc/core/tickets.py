@@ -77,6 +77,7 @@ class Ticket:
     match_number: str = ""  # number matching: shown by the browser, picked on the phone
     match_choices: tuple[str, ...] = ()
     number_matched: bool = False
+    qr_digest: str = ""  # of the QR issued for it (core.qr.digest): a scan presents exactly that
 
     def is_expired(self, now: float) -> bool:
         return self.state not in TERMINAL and now >= self.expires_at
@@ -127,6 +128,17 @@ def create(
         request=dict(request or {}),
         updated_at=now,
     )
+
+
+def with_qr(ticket: Ticket, qr_digest: str) -> Ticket:
+    """The new ticket with the digest of the QR made for it."""
+    return dataclasses.replace(ticket, qr_digest=qr_digest)
+
+
+def require_qr(ticket: Ticket, qr_digest: str) -> None:
+    """The scanned QR is the one issued for this ticket, byte for byte."""
+    if not hmac.compare_digest(ticket.qr_digest, qr_digest):
+        raise errors.QrInvalid("not the QR issued for this ticket")
 
 
 def effective(ticket: Ticket, now: float) -> Ticket:

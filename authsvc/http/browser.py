@@ -112,6 +112,7 @@ async def create_ticket(request: web.Request) -> web.Response:
         request={**auth.as_dict(), "identity": str(identity)},
     )
     text = qr_text(b, ticket)
+    ticket = tickets.with_qr(ticket, qr.digest(text))
     await b.create(ticket, {"ua": ticket.browser_ua[:80]})
     return json_response(_ticket_view(b, ticket, secret, text), status=201)
 

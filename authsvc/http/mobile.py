@@ -226,8 +226,13 @@ async def scan(request: web.Request) -> web.Response:
     b = broker(request)
     card, raw = await _signed(request)
     body = parse_json(raw)
-    claims = login.verify_qr(b, field(body, "qr", max_len=qr.MAX_PAYLOAD_CHARS + 200))
-    stored, _ = await _fetch_ticket(request, card, claims.ticket_id)
+    text = field(body, "qr", max_len=qr.MAX_PAYLOAD_CHARS + 200)
+    claims = login.verify_qr(b, text, signature=False)
+    try:
+        stored, _ = await _fetch_ticket(request, card, claims.ticket_id)
+    except errors.TicketNotFound as exc:  # an unexpired QR names a ticket that is still stored
+        raise errors.QrInvalid("no ticket was issued this QR") from exc
+    login.require_issued(b, text, stored)
     # Counted after the nonce is spent, on its own: a replay must not use up the device's scans.
     await rate_limit(
         request, "scan-device", card.device_id, b.settings.limits.scans_per_device_per_minute

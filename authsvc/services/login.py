@@ -27,14 +27,29 @@ ACR = acr.ACR_FACE  # the default level (kept for importers)
 GC_SLACK = 60.0  # the store keeps a code this much past its expiry: logical expiry decides
 
 
-def verify_qr(broker: Broker, text: str) -> qr.QrClaims:
+def verify_qr(broker: Broker, text: str, *, signature: bool = True) -> qr.QrClaims:
+    """A QR text's claims, checked offline. `signature=False` for a scan: the ticket's stored
+    digest then decides that the text is ours (`require_issued`)."""
     now = broker.now()
-    return qr.verify_text(
+    check = qr.verify_text if signature else qr.read_text
+    return check(
         text,
         trusted_issuers={broker.settings.issuer},
         resolve_key=lambda kid: broker.keyring.verifying_key(Purpose.QR, kid, now=now),
         now=now,
     )
+
+
+def require_issued(broker: Broker, text: str, stored: Ticket) -> None:
+    """`text` is exactly the QR issued for `stored`: its digest, kept with the ticket when the
+    QR was made, matches. Stronger than verifying our signature again (a validly signed QR for
+    another ticket, or under a retired key, does not match) and ~0.1 ms cheaper per scan. A
+    ticket stored without a digest (made by an earlier version during a rolling upgrade) is
+    checked by the signature."""
+    if stored.qr_digest:
+        tickets.require_qr(stored, qr.digest(text))
+    else:
+        verify_qr(broker, text)
 
 
 def _subject(card: Card) -> dict[str, Any]:

@@ -36,6 +36,7 @@ _ENCODERS: dict[str, Callable[[Any], str]] = {
     "match_number": str,
     "match_choices": fastjson.dumps,
     "number_matched": _flag,
+    "qr_digest": str,
     "request": fastjson.dumps,
     "subject": fastjson.dumps,
     "account": fastjson.dumps,
@@ -78,5 +79,6 @@ def from_fields(f: dict[str, str]) -> Ticket:
         match_number=f.get("match_number", ""),
         match_choices=tuple(fastjson.loads(f.get("match_choices", "[]"))),
         number_matched=f.get("number_matched") == "1",
+        qr_digest=f.get("qr_digest", ""),
         **{name: fastjson.loads(f[name]) for name in _JSON_FIELDS},
     )

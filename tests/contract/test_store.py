@@ -32,6 +32,10 @@ WAIT = 5.0  # generous upper bound for an event that must arrive; never a speed 
 
 
 def pending(ticket_id: str | None = None) -> Ticket:
+    return tk.with_qr(_created(ticket_id), "Kx2b0ZlYVd0s3m1n7Qc8yJ9pR4tU6wE1aH5gF3dL0oI")
+
+
+def _created(ticket_id: str | None) -> Ticket:
     return tk.create(
         client_id="service-hall",
         identity=Identity.LEGAL_REP,

@@ -4,6 +4,7 @@ after). Browser-side refusals are in test_refusals_browser.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,7 @@ from authsvc.core import device, qr, tickets
 from authsvc.core.clock import FrozenClock
 from authsvc.core.crypto import Algorithm, b64u, b64u_decode, generate
 from authsvc.core.tickets import Identity, Lifetimes
+from authsvc.http.browser import qr_text
 from authsvc.keyring import Purpose
 from mobile_sim import PhoneApp
 from tests.conftest import PhoneFactory
@@ -93,6 +95,53 @@ async def test_forged_qr_is_refused(
     text = forge(authsvc, tid, browser.ticket["qr_text"])
     async with unchanged(authsvc, tid):
         refused(await mobile(http, phone, "/api/mobile/scan", {"qr": text}), 400, code)
+
+
+async def test_a_qr_signed_by_the_broker_but_not_issued_for_the_ticket_is_refused(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """The scan checks the exact QR issued for the ticket (its stored digest), not only a
+    valid signature: the broker's own key over the ticket's claims with a later expiry (what a
+    leaked or retired QR key could make) is qr_invalid, and the ticket stays as it was."""
+    browser, phone, tid = await begin(authsvc, http, phones, scan=False)
+    _, key = authsvc.broker.keyring.current(Purpose.QR)
+    claims = qr.read_text(
+        browser.ticket["qr_text"],
+        trusted_issuers={authsvc.url},
+        resolve_key=lambda kid: authsvc.broker.keyring.verifying_key(
+            Purpose.QR, kid, now=time.time()
+        ),
+        now=time.time(),
+    )
+    resigned = qr.build(dataclasses.replace(claims, expires_at=claims.expires_at + 30), key)
+    assert resigned != browser.ticket["qr_text"]
+    async with unchanged(authsvc, tid):
+        refused(await mobile(http, phone, "/api/mobile/scan", {"qr": resigned}), 400, "qr_invalid")
+
+
+async def test_a_ticket_stored_without_a_qr_digest_is_checked_by_the_signature(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """A ticket made by an earlier version (no digest kept, as during a rolling upgrade): its
+    genuine QR scans; a forged one for it is qr_invalid and changes nothing."""
+    old = tickets.create(
+        client_id="hall",
+        identity=Identity.PERSONAL,
+        browser_ip="127.0.0.1",
+        browser_ua="test",
+        browser_secret=tickets.new_browser_secret(),
+        now=time.time(),
+        lifetimes=authsvc.broker.settings.lifetimes,
+    )
+    await authsvc.store.create_ticket(old, ttl=60)
+    genuine = qr_text(authsvc.broker, old)
+    forged = qr.build(_qr_claims(authsvc, old.id, _qr_kid(authsvc)), generate(Algorithm.ED25519))
+    phone = await phones(authsvc.url)
+    async with unchanged(authsvc, old.id):
+        refused(await mobile(http, phone, "/api/mobile/scan", {"qr": forged}), 400, "qr_invalid")
+    assert (await mobile(http, phone, "/api/mobile/scan", {"qr": genuine}))[0] == 200
+    stored = await authsvc.store.get_ticket(old.id)
+    assert stored is not None and stored.state is tickets.State.SCANNED
 
 
 @pytest.mark.parametrize("stage", ["pending", "scanned"])
