@@ -320,13 +320,14 @@ class RedisStore:
             str(expected_version),
             _ms(ttl),
             self._publish_command,
-            f"{new.id} {_dumps(event)}",
+            message := f"{new.id} {_dumps(event)}",
             _dumps(audit),
             _AUDIT_MAXLEN,
             mode,
             self._layout.channel_prefix(shard),
             records.dumps(code.grant) if code else "",
             _ms(code.ttl) if code else 0,
+            self._process,
         ]
         for field, value in fields.items():
             args += [field, value]
@@ -338,8 +339,10 @@ class RedisStore:
         if code is not None:
             names.append(self._key("v", keys.code(code.code_hash)))
         with _guard("commit_transition"):
-            committed = await self._commit(keys=names, args=args)
-        return bool(committed)
+            committed = bool(await self._commit(keys=names, args=args))
+        if committed:
+            self._deliver_event(message)
+        return committed
 
     async def _commit_then_code(
         self, new: Ticket, code: NewCode, *, expected_version: int, **commit: Any
@@ -612,6 +615,14 @@ class RedisStore:
 
     def _on_message(self, _channel: str, message: str) -> None:
         self._received += 1
+        self._deliver_event(message)
+
+    def _deliver_event(self, message: str) -> None:
+        """An event for this process's listeners: from Redis, or committed here (the script
+        publishes to every holder but this process; the reply on the command connection comes
+        in commit order). A listener may get an older version after a newer one, from another
+        process's commit still on its way: the WebSocket drops it by version, the long poll
+        re-reads the ticket."""
         ticket_id, _, body = message.partition(" ")
         if not self._fanout.has(ticket_id):
             return

@@ -13,7 +13,9 @@
 --          differ from the expected version's (the version check makes that the stored one)
 -- ARGV[8]  the shard's event channel prefix (a holder's channel is the prefix and its id)
 -- ARGV[9]  the code's grant (JSON) ARGV[10] its TTL in milliseconds (both unused without KEYS[4])
--- ARGV[11…] field, value, … of the new ticket
+-- ARGV[11] the committing process's id: not published to (it hands the event to its own
+--          listeners itself, without the round trip through Redis)
+-- ARGV[12…] field, value, … of the new ticket
 -- Returns 1 if the transition was committed, 0 if the version moved on (nothing written).
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then
   return 0
@@ -21,13 +23,15 @@ end
 if ARGV[7] == 'full' then
   redis.call('DEL', KEYS[1])
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 11))
+redis.call('HSET', KEYS[1], unpack(ARGV, 12))
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 if KEYS[4] then
   redis.call('SET', KEYS[4], ARGV[9], 'PX', ARGV[10])
 end
 for _, holder in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-  redis.call(ARGV[3], ARGV[8] .. holder, ARGV[4])
+  if holder ~= ARGV[11] then
+    redis.call(ARGV[3], ARGV[8] .. holder, ARGV[4])
+  end
 end
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'r', ARGV[5])
