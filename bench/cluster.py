@@ -31,7 +31,7 @@ from redis.asyncio import Redis
 
 from authsvc.core.crypto import Algorithm
 from bench.load import summary_ms
-from bench.logins import Logins, Sample, session
+from bench.logins import Logins, PhoneRequest, Sample, session
 from bench.servers import AUTHSVC_BENCH_ENV, bench_registry, start_floor, wait_ready
 from tests.support.redis_cluster import RedisCluster
 from tests.support.servers import TEST_CLIENTS
@@ -157,8 +157,18 @@ async def _measure(
     }
 
 
+# The phone calls of the first authsvc scenario's recorded login (Logins.setup), which the
+# floor scenarios send so that the floor parses what authsvc parses.
+PhoneCalls = dict[str, PhoneRequest]
+
+
 async def _scenario(
-    name: str, folder: Path, processes: int, redis_urls: list[str], args: argparse.Namespace
+    name: str,
+    folder: Path,
+    processes: int,
+    redis_urls: list[str],
+    args: argparse.Namespace,
+    recorded: PhoneCalls,
 ) -> dict[str, Any]:
     env = dict(AUTHSVC_BENCH_ENV)
     if name == "redis_cluster":
@@ -177,6 +187,8 @@ async def _scenario(
     async def flow(http: aiohttp.ClientSession) -> Flow:
         logins = Logins(http, cluster.authsvc_url, "")
         await logins.setup(folder / name / "phones", args.phones, Algorithm.ES256)
+        if not recorded:
+            recorded.update(logins.phone_requests)
         return logins.authsvc_login
 
     return await _behind_nginx(name, cluster, "authsvc", flow, redis_urls, args, processes)
@@ -222,8 +234,14 @@ class FloorCluster(Cluster):
         return self._spawn(f"floor-{index}", args, dict(os.environ), port)
 
 
+def _floor_logins(http: aiohttp.ClientSession, url: str, recorded: PhoneCalls) -> Logins:
+    logins = Logins(http, "", url)
+    logins.phone_requests = recorded
+    return logins
+
+
 async def _floor_behind_nginx(
-    name: str, folder: Path, processes: int, args: argparse.Namespace
+    name: str, folder: Path, processes: int, args: argparse.Namespace, recorded: PhoneCalls
 ) -> dict[str, Any]:
     cluster = FloorCluster(
         folder / name,
@@ -234,17 +252,17 @@ async def _floor_behind_nginx(
     )
 
     async def flow(http: aiohttp.ClientSession) -> Flow:
-        return Logins(http, "", cluster.authsvc_url).floor_login
+        return _floor_logins(http, cluster.authsvc_url, recorded).floor_login
 
     return await _behind_nginx(name, cluster, "floor", flow, [args.redis_url], args, processes)
 
 
-async def _floor(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+async def _floor(folder: Path, args: argparse.Namespace, recorded: PhoneCalls) -> dict[str, Any]:
     server = start_floor(folder, args.redis_url, f"qrauth-bench:{uuid.uuid4()}:floor:")
     try:
         await wait_ready(server)
         async with session() as http:
-            logins = Logins(http, "", server.url)
+            logins = _floor_logins(http, server.url, recorded)
             result = await _measure(
                 logins.floor_login, {"floor": [server.process.pid]}, [args.redis_url], args
             )
@@ -258,13 +276,18 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     load = psutil.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
         folder = Path(tmp)
-        results = {"floor": await _floor(folder, args)}
+        recorded: PhoneCalls = {}  # by the first scenario, for the floor's
+        results = {
+            "one_process": await _scenario(
+                "one_process", folder, 1, [args.redis_url], args, recorded
+            ),
+            "floor": await _floor(folder, args, recorded),
+        }
         if not args.no_floor_behind_nginx:
             for name, count in (("floor_one_process", 1), ("floor_three_processes", 3)):
-                results[name] = await _floor_behind_nginx(name, folder, count, args)
-        results["one_process"] = await _scenario("one_process", folder, 1, [args.redis_url], args)
+                results[name] = await _floor_behind_nginx(name, folder, count, args, recorded)
         results["three_processes"] = await _scenario(
-            "three_processes", folder, 3, [args.redis_url], args
+            "three_processes", folder, 3, [args.redis_url], args, recorded
         )
         if not args.no_redis_cluster:
             redis_cluster = RedisCluster(folder / "redis-cluster")
@@ -272,7 +295,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             try:
                 masters = sorted({redis_cluster.master_of(s).url for s in (0, 8000, 16000)})
                 results["redis_cluster"] = await _scenario(
-                    "redis_cluster", folder, 3, masters, args
+                    "redis_cluster", folder, 3, masters, args, recorded
                 )
             finally:
                 redis_cluster.stop()

@@ -407,7 +407,9 @@ class Logins:
 
     async def _floor_step(self, ticket: str, step: str) -> None:
         """The step as the phone sent it to authsvc (`record_phone_requests`), to the floor."""
-        call = self.phone_requests[step]
+        call = self.phone_requests.get(step)
+        if call is None:
+            raise LoginFailed(f"no recorded phone call for {step}: record_phone_requests first")
         async with self.http.post(
             f"{self.floor}/tickets/{ticket}/{step}", data=call.body, headers=call.headers
         ) as response:
