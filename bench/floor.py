@@ -13,7 +13,8 @@ A bare aiohttp app on Redis, shaped like the broker's traffic but with none of i
 
 Events are routed as authsvc routes them (store/redis.py): the socket's (or long poll's) read of
 the secret also adds this process to the ticket's holders (one pipeline), and a step publishes
-to the holders' channels. One shared pub/sub connection per process, on its own channel, hands
+to the holders' channels but its own, handing the event to its own socket and waiters itself
+(authsvc's commit does the same). One shared pub/sub connection per process, on its own channel, hands
 each message to the socket for its id and to the long-poll waiters of its id (the relay numbers
 a polled ticket's events: that is its version). No signatures, e-cards, QR, compare-and-set,
 audit, rate limits, per-socket queues or metrics: the ratio to authsvc is what those cost.
@@ -79,10 +80,13 @@ class Polled:
         self.changed = asyncio.Event()
 
 
-# KEYS[1] the ticket's holders; ARGV[1] the channel prefix, ARGV[2] the message.
+# KEYS[1] the ticket's holders; ARGV[1] the channel prefix, ARGV[2] the message, ARGV[3] the
+# publishing process (not published to: it hands the event out itself, as authsvc does).
 _PUBLISH_TO_HOLDERS = """
 for _, holder in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  redis.call('PUBLISH', ARGV[1] .. holder, ARGV[2])
+  if holder ~= ARGV[3] then
+    redis.call('PUBLISH', ARGV[1] .. holder, ARGV[2])
+  end
 end
 """
 
@@ -177,26 +181,33 @@ async def step(request: web.Request) -> web.Response:
     await request.read()
     event = json.dumps({"type": "state", "ticket": ticket_id, "state": state})
     prefix = request.app[PREFIX]
-    await request.app[PUBLISH_TO_HOLDERS](
-        keys=[prefix + "th:" + ticket_id], args=[prefix + "events:", f"{ticket_id} {event}"]
+    app = request.app
+    message = f"{ticket_id} {event}"
+    await app[PUBLISH_TO_HOLDERS](
+        keys=[prefix + "th:" + ticket_id], args=[prefix + "events:", message, app[PROCESS]]
     )
+    await _hand_out(app, ticket_id, event)
     return web.json_response({"state": state})
+
+
+async def _hand_out(app: web.Application, ticket_id: str, body: str) -> None:
+    """An event to this process's long poll and socket for the ticket, if it has them."""
+    if (waiting := app[POLLED].get(ticket_id)) is not None:
+        waiting.offer(json.loads(body))
+    ws = app[SOCKETS].get(ticket_id)
+    if ws is not None and not ws.closed:
+        with contextlib.suppress(ConnectionResetError):
+            await ws.send_str(body)
 
 
 async def _relay(app: web.Application) -> None:
     """The one pub/sub connection: each message goes to the socket for its ticket id."""
     pubsub = app[REDIS].pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(app[PREFIX] + "events:" + app[PROCESS])
-    sockets, polled = app[SOCKETS], app[POLLED]
     try:
         async for message in pubsub.listen():
             ticket_id, _, body = str(message["data"]).partition(" ")
-            if (waiting := polled.get(ticket_id)) is not None:
-                waiting.offer(json.loads(body))
-            ws = sockets.get(ticket_id)
-            if ws is not None and not ws.closed:
-                with contextlib.suppress(ConnectionResetError):
-                    await ws.send_str(body)
+            await _hand_out(app, ticket_id, body)
     finally:
         await pubsub.aclose()
 

@@ -18,8 +18,10 @@ Keys (all under `prefix`; see store/keys.py for the one function that builds the
 
 Events are routed: a process that listens to a ticket adds itself to the ticket's holders in
 the same script that reads the ticket after subscribing (`get_ticket`), and a transition
-publishes to the channels of the ticket's holders only. So a process reads the events of the
-tickets it holds and no others, however many processes share the Redis.
+publishes to the channels of the ticket's holders only, but the committing process's own: that
+one hands the event to its listeners itself when the commit returns. So a process reads the
+events of the tickets it holds, from other processes, and no others, however many processes
+share the Redis.
 
 On a Redis Cluster (`cluster=True`), a ticket, its holders, its shard's event channels and its
 shard's audit stream share the hash tag of the ticket's shard (`{prefix}{sNN}:t:{id}`,
