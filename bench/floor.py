@@ -14,10 +14,11 @@ A bare aiohttp app on Redis, shaped like the broker's traffic but with none of i
 Events are routed as authsvc routes them (store/redis.py): the socket's (or long poll's) read of
 the secret also adds this process to the ticket's holders (one pipeline), and a step publishes
 to the holders' channels but its own, handing the event to its own socket and waiters itself
-(authsvc's commit does the same). One shared pub/sub connection per process, on its own channel, hands
-each message to the socket for its id and to the long-poll waiters of its id (the relay numbers
-a polled ticket's events: that is its version). No signatures, e-cards, QR, compare-and-set,
-audit, rate limits, per-socket queues or metrics: the ratio to authsvc is what those cost.
+(authsvc's commit does the same). One shared pub/sub connection per process, on its own
+channel, hands each message to the socket for its id and to the long-poll waiters of its id
+(the relay numbers a polled ticket's events: that is its version). No signatures, e-cards,
+QR, compare-and-set, audit, rate limits, per-socket queues or metrics: the ratio to authsvc is
+what those cost.
 It talks to Redis as authsvc does (commands through store/resp.py's LeanRedis, pub/sub through
 redis-py), so the client's cost per command is the same on both sides of the ratio.
 
