@@ -181,9 +181,8 @@ async def step(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     await request.read()
     event = json.dumps({"type": "state", "ticket": ticket_id, "state": state})
-    prefix = request.app[PREFIX]
     app = request.app
-    message = f"{ticket_id} {event}"
+    prefix, message = app[PREFIX], f"{ticket_id} {event}"
     await app[PUBLISH_TO_HOLDERS](
         keys=[prefix + "th:" + ticket_id], args=[prefix + "events:", message, app[PROCESS]]
     )
