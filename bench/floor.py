@@ -5,7 +5,7 @@ A bare aiohttp app on Redis, shaped like the broker's traffic but with none of i
   POST /tickets                  a random id and secret; SET the secret's hash in Redis (with a TTL)
   GET  /ws/{id}                  WebSocket: `{"type":"auth","secret":…}` → GET + compare, then the
                                  current state at once, then every event for this id
-  POST /tickets/{id}/{step}      step ∈ scan, account, face-challenge, face, confirm: one script
+  POST /tickets/{id}/{step}      step ∈ scan, account, face, confirm: one script
                                  publishing the event to the ticket's holders, nothing else
   POST /tickets/{id}/poll        long-poll, as authsvc's: `{"secret", "version"}` → GET + compare,
                                  then the latest event once its version differs from `version`
@@ -47,7 +47,6 @@ from authsvc.store.resp import LeanRedis, LeanScript
 STATES = {
     "scan": "scanned",
     "account": "scanned",
-    "face-challenge": "scanned",
     "face": "scanned",
     "confirm": "confirmed",
 }

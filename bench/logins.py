@@ -48,7 +48,7 @@ USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/126.0.0.0 Safari/537.36"
 )
-FLOOR_STEPS = ("scan", "account", "face-challenge", "face")
+FLOOR_STEPS = ("scan", "account", "face")
 
 
 CLIENT_SECRET = "hall-secret"  # the test client `hall` of tests.support.servers.write_clients

@@ -85,7 +85,7 @@ STEPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("face-challenge", (("ticket_face_challenge", "http/mobile.py"),)),
     ("face", (("face_check", "http/mobile.py"),)),
     ("confirm", (("confirm", "http/mobile.py"),)),
-    # The floor answers all five phone steps from one handler, so py-spy cannot tell them apart.
+    # The floor answers all the phone steps from one handler, so py-spy cannot tell them apart.
     (FLOOR_PHONE_STEPS, (("step", "bench/floor.py"),)),
     ("/token", (("token", "http/oidc.py"),)),
     # redis-py sends each command from asyncio.wait_for, which on Python 3.11 runs it as a task
@@ -172,7 +172,7 @@ def print_steps(path: Path) -> None:
 
 
 def ms_by_step(path: Path) -> dict[str, float]:
-    """Each step's ms of server CPU per login, with authsvc's five phone steps also summed
+    """Each step's ms of server CPU per login, with authsvc's phone steps also summed
     under the floor's name for them (so two profiles line up row by row)."""
     total, found = steps(path)
     cpu_ms, _ = _cpu_ms(path)

@@ -6,10 +6,10 @@ bytes), for the algorithm of the key that makes it: the server's keyring for QR,
 token keys, `--device-alg` for the phones' device keys, Ed25519 for the simulated face (a
 capture is the face key's signature over the challenge: core.face.compare).
 
-A bench login (bench.logins) makes 5 phone requests, scan, account, face-challenge, face and
-confirm, each through authsvc.http.mobile._signed; the bench client `hall` authenticates at
-/token with client_secret_basic (a constant-time compare, no signature) and has no accounts
-endpoint.
+A bench login (bench.logins) makes 4 phone requests, scan, account (its answer carries the face
+challenge), face and confirm, each through authsvc.http.mobile._signed; the bench client `hall`
+authenticates at /token with client_secret_basic (a constant-time compare, no signature) and has
+no accounts endpoint.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from authsvc.clients import ClientRegistry
 
-PHONE_REQUESTS = 5  # POST /api/mobile/scan, …/account, …/face-challenge, …/face, …/confirm
+PHONE_REQUESTS = 4  # POST /api/mobile/scan, …/account, …/face, …/confirm
 
 
 @dataclass(frozen=True)

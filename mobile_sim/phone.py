@@ -116,6 +116,7 @@ class PhoneApp:
         self._owns_session = session is None
         self._unknown_kids: set[str] = set()
         self.ticket: ScanResult | None = None
+        self._face_challenge: dict[str, Any] | None = None  # came with the account choice
 
     @classmethod
     def open(
@@ -308,7 +309,7 @@ class PhoneApp:
             raise errors.no_ecard()
         await self.check_qr(text)
         answer = await self._call("POST", "/api/mobile/scan", {"qr": text.strip()})
-        self.ticket = _scan_result(answer, self.state.place)
+        self.ticket, self._face_challenge = _scan_result(answer, self.state.place), None
         return self.ticket
 
     async def scan_image(self, path: str | Path) -> ScanResult:
@@ -329,15 +330,26 @@ class PhoneApp:
         return await self._call("POST", self._ticket_path("number"), {"number": number})
 
     async def choose(self, account_key: str) -> dict[str, Any]:
-        return await self._call("POST", self._ticket_path("account"), {"account": account_key})
+        """The account; the answer carries the face challenge when the ticket needs one."""
+        answer = await self._call("POST", self._ticket_path("account"), {"account": account_key})
+        self._face_challenge = answer.get("face_challenge")
+        return answer
 
     async def face_check(self, mode: str = "capture") -> dict[str, Any]:
         """The server's liveness challenge, answered with the holder's face (`capture`) or a
-        chosen failure (`fail`, to show retries). The phone never says "passed"."""
-        challenge = await self._call("POST", self._ticket_path("face-challenge"))
+        chosen failure (`fail`, to show retries). The phone never says "passed". The challenge
+        that came with the account choice is answered first; a retry asks for a new one."""
+        challenge = self._take_face_challenge()
+        if challenge is None:
+            challenge = await self._call("POST", self._ticket_path("face-challenge"))
         answer = self._capture(challenge, self.holder(), mode)
-        result = await self._call("POST", self._ticket_path("face"), answer)
-        return result
+        return await self._call("POST", self._ticket_path("face"), answer)
+
+    def _take_face_challenge(self) -> dict[str, Any] | None:
+        challenge, self._face_challenge = self._face_challenge, None
+        if challenge is None or float(challenge.get("expires_at", 0)) <= time.time():
+            return None
+        return challenge
 
     async def confirm(self) -> dict[str, Any]:
         return await self._call("POST", self._ticket_path("confirm"))

@@ -272,10 +272,14 @@ def _scan_view(b: Any, ticket: tickets.Ticket) -> dict[str, Any]:
 
 @routes.post("/api/mobile/tickets/{ticket_id}/account")
 async def choose_account(request: web.Request) -> web.Response:
-    card, body, stored = await _phone_on_ticket(request)
+    """The choice; on a ticket that still needs a face check, its liveness challenge too."""
+    card, body, stored, lock = await _face_step(request)
     key = field(body, "account", max_len=64)
-    ticket = await login.choose(broker(request), stored, card, key)
-    return json_response({"account": dict(ticket.account)})
+    ticket, challenge = await login.choose(broker(request), stored, card, key, lock=lock)
+    view: dict[str, Any] = {"account": dict(ticket.account)}
+    if challenge is not None:
+        view["face_challenge"] = challenge.view()
+    return json_response(view)
 
 
 @routes.post("/api/mobile/tickets/{ticket_id}/face-challenge")

@@ -30,7 +30,8 @@ async def _token_claims(
     phone = await phones(authsvc.url)
     result = await phone.scan(browser.ticket["qr_text"])
     assert result.face["required"] is (acr_values != ACR_ECARD)
-    await phone.choose(result.account("personal")["key"])
+    chosen = await phone.choose(result.account("personal")["key"])
+    assert ("face_challenge" in chosen) is result.face["required"]
     if face:
         await phone.face_check()
     await phone.confirm()

@@ -20,10 +20,18 @@ import pytest
 
 from authsvc.config import Limits
 from authsvc.core.crypto import public_jwk
+from authsvc.core.face import ACTIONS
 from authsvc.registry import CardState, FileRegistry, person_key
 from mobile_sim import PhoneApp
 from tests.conftest import CITIZEN, PhoneFactory
-from tests.security.helpers import begin, mobile, phone_refused, refused, unchanged
+from tests.security.helpers import (
+    begin,
+    mobile,
+    phone_refused,
+    refused,
+    unchanged,
+    value_keys,
+)
 from tests.support import people
 from tests.support.browser import BrowserLogin, wait_for_state
 from tests.support.servers import Broker, running_authsvc
@@ -44,6 +52,14 @@ def application(phone: PhoneApp, who: dict[str, str], **extra: Any) -> dict[str,
         "device_jwk": public_jwk(phone.state.device_key.public_key()),
         **extra,
     }
+
+
+async def scanned_again(server: Broker, http: aiohttp.ClientSession, phone: PhoneApp) -> str:
+    """A new QR page's ticket, scanned by `phone`: its id."""
+    browser = BrowserLogin(server.url, http)
+    await browser.start()
+    await phone.scan(browser.ticket["qr_text"])
+    return str(browser.ticket["ticket_id"])
 
 
 # --- the card registry ------------------------------------------------------------------
@@ -201,6 +217,50 @@ async def test_a_challenge_is_used_once_and_only_for_its_ticket(
         refused(await mobile(http, phone, base + "/face", misused), 400, "face_challenge_invalid")
 
 
+async def test_the_challenge_that_comes_with_the_account_is_this_tickets_once(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """The account choice brings the ticket's liveness challenge: it answers once (a replayed
+    capture is face_challenge_invalid) and only for its ticket; used on another ticket of the
+    same phone and person, it is refused and spent. No refusal changes either ticket."""
+    _, phone, first = await begin(authsvc, http, phones)
+    key = phone.ticket.account("personal")["key"]  # type: ignore[union-attr]
+    path = f"/api/mobile/tickets/{first}/account"
+    status, chosen = await mobile(http, phone, path, {"account": key})
+    assert status == 200 and chosen["account"]["role"] == "personal"
+    challenge = chosen["face_challenge"]
+    assert challenge["purpose"] == f"ticket:{first}" and challenge["action"] in ACTIONS
+    answer = phone._capture(challenge, phone.holder(), "capture")
+    status, body = await mobile(http, phone, f"/api/mobile/tickets/{first}/face", answer)
+    assert status == 200 and body["passed"] is True
+    async with unchanged(authsvc, first):
+        again = await mobile(http, phone, f"/api/mobile/tickets/{first}/face", answer)
+        refused(again, 400, "face_challenge_invalid")
+    second = await scanned_again(authsvc, http, phone)
+    chosen = await phone.choose(phone.ticket.account("personal")["key"])  # type: ignore[union-attr]
+    foreign = phone._capture(chosen["face_challenge"], phone.holder(), "capture")
+    for ticket_id in (first, second):  # the wrong ticket, then its own: spent by the first try
+        async with unchanged(authsvc, first), unchanged(authsvc, second):
+            misused = await mobile(http, phone, f"/api/mobile/tickets/{ticket_id}/face", foreign)
+            refused(misused, 400, "face_challenge_invalid")
+    await phone_refused(phone.face_check(), 400, "face_challenge_invalid")  # what it was given
+    assert (await phone.face_check())["passed"] is True  # the retry asks for a new one
+
+
+async def test_choosing_again_after_the_face_check_brings_no_challenge(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """Once the face check has passed, another choice of account issues no challenge."""
+    _, phone, _ = await begin(authsvc, http, phones)
+    key = phone.ticket.account("personal")["key"]  # type: ignore[union-attr]
+    assert "face_challenge" in await phone.choose(key)
+    await phone.face_check()
+    before = await value_keys(authsvc, "face-challenge:")
+    assert "face_challenge" not in await phone.choose(key)
+    assert await value_keys(authsvc, "face-challenge:") == before
+    assert (await phone.confirm())["state"] == "confirmed"
+
+
 async def test_a_replayed_answer_leaves_its_challenge_unused(
     authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
 ) -> None:
@@ -260,6 +320,23 @@ async def test_a_locked_persons_answer_changes_nothing(
     async with unchanged(strict, ticket_id):
         refused(await mobile(http, phone, base + "/face", answer), 429, "face_locked_today")
     assert await strict.store.take_face_challenge(challenge["challenge_id"]) is not None
+
+
+async def test_a_locked_person_cannot_choose_an_account(
+    strict: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """Locked out of face checks today, the person's next login is refused at the account
+    choice (face_locked_today, 429) before anything changes: no account chosen, no challenge."""
+    _, phone, _ = await begin(strict, http, phones)
+    await phone.choose(phone.ticket.account("personal")["key"])  # type: ignore[union-attr]
+    await phone_refused(phone.face_check("fail"), 403, "face_check_failed")
+    await phone_refused(phone.face_check("fail"), 403, "face_check_failed")
+    ticket_id = await scanned_again(strict, http, phone)
+    challenges = await value_keys(strict, "face-challenge:")
+    async with unchanged(strict, ticket_id) as before:
+        key = phone.ticket.account("personal")["key"]  # type: ignore[union-attr]
+        await phone_refused(phone.choose(key), 429, "face_locked_today")
+    assert not before.account and await value_keys(strict, "face-challenge:") == challenges
 
 
 async def test_applications_per_person_are_limited(
