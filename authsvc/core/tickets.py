@@ -17,6 +17,7 @@ from typing import Any
 
 from authsvc import errors
 from authsvc.core import acr
+from authsvc.core.face import Challenge
 from authsvc.core.idnumber import mask_name as mask_name  # re-exported: the events' rule
 
 
@@ -78,6 +79,7 @@ class Ticket:
     match_choices: tuple[str, ...] = ()
     number_matched: bool = False
     qr_digest: str = ""  # of the QR issued for it (core.qr.digest): a scan presents exactly that
+    face_challenge: Challenge | None = None  # the liveness challenge to answer next, once
 
     def is_expired(self, now: float) -> bool:
         return self.state not in TERMINAL and now >= self.expires_at
@@ -228,6 +230,7 @@ def release(ticket: Ticket, *, now: float, lifetimes: Lifetimes) -> Ticket:
         account={},
         face_passed=False,
         face_failures=0,
+        face_challenge=None,
         match_number="",
         match_choices=(),
         number_matched=False,
@@ -264,25 +267,63 @@ def account_key(account: Mapping[str, Any]) -> str:
     return f"{account.get('role', '')}:{account.get('credit_code', '')}"
 
 
-def choose_account(ticket: Ticket, *, device_id: str, key: str, now: float) -> Ticket:
-    """Only an account the portal offered can be chosen."""
+def choose_account(
+    ticket: Ticket, *, device_id: str, key: str, now: float, challenge: Challenge | None = None
+) -> Ticket:
+    """Only an account the portal offered can be chosen; `challenge`, the face check's, is
+    issued with the choice when given."""
     _require_scanned_by(ticket, device_id, now)
     for account in ticket.accounts:
         if account_key(account) == key:
             return dataclasses.replace(
-                ticket, account=dict(account), version=ticket.version + 1, updated_at=now
+                ticket,
+                account=dict(account),
+                face_challenge=challenge or ticket.face_challenge,
+                version=ticket.version + 1,
+                updated_at=now,
             )
     raise errors.AccountNotOffered(key)
 
 
-def record_face_check(
-    ticket: Ticket, *, device_id: str, passed: bool, now: float, max_failures: int
+def issue_face_challenge(
+    ticket: Ticket, *, device_id: str, challenge: Challenge, now: float
 ) -> Ticket:
-    """A failed check may be retried; the `max_failures`-th failure rejects the ticket."""
+    """A new liveness challenge (a retry's): it replaces any earlier one."""
     _require_scanned_by(ticket, device_id, now)
+    return dataclasses.replace(
+        ticket, face_challenge=challenge, version=ticket.version + 1, updated_at=now
+    )
+
+
+def face_challenge(ticket: Ticket, challenge_id: str) -> Challenge:
+    """The ticket's current challenge, when `challenge_id` names it: a used one is gone, a
+    replaced one or another ticket's is not this one."""
+    current = ticket.face_challenge
+    if current is None or not hmac.compare_digest(current.id, challenge_id):
+        raise errors.FaceChallengeInvalid("unknown or used challenge")
+    return current
+
+
+def record_face_check(
+    ticket: Ticket,
+    *,
+    device_id: str,
+    challenge_id: str,
+    passed: bool,
+    now: float,
+    max_failures: int,
+) -> Ticket:
+    """The answer to the ticket's current challenge uses it up; a failed check may be retried
+    with a new one; the `max_failures`-th failure rejects the ticket."""
+    _require_scanned_by(ticket, device_id, now)
+    face_challenge(ticket, challenge_id)  # once: a concurrent answer's commit took it
     if passed:
         return dataclasses.replace(
-            ticket, face_passed=True, version=ticket.version + 1, updated_at=now
+            ticket,
+            face_passed=True,
+            face_challenge=None,
+            version=ticket.version + 1,
+            updated_at=now,
         )
     failures = ticket.face_failures + 1
     if failures >= max_failures:
@@ -292,12 +333,14 @@ def record_face_check(
             now,
             face_failures=failures,
             face_passed=False,
+            face_challenge=None,
             reason="face_check_exhausted",
         )
     return dataclasses.replace(
         ticket,
         face_failures=failures,
         face_passed=False,
+        face_challenge=None,
         version=ticket.version + 1,
         updated_at=now,
     )

@@ -61,19 +61,27 @@ async def require_not_locked(broker: Broker, id_number: str, lock: LockRead = UN
 async def issue(
     broker: Broker, *, purpose: str, id_number: str, device: str, lock: LockRead = UNREAD
 ) -> Challenge:
-    """A liveness challenge, unless the person is locked today (`lock` as for
-    `require_not_locked`)."""
-    await require_not_locked(broker, id_number, lock)
-    now = broker.now()
-    challenge = face.new_challenge(
-        purpose=purpose,
-        person=person_key(id_number),
-        device=device,
-        now=now,
-        ttl=broker.settings.limits.face_challenge_ttl,
+    """A liveness challenge, kept in the store until answered, unless the person is locked
+    today (`lock` as for `require_not_locked`)."""
+    challenge = await new_challenge(
+        broker, purpose=purpose, id_number=id_number, device=device, lock=lock
     )
     await broker.store.save_face_challenge(challenge, ttl=broker.settings.limits.face_challenge_ttl)
     return challenge
+
+
+async def new_challenge(
+    broker: Broker, *, purpose: str, id_number: str, device: str, lock: LockRead = UNREAD
+) -> Challenge:
+    """`issue` for a caller that keeps the challenge itself (a login's: in its ticket)."""
+    await require_not_locked(broker, id_number, lock)
+    return face.new_challenge(
+        purpose=purpose,
+        person=person_key(id_number),
+        device=device,
+        now=broker.now(),
+        ttl=broker.settings.limits.face_challenge_ttl,
+    )
 
 
 async def answer(
@@ -84,9 +92,18 @@ async def answer(
     id_number: str,
     device: str,
 ) -> FaceResult:
-    """Take the challenge once, compare the capture with the registry's reference face; a
-    failure counts against the person's day; the outcome is an audit record of its own."""
-    result = await check(broker, body, purpose=purpose, id_number=id_number, device=device)
+    """Take the stored challenge once, compare the capture with the registry's reference face;
+    a failure counts against the person's day; the outcome is an audit record of its own."""
+    challenge_id, capture = face.parse_answer(body)
+    await require_not_locked(broker, id_number)
+    challenge = await broker.store.take_face_challenge(challenge_id)
+    if challenge is None:
+        raise errors.FaceChallengeInvalid("unknown or used challenge")
+    result = await compare(
+        broker, challenge, capture, purpose=purpose, id_number=id_number, device=device
+    )
+    if not result.passed:
+        await count_failure(broker, id_number)
     await broker.store.audit(
         {
             "time": broker.now(),
@@ -100,35 +117,28 @@ async def answer(
     return result
 
 
-async def check(
+async def compare(
     broker: Broker,
-    body: Mapping[str, Any],
+    challenge: Challenge,
+    capture: str,
     *,
     purpose: str,
     id_number: str,
     device: str,
-    lock: LockRead = UNREAD,
 ) -> FaceResult:
-    """`answer` without its audit record, for a caller that audits the outcome itself (a
-    login's face step: the ticket's transition record carries it). `lock` as for
-    `require_not_locked`; it is checked before the challenge is taken."""
-    challenge_id, capture = face.parse_answer(body)
-    await require_not_locked(broker, id_number, lock)
-    challenge = await broker.store.take_face_challenge(challenge_id)
-    if challenge is None:
-        raise errors.FaceChallengeInvalid("unknown or used challenge")
-    now = broker.now()
+    """The capture against the registry's reference face, once the challenge is shown to be
+    this purpose's, person's and device's, and fresh."""
     person = person_key(id_number)
+    now = broker.now()
     face.require_usable(challenge, purpose=purpose, person=person, device=device, now=now)
     holder = await broker.registry.lookup(id_number)
     reference = holder.face_jwk if holder is not None else {}
-    result = broker.face_matcher().compare(reference, challenge, capture)
-    if not result.passed:
-        await _count_failure(broker, person, now)
-    return result
+    return broker.face_matcher().compare(reference, challenge, capture)
 
 
-async def _count_failure(broker: Broker, person: str, now: float) -> None:
+async def count_failure(broker: Broker, id_number: str) -> None:
+    """One more failure on the person's day; the day's last allowed one locks the person."""
+    person, now = person_key(id_number), broker.now()
     window = face.seconds_left_today(now)
     count = await broker.store.hit(f"face-fail:{person}:{face.day_of(now)}", window=window)
     if count >= broker.settings.limits.face_max_failures_per_day:

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from authsvc import errors
 from authsvc.clients import Client
 from authsvc.core import acr, qr, tickets
+from authsvc.core import face as face_rules
 from authsvc.core.ecard import Card
 from authsvc.core.face import Challenge, FaceResult
 from authsvc.core.oidc.grant import Grant
@@ -154,33 +155,49 @@ async def match_number(broker: Broker, stored: Ticket, card: Card, picked: str) 
 async def choose(
     broker: Broker, stored: Ticket, card: Card, key: str, *, lock: face.LockRead = face.UNREAD
 ) -> tuple[Ticket, Challenge | None]:
-    """Choose the account; when the ticket still needs a face check, issue its liveness
-    challenge with the choice (the phone asks for it next anyway: one round trip less). A person
+    """Choose the account; when the ticket still needs a face check, its liveness challenge is
+    issued in the same commit (the phone asks for it next anyway: one round trip less). A person
     locked out of face checks today is refused before the choice is made, as the challenge
     would be. `lock` as for `face_challenge`."""
-    needs_face = acr.face_required(stored.request) and not stored.face_passed
-    if needs_face:
-        await face.require_not_locked(broker, card.id_number, lock)
+    challenge = None
+    if acr.face_required(stored.request) and not stored.face_passed:
+        challenge = await _new_challenge(broker, stored, card, lock)
     ticket = await broker.apply(
         stored.id,
-        lambda t: tickets.choose_account(t, device_id=card.device_id, key=key, now=broker.now()),
+        lambda t: tickets.choose_account(
+            t, device_id=card.device_id, key=key, now=broker.now(), challenge=challenge
+        ),
         _context(card, account=key),
         stored=stored,
     )
-    if not needs_face:
-        return ticket, None
-    return ticket, await face_challenge(broker, ticket, card, lock=lock)
+    return ticket, challenge
 
 
 async def face_challenge(
     broker: Broker, stored: Ticket, card: Card, *, lock: face.LockRead = face.UNREAD
 ) -> Challenge:
-    """A liveness challenge for this ticket, its card holder and the device that scanned it.
-    `lock`: the card holder's face lock for today as read with the request, if it was."""
+    """A new liveness challenge for this ticket, its card holder and the device that scanned
+    it, kept in the ticket (a retry's: the first came with the account choice). `lock`: the
+    card holder's face lock for today as read with the request, if it was."""
     tickets.require_scanned_by(stored, card.device_id, broker.now())
-    return await face.issue(
+    challenge = await _new_challenge(broker, stored, card, lock)
+    await broker.apply(
+        stored.id,
+        lambda t: tickets.issue_face_challenge(
+            t, device_id=card.device_id, challenge=challenge, now=broker.now()
+        ),
+        _context(card, step="face-challenge"),
+        stored=stored,
+    )
+    return challenge
+
+
+async def _new_challenge(
+    broker: Broker, ticket: Ticket, card: Card, lock: face.LockRead
+) -> Challenge:
+    return await face.new_challenge(
         broker,
-        purpose=face.ticket_purpose(stored.id),
+        purpose=face.ticket_purpose(ticket.id),
         id_number=card.id_number,
         device=card.device_id,
         lock=lock,
@@ -195,23 +212,31 @@ async def face_check(
     *,
     lock: face.LockRead = face.UNREAD,
 ) -> tuple[Ticket, FaceResult]:
-    """The server decides: take the challenge, compare the capture, record pass or fail (the
-    `face_max_failures`-th failure rejects the ticket). `lock`: the card holder's face lock for
-    today as read with the request, if it was."""
+    """The server decides: compare the capture for the ticket's current challenge, record pass
+    or fail with the challenge used up (the `face_max_failures`-th failure rejects the ticket),
+    then count a failure against the person's day. `lock`: the card holder's face lock for
+    today as read with the request, if it was; it is checked first."""
     tickets.require_scanned_by(stored, card.device_id, broker.now())
-    result = await face.check(
+    challenge_id, capture = face_rules.parse_answer(body)
+    await face.require_not_locked(broker, card.id_number, lock)
+    result = await face.compare(
         broker,
-        body,
+        tickets.face_challenge(stored, challenge_id),
+        capture,
         purpose=face.ticket_purpose(stored.id),
         id_number=card.id_number,
         device=card.device_id,
-        lock=lock,
     )
     limit = broker.settings.limits.face_max_failures
     ticket = await broker.apply(
         stored.id,
         lambda t: tickets.record_face_check(
-            t, device_id=card.device_id, passed=result.passed, now=broker.now(), max_failures=limit
+            t,
+            device_id=card.device_id,
+            challenge_id=challenge_id,
+            passed=result.passed,
+            now=broker.now(),
+            max_failures=limit,
         ),
         _context(
             card,
@@ -221,6 +246,8 @@ async def face_check(
         ),
         stored=stored,
     )
+    if not result.passed:  # after the commit: of concurrent answers, only one counts
+        await face.count_failure(broker, card.id_number)
     return ticket, result
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from authsvc.core import fastjson
+from authsvc.core.face import Challenge
 from authsvc.core.tickets import Identity, State, Ticket
 
 _JSON_FIELDS = ("request", "subject", "account")
@@ -13,6 +14,14 @@ _JSON_FIELDS = ("request", "subject", "account")
 
 def _flag(value: bool) -> str:
     return "1" if value else "0"
+
+
+def _challenge(challenge: Challenge | None) -> str:
+    return fastjson.dumps(challenge.as_dict()) if challenge else ""
+
+
+def _challenge_of(raw: str) -> Challenge | None:
+    return Challenge.from_dict(fastjson.loads(raw)) if raw else None
 
 
 _ENCODERS: dict[str, Callable[[Any], str]] = {
@@ -37,6 +46,7 @@ _ENCODERS: dict[str, Callable[[Any], str]] = {
     "match_choices": fastjson.dumps,
     "number_matched": _flag,
     "qr_digest": str,
+    "face_challenge": _challenge,
     "request": fastjson.dumps,
     "subject": fastjson.dumps,
     "account": fastjson.dumps,
@@ -80,5 +90,6 @@ def from_fields(f: dict[str, str]) -> Ticket:
         match_choices=tuple(fastjson.loads(f.get("match_choices", "[]"))),
         number_matched=f.get("number_matched") == "1",
         qr_digest=f.get("qr_digest", ""),
+        face_challenge=_challenge_of(f.get("face_challenge", "")),
         **{name: fastjson.loads(f[name]) for name in _JSON_FIELDS},
     )

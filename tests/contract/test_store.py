@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from authsvc import errors
 from authsvc.core import tickets as tk
+from authsvc.core.face import Challenge, new_challenge
 from authsvc.core.tickets import Identity, Lifetimes, Ticket
 from authsvc.store.base import NewCode
 from authsvc.store.fanout import RESYNC
@@ -56,9 +57,26 @@ def scanned(ticket: Ticket, device_id: str = DEVICE) -> Ticket:
     )
 
 
+def face_challenge() -> Challenge:
+    return new_challenge(purpose="ticket:t", person="p", device=DEVICE, now=NOW + 3, ttl=120)
+
+
+def facing(ticket: Ticket) -> Ticket:
+    """`ticket` with its first account chosen and a face challenge to answer."""
+    key = tk.account_key(ACCOUNTS[0])
+    return tk.choose_account(
+        ticket, device_id=DEVICE, key=key, now=NOW + 3.5, challenge=face_challenge()
+    )
+
+
+def _challenge_id(ticket: Ticket) -> str:
+    assert ticket.face_challenge is not None
+    return ticket.face_challenge.id
+
+
 def confirmed() -> Ticket:
-    """A ticket that went all the way (number matching too): every field but `reason` is off
-    its default."""
+    """A ticket that went all the way (number matching too): every field but `reason` and
+    `face_challenge` (used up) is off its default."""
     t = tk.scan(
         pending(),
         device_id=DEVICE,
@@ -69,9 +87,16 @@ def confirmed() -> Ticket:
     )
     t = tk.match_number(t, device_id=DEVICE, picked="47", now=NOW + 2.0)
     t = tk.offer_accounts(t, device_id=DEVICE, accounts=ACCOUNTS, now=NOW + 2.5)
-    t = tk.choose_account(t, device_id=DEVICE, key=tk.account_key(ACCOUNTS[0]), now=NOW + 3.5)
-    t = tk.record_face_check(t, device_id=DEVICE, passed=False, now=NOW + 4.5, max_failures=3)
-    t = tk.record_face_check(t, device_id=DEVICE, passed=True, now=NOW + 5.5, max_failures=3)
+    t = facing(t)
+    t = tk.record_face_check(
+        t, device_id=DEVICE, challenge_id=_challenge_id(t), passed=False, now=NOW + 4.5,
+        max_failures=3,
+    )  # fmt: skip
+    t = tk.issue_face_challenge(t, device_id=DEVICE, challenge=face_challenge(), now=NOW + 5)
+    t = tk.record_face_check(
+        t, device_id=DEVICE, challenge_id=_challenge_id(t), passed=True, now=NOW + 5.5,
+        max_failures=3,
+    )  # fmt: skip
     return tk.confirm(
         t,
         device_id=DEVICE,
@@ -137,7 +162,8 @@ async def read_after_subscribing(store: AnyStore, *ticket_ids: str) -> None:
 
 async def test_round_trip_preserves_every_field(store: AnyStore) -> None:
     """A stored ticket reads back equal, field for field, including nested and non-ASCII data."""
-    samples = [pending(), confirmed(), rejected()]
+    offered = tk.offer_accounts(scanned(pending()), device_id=DEVICE, accounts=ACCOUNTS, now=NOW)
+    samples = [pending(), confirmed(), rejected(), facing(offered)]
     assert set().union(*map(off_default, samples)) == {f.name for f in dataclasses.fields(Ticket)}
     for ticket in samples:
         await store.create_ticket(ticket, ttl=60)

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import secrets
 import shutil
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import pytest
 
 from authsvc.config import Limits
 from authsvc.core.crypto import public_jwk
-from authsvc.core.face import ACTIONS
+from authsvc.core.face import ACTIONS, day_of
 from authsvc.registry import CardState, FileRegistry, person_key
 from mobile_sim import PhoneApp
 from tests.conftest import CITIZEN, PhoneFactory
@@ -30,7 +31,6 @@ from tests.security.helpers import (
     phone_refused,
     refused,
     unchanged,
-    value_keys,
 )
 from tests.support import people
 from tests.support.browser import BrowserLogin, wait_for_state
@@ -220,9 +220,10 @@ async def test_a_challenge_is_used_once_and_only_for_its_ticket(
 async def test_the_challenge_that_comes_with_the_account_is_this_tickets_once(
     authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
 ) -> None:
-    """The account choice brings the ticket's liveness challenge: it answers once (a replayed
-    capture is face_challenge_invalid) and only for its ticket; used on another ticket of the
-    same phone and person, it is refused and spent. No refusal changes either ticket."""
+    """The account choice brings the ticket's liveness challenge, kept in the ticket: it
+    answers once (a replayed capture is face_challenge_invalid) and only for its ticket. Tried
+    on another ticket of the same phone and person it is refused there, and still answers its
+    own. No refusal changes either ticket."""
     _, phone, first = await begin(authsvc, http, phones)
     key = phone.ticket.account("personal")["key"]  # type: ignore[union-attr]
     path = f"/api/mobile/tickets/{first}/account"
@@ -230,21 +231,40 @@ async def test_the_challenge_that_comes_with_the_account_is_this_tickets_once(
     assert status == 200 and chosen["account"]["role"] == "personal"
     challenge = chosen["face_challenge"]
     assert challenge["purpose"] == f"ticket:{first}" and challenge["action"] in ACTIONS
+    second = await scanned_again(authsvc, http, phone)
+    await phone.choose(phone.ticket.account("personal")["key"])  # type: ignore[union-attr]
     answer = phone._capture(challenge, phone.holder(), "capture")
+    async with unchanged(authsvc, first), unchanged(authsvc, second):
+        misused = await mobile(http, phone, f"/api/mobile/tickets/{second}/face", answer)
+        refused(misused, 400, "face_challenge_invalid")
     status, body = await mobile(http, phone, f"/api/mobile/tickets/{first}/face", answer)
     assert status == 200 and body["passed"] is True
-    async with unchanged(authsvc, first):
+    async with unchanged(authsvc, first) as passed:
         again = await mobile(http, phone, f"/api/mobile/tickets/{first}/face", answer)
         refused(again, 400, "face_challenge_invalid")
-    second = await scanned_again(authsvc, http, phone)
+    assert passed.face_passed and passed.face_challenge is None
+    assert (await phone.face_check())["passed"] is True  # the second ticket's own, untouched
+
+
+async def test_concurrent_answers_to_one_challenge_count_once(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """The same failing capture sent five times at once: one answer is recorded (one failure,
+    one version), the others are face_challenge_invalid; the person's day counts one failure."""
+    _, phone, ticket_id = await begin(authsvc, http, phones)
     chosen = await phone.choose(phone.ticket.account("personal")["key"])  # type: ignore[union-attr]
-    foreign = phone._capture(chosen["face_challenge"], phone.holder(), "capture")
-    for ticket_id in (first, second):  # the wrong ticket, then its own: spent by the first try
-        async with unchanged(authsvc, first), unchanged(authsvc, second):
-            misused = await mobile(http, phone, f"/api/mobile/tickets/{ticket_id}/face", foreign)
-            refused(misused, 400, "face_challenge_invalid")
-    await phone_refused(phone.face_check(), 400, "face_challenge_invalid")  # what it was given
-    assert (await phone.face_check())["passed"] is True  # the retry asks for a new one
+    before = await authsvc.store.get_ticket(ticket_id)
+    assert before is not None
+    answer = phone._capture(chosen["face_challenge"], phone.holder(), "fail")
+    path = f"/api/mobile/tickets/{ticket_id}/face"
+    replies = await asyncio.gather(*(mobile(http, phone, path, answer) for _ in range(5)))
+    codes = sorted(body["error"] for _, body in replies)
+    assert codes == ["face_challenge_invalid"] * 4 + ["face_check_failed"]
+    after = await authsvc.store.get_ticket(ticket_id)
+    assert after is not None and after.face_challenge is None
+    assert (after.face_failures, after.version) == (1, before.version + 1)
+    failures = f"face-fail:{person_key(phone.holder())}:{day_of(time.time())}"
+    assert await authsvc.store.hit(failures, window=60) == 2  # this one is the second
 
 
 async def test_choosing_again_after_the_face_check_brings_no_challenge(
@@ -255,9 +275,9 @@ async def test_choosing_again_after_the_face_check_brings_no_challenge(
     key = phone.ticket.account("personal")["key"]  # type: ignore[union-attr]
     assert "face_challenge" in await phone.choose(key)
     await phone.face_check()
-    before = await value_keys(authsvc, "face-challenge:")
     assert "face_challenge" not in await phone.choose(key)
-    assert await value_keys(authsvc, "face-challenge:") == before
+    chosen = await authsvc.store.get_ticket(phone.ticket.ticket_id)  # type: ignore[union-attr]
+    assert chosen is not None and chosen.face_challenge is None
     assert (await phone.confirm())["state"] == "confirmed"
 
 
@@ -307,19 +327,22 @@ async def test_failures_per_person_per_day_lock_the_person(
 async def test_a_locked_persons_answer_changes_nothing(
     strict: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
 ) -> None:
-    """A challenge issued before the person was locked: its answer, even the real face, is
-    face_locked_today (429); the ticket does not advance and the challenge is not taken."""
+    """A challenge issued before the person was locked (on another login of theirs): its
+    answer, even the real face, is face_locked_today (429); the ticket does not advance and
+    keeps the challenge."""
     _, phone, ticket_id = await begin(strict, http, phones)
-    await phone.choose((phone.ticket.account("personal"))["key"])  # type: ignore[union-attr]
-    base = f"/api/mobile/tickets/{ticket_id}"
-    status, challenge = await mobile(http, phone, base + "/face-challenge", {})
-    assert status == 201
+    chosen = await phone.choose(phone.ticket.account("personal")["key"])  # type: ignore[union-attr]
+    challenge = chosen["face_challenge"]
+    await scanned_again(strict, http, phone)
+    await phone.choose(phone.ticket.account("personal")["key"])  # type: ignore[union-attr]
     await phone_refused(phone.face_check("fail"), 403, "face_check_failed")
     await phone_refused(phone.face_check("fail"), 403, "face_check_failed")
     answer = phone._capture(challenge, phone.holder(), "capture")
-    async with unchanged(strict, ticket_id):
-        refused(await mobile(http, phone, base + "/face", answer), 429, "face_locked_today")
-    assert await strict.store.take_face_challenge(challenge["challenge_id"]) is not None
+    path = f"/api/mobile/tickets/{ticket_id}/face"
+    async with unchanged(strict, ticket_id) as before:
+        refused(await mobile(http, phone, path, answer), 429, "face_locked_today")
+    assert before.face_challenge is not None
+    assert before.face_challenge.id == challenge["challenge_id"]
 
 
 async def test_a_locked_person_cannot_choose_an_account(
@@ -332,11 +355,10 @@ async def test_a_locked_person_cannot_choose_an_account(
     await phone_refused(phone.face_check("fail"), 403, "face_check_failed")
     await phone_refused(phone.face_check("fail"), 403, "face_check_failed")
     ticket_id = await scanned_again(strict, http, phone)
-    challenges = await value_keys(strict, "face-challenge:")
     async with unchanged(strict, ticket_id) as before:
         key = phone.ticket.account("personal")["key"]  # type: ignore[union-attr]
         await phone_refused(phone.choose(key), 429, "face_locked_today")
-    assert not before.account and await value_keys(strict, "face-challenge:") == challenges
+    assert not before.account and before.face_challenge is None
 
 
 async def test_applications_per_person_are_limited(

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from authsvc import errors
 from authsvc.core import tickets
+from authsvc.core.face import new_challenge
 from authsvc.core.tickets import Identity, Lifetimes, State, Ticket
 
 NOW = 1_800_000_000.0
@@ -45,12 +46,28 @@ def pending() -> Ticket:
     )
 
 
+CHALLENGE = new_challenge(purpose="ticket:t", person="p", device=PHONE, now=NOW, ttl=120)
+
+
+def answer_face(t: Ticket, device: str, now: float, *, passed: bool, max_failures: int) -> Ticket:
+    """The answer to the challenge `t` holds (put there as issuing would, with no new version)."""
+    held = dataclasses.replace(t, face_challenge=CHALLENGE)
+    return tickets.record_face_check(
+        held,
+        device_id=device,
+        challenge_id=CHALLENGE.id,
+        passed=passed,
+        now=now,
+        max_failures=max_failures,
+    )
+
+
 def scanned(t: Ticket | None = None) -> Ticket:
     """Scanned by PHONE, accounts offered, the personal account chosen, the face check passed."""
     t = tickets.scan(t or pending(), device_id=PHONE, subject=SUBJECT, now=NOW + 1, lifetimes=LIFE)
     t = tickets.offer_accounts(t, device_id=PHONE, accounts=ACCOUNTS, now=NOW + 2)
     t = tickets.choose_account(t, device_id=PHONE, key="personal:", now=NOW + 3)
-    return tickets.record_face_check(t, device_id=PHONE, passed=True, now=NOW + 4, max_failures=3)
+    return answer_face(t, PHONE, NOW + 4, passed=True, max_failures=3)
 
 
 def confirmed() -> Ticket:
@@ -76,12 +93,8 @@ OPERATIONS: dict[str, Callable[[Ticket, str, float], Ticket]] = {
     "release": lambda t, d, now: tickets.release(t, now=now, lifetimes=LIFE),
     "offer": lambda t, d, now: tickets.offer_accounts(t, device_id=d, accounts=ACCOUNTS, now=now),
     "choose": lambda t, d, now: tickets.choose_account(t, device_id=d, key="personal:", now=now),
-    "face_pass": lambda t, d, now: tickets.record_face_check(
-        t, device_id=d, passed=True, now=now, max_failures=MAX_FAILURES
-    ),
-    "face_fail": lambda t, d, now: tickets.record_face_check(
-        t, device_id=d, passed=False, now=now, max_failures=MAX_FAILURES
-    ),
+    "face_pass": lambda t, d, now: answer_face(t, d, now, passed=True, max_failures=MAX_FAILURES),
+    "face_fail": lambda t, d, now: answer_face(t, d, now, passed=False, max_failures=MAX_FAILURES),
     "confirm": lambda t, d, now: tickets.confirm(
         t, device_id=d, redirect=REDIRECT, now=now, lifetimes=LIFE
     ),
@@ -236,7 +249,7 @@ def test_confirm_needs_an_account_then_a_face_check() -> None:
     """Confirm refuses with account_required first, then face_check_required."""
     bare = tickets.scan(pending(), device_id=PHONE, subject=SUBJECT, now=NOW + 1, lifetimes=LIFE)
     bare = tickets.offer_accounts(bare, device_id=PHONE, accounts=ACCOUNTS, now=NOW + 2)
-    faced = tickets.record_face_check(bare, device_id=PHONE, passed=True, now=T, max_failures=3)
+    faced = answer_face(bare, PHONE, T, passed=True, max_failures=3)
     chosen = tickets.choose_account(bare, device_id=PHONE, key="personal:", now=T)
     for ticket, want in (
         (bare, "account_required"),
@@ -261,35 +274,27 @@ def test_face_failures_are_bounded(max_failures: int) -> None:
     """max_failures-1 failures may be retried; the max_failures-th rejects the ticket."""
     ticket = scanned()
     for n in range(1, max_failures):
-        ticket = tickets.record_face_check(
-            ticket, device_id=PHONE, passed=False, now=T, max_failures=max_failures
-        )
+        ticket = answer_face(ticket, PHONE, T, passed=False, max_failures=max_failures)
         assert (
             ticket.state is State.SCANNED and ticket.face_failures == n and not ticket.face_passed
         )
-    last = tickets.record_face_check(
-        ticket, device_id=PHONE, passed=False, now=T, max_failures=max_failures
-    )
+    last = answer_face(ticket, PHONE, T, passed=False, max_failures=max_failures)
     assert last.state is State.REJECTED and last.reason == "face_check_exhausted"
     assert last.face_failures == max_failures and last.version == ticket.version + 1
 
 
 def test_a_pass_after_failures_keeps_the_count() -> None:
     """A later pass sets face_passed but keeps the failure count; a later fail un-passes."""
-    ticket = tickets.record_face_check(
-        scanned(), device_id=PHONE, passed=False, now=T, max_failures=3
-    )
-    passed = tickets.record_face_check(ticket, device_id=PHONE, passed=True, now=T, max_failures=3)
+    ticket = answer_face(scanned(), PHONE, T, passed=False, max_failures=3)
+    passed = answer_face(ticket, PHONE, T, passed=True, max_failures=3)
     assert passed.face_passed and passed.face_failures == 1
-    again = tickets.record_face_check(passed, device_id=PHONE, passed=False, now=T, max_failures=3)
+    again = answer_face(passed, PHONE, T, passed=False, max_failures=3)
     assert not again.face_passed and again.face_failures == 2
 
 
 def test_release_goes_back_to_pending_and_forgets_the_phone() -> None:
     """release() undoes the scan entirely, so any phone can scan again."""
-    ticket = tickets.record_face_check(
-        scanned(), device_id=PHONE, passed=False, now=T, max_failures=3
-    )
+    ticket = answer_face(scanned(), PHONE, T, passed=False, max_failures=3)
     released = tickets.release(ticket, now=T, lifetimes=LIFE)
     assert released.state is State.PENDING and released.version == ticket.version + 1
     assert (
@@ -387,3 +392,42 @@ def test_ids_and_secrets_are_unguessable() -> None:
     ids = {tickets.new_ticket_id() for _ in range(100)}
     assert len(ids) == 100 and all(len(i) == 22 for i in ids)
     assert len(tickets.new_browser_secret()) == 43
+
+
+def test_a_face_answer_uses_up_the_tickets_current_challenge() -> None:
+    """Only the challenge the ticket holds is answered, once: none held, another id, or the same
+    id again after the answer is face_challenge_invalid. A new challenge replaces the old."""
+    chosen = tickets.choose_account(
+        tickets.offer_accounts(
+            tickets.scan(pending(), device_id=PHONE, subject=SUBJECT, now=NOW + 1, lifetimes=LIFE),
+            device_id=PHONE,
+            accounts=ACCOUNTS,
+            now=NOW + 2,
+        ),
+        device_id=PHONE,
+        key="personal:",
+        now=NOW + 3,
+        challenge=CHALLENGE,
+    )
+    assert chosen.face_challenge == CHALLENGE and chosen.account["role"] == "personal"
+
+    def answer(t: Ticket, challenge_id: str) -> Ticket:
+        return tickets.record_face_check(
+            t, device_id=PHONE, challenge_id=challenge_id, passed=True, now=T, max_failures=3
+        )
+
+    bare = dataclasses.replace(chosen, face_challenge=None)
+    for ticket, challenge_id in ((bare, CHALLENGE.id), (chosen, "another")):
+        assert code_of(lambda t=ticket, c=challenge_id: answer(t, c)) == "face_challenge_invalid"
+    passed = answer(chosen, CHALLENGE.id)
+    assert passed.face_passed and passed.face_challenge is None
+    assert code_of(lambda: answer(passed, CHALLENGE.id)) == "face_challenge_invalid"
+    newer = new_challenge(purpose="ticket:t", person="p", device=PHONE, now=T, ttl=120)
+    renewed = tickets.issue_face_challenge(chosen, device_id=PHONE, challenge=newer, now=T)
+    assert renewed.face_challenge == newer and renewed.version == chosen.version + 1
+    assert code_of(lambda: answer(renewed, CHALLENGE.id)) == "face_challenge_invalid"
+    issue = tickets.issue_face_challenge
+    assert code_of(lambda: issue(chosen, device_id=OTHER, challenge=newer, now=T)) == (
+        "not_ticket_device"
+    )
+    assert tickets.release(chosen, now=T, lifetimes=LIFE).face_challenge is None
