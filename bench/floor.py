@@ -6,7 +6,10 @@ A bare aiohttp app on Redis, shaped like the broker's traffic but with none of i
   GET  /ws/{id}                  WebSocket: `{"type":"auth","secret":…}` → GET + compare, then the
                                  current state at once, then every event for this id
   POST /tickets/{id}/{step}      step ∈ scan, account, face, confirm: one script
-                                 publishing the event to the ticket's holders, nothing else
+                                 publishing the event to the ticket's holders, nothing else;
+                                 for account and face, which the browser does not see (authsvc
+                                 commits them without an event), the same script publishing
+                                 nothing
   POST /tickets/{id}/poll        long-poll, as authsvc's: `{"secret", "version"}` → GET + compare,
                                  then the latest event once its version differs from `version`
                                  (at once for version 0: `pending`), waiting for it otherwise
@@ -50,6 +53,7 @@ STATES = {
     "face": "scanned",
     "confirm": "confirmed",
 }
+SILENT = frozenset({"account", "face"})  # steps that change nothing the browser shows
 TICKET_TTL_MS = 600_000
 HEARTBEAT = 15.0  # as authsvc's Limits.ws_heartbeat
 MAX_MESSAGE = 4096  # as authsvc's Limits.ws_max_message_bytes
@@ -80,9 +84,12 @@ class Polled:
         self.changed = asyncio.Event()
 
 
-# KEYS[1] the ticket's holders; ARGV[1] the channel prefix, ARGV[2] the message, ARGV[3] the
-# publishing process (not published to: it hands the event out itself, as authsvc does).
+# KEYS[1] the ticket's holders; ARGV[1] the channel prefix, ARGV[2] the message ("" for none),
+# ARGV[3] the publishing process (not published to: it hands the event out itself, as authsvc).
 _PUBLISH_TO_HOLDERS = """
+if ARGV[2] == '' then
+  return
+end
 for _, holder in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if holder ~= ARGV[3] then
     redis.call('PUBLISH', ARGV[1] .. holder, ARGV[2])
@@ -179,13 +186,15 @@ async def step(request: web.Request) -> web.Response:
     if state is None:
         raise web.HTTPNotFound()
     await request.read()
-    event = json.dumps({"type": "state", "ticket": ticket_id, "state": state})
+    event = {"type": "state", "ticket": ticket_id, "state": state}
+    body = "" if name in SILENT else json.dumps(event)
     app = request.app
-    prefix, message = app[PREFIX], f"{ticket_id} {event}"
+    prefix, message = app[PREFIX], f"{ticket_id} {body}" if body else ""
     await app[PUBLISH_TO_HOLDERS](
         keys=[prefix + "th:" + ticket_id], args=[prefix + "events:", message, app[PROCESS]]
     )
-    await _hand_out(app, ticket_id, event)
+    if body:
+        await _hand_out(app, ticket_id, body)
     return web.json_response({"state": state})
 
 

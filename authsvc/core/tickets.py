@@ -379,6 +379,13 @@ def consume(ticket: Ticket, *, now: float) -> Ticket:
     return _move(ticket, State.CONSUMED, now, redirect="")
 
 
+def shows_change(old: Ticket, new: Ticket) -> bool:
+    """Whether the browser's view of the ticket moves from `old` to `new` (its state, expiry,
+    the name or number it shows, the redirect, the reason): only then is it told. Choosing an
+    account or passing the face check changes what it shows no more than its version."""
+    return event(old, version=0) != event(new, version=0)
+
+
 def event(ticket: Ticket, **extra: Any) -> dict[str, Any]:
     """What the browser is told about a ticket: never the subject's full identity."""
     body: dict[str, Any] = {

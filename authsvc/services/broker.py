@@ -97,7 +97,7 @@ class Broker:
                 new,
                 expected_version=current.version,
                 ttl=self.ttl_for(new),
-                event=self.event(new),
+                event=self.event(new) if tickets.shows_change(current, new) else None,
                 audit=self.audit_entry(new, str(new.state), context),
                 previous=current,
                 code=code,

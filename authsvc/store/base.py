@@ -123,14 +123,15 @@ class Store(Protocol):
         *,
         expected_version: int,
         ttl: float,
-        event: Event,
+        event: Event | None,
         audit: dict[str, Any],
         previous: Ticket | None = None,
         code: NewCode | None = None,
     ) -> bool:
         """Write `new` only if the stored ticket still has `expected_version`, then publish
-        `event` to the ticket's subscribers and append `audit` — all or nothing, in one round
-        trip where the backend allows. `previous`, the ticket as read at that version, lets a
+        `event` (if any: a change the browser does not see has none) to the ticket's
+        subscribers and append `audit` — all or nothing, in one round trip where the backend
+        allows. `previous`, the ticket as read at that version, lets a
         backend write only the fields that changed. `code` is stored if and only if the
         transition commits, before its event can reach anyone (the confirmation's code)."""
         ...

@@ -115,7 +115,7 @@ class MemoryStore:
         *,
         expected_version: int,
         ttl: float,
-        event: Event,
+        event: Event | None,
         audit: dict[str, Any],
         previous: Ticket | None = None,
         code: NewCode | None = None,
@@ -124,7 +124,8 @@ class MemoryStore:
             return False
         if code is not None:
             self._values.set(keys.code(code.code_hash), code.grant, code.ttl)
-        self._fanout.deliver(new.id, event)
+        if event is not None:
+            self._fanout.deliver(new.id, event)
         await self.audit(audit)
         return True
 

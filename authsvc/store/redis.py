@@ -301,7 +301,7 @@ class RedisStore:
         *,
         expected_version: int,
         ttl: float,
-        event: Event,
+        event: Event | None,
         audit: dict[str, Any],
         previous: Ticket | None = None,
         code: NewCode | None = None,
@@ -322,7 +322,7 @@ class RedisStore:
             str(expected_version),
             _ms(ttl),
             self._publish_command,
-            message := f"{new.id} {_dumps(event)}",
+            f"{new.id} {_dumps(event)}" if event is not None else "",
             _dumps(audit),
             _AUDIT_MAXLEN,
             mode,
@@ -342,8 +342,8 @@ class RedisStore:
             names.append(self._key("v", keys.code(code.code_hash)))
         with _guard("commit_transition"):
             committed = bool(await self._commit(keys=names, args=args))
-        if committed:
-            self._deliver_event(message)
+        if committed and event is not None and self._fanout.has(new.id):
+            self._fanout.deliver(new.id, event)  # own listeners: not through Redis (ARGV[11])
         return committed
 
     async def _commit_then_code(
@@ -620,11 +620,11 @@ class RedisStore:
         self._deliver_event(message)
 
     def _deliver_event(self, message: str) -> None:
-        """An event for this process's listeners: from Redis, or committed here (the script
-        publishes to every holder but this process; the reply on the command connection comes
-        in commit order). A listener may get an older version after a newer one, from another
-        process's commit still on its way: the WebSocket drops it by version, the long poll
-        re-reads the ticket."""
+        """An event from Redis for this process's listeners (those of its own commits it hands
+        out itself: the script publishes to every holder but this process, and the reply on the
+        command connection comes in commit order). A listener may get an older version after a
+        newer one, from another process's commit still on its way: the WebSocket drops it by
+        version, the long poll re-reads the ticket."""
         ticket_id, _, body = message.partition(" ")
         if not self._fanout.has(ticket_id):
             return

@@ -491,6 +491,46 @@ async def test_event_published_through_one_process_reaches_another(
     on_b.close()
 
 
+async def test_a_commit_without_an_event_tells_no_subscriber(store: AnyStore) -> None:
+    """A change the browser does not see (event None) is written and audited, and published
+    to nobody; the next event still arrives, in order."""
+    sub = store.subscribe("quiet")
+    await read_after_subscribing(store, "quiet")
+    current = await store.get_ticket("quiet")
+    assert current is not None
+    new = dataclasses.replace(current, version=current.version + 1)
+    audit = {"ticket": "quiet", "outcome": "silent"}
+    assert await store.commit_transition(
+        new, expected_version=current.version, ttl=60, event=None, audit=audit
+    )
+    assert await store.get_ticket("quiet") == new
+    assert (await store.audit_records(1))[-1]["outcome"] == "silent"
+    await emit(store, "quiet", {"state": "scanned"})
+    assert await sub.get(timeout=WAIT) == {"state": "scanned"}  # the silent one never came
+    sub.close()
+
+
+@pytest.mark.redis
+async def test_a_silent_commit_reaches_no_other_process(
+    redis_pair: tuple[RedisStore, RedisStore],
+) -> None:
+    """Through store B, a commit without an event publishes nothing to store A's listener."""
+    a, b = redis_pair
+    on_a = a.subscribe("hushed")
+    await read_after_subscribing(a, "hushed")
+    current = await b.get_ticket("hushed")
+    assert current is not None
+    received = a.events_received
+    new = dataclasses.replace(current, version=current.version + 1)
+    assert await b.commit_transition(
+        new, expected_version=current.version, ttl=60, event=None, audit={"ticket": "hushed"}
+    )
+    await emit(b, "hushed", {"state": "confirmed"})
+    assert await on_a.get(timeout=WAIT) == {"state": "confirmed"}
+    assert a.events_received == received + 1
+    on_a.close()
+
+
 @pytest.mark.redis
 async def test_a_process_receives_only_the_events_of_the_tickets_it_listens_to(
     redis_pair: tuple[RedisStore, RedisStore],

@@ -39,7 +39,9 @@ async def until(ws: ClientConnection, state: str) -> dict[str, Any]:
 async def test_a_login_is_pushed_to_an_independent_client(
     authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
 ) -> None:
-    """pending → scanned (masked name) → confirmed with the code; the closing handshake is clean."""
+    """pending → scanned (masked name) → confirmed with the code, and nothing else: choosing the
+    account and the face check change nothing the browser shows, so it is not told of them.
+    The closing handshake is clean."""
     browser = BrowserLogin(authsvc.url, http)
     await browser.start()
     async with connect(ws_url(authsvc, browser), open_timeout=10) as ws:
@@ -48,11 +50,14 @@ async def test_a_login_is_pushed_to_an_independent_client(
         assert (first["type"], first["state"]) == ("state", "pending")
         phone = await phones(authsvc.url)
         result = await phone.scan(browser.ticket["qr_text"])
-        assert (await until(ws, "scanned"))["name"] == "张*"
+        scanned = await receive(ws)
+        assert (scanned["state"], scanned["name"]) == ("scanned", "张*")
         await phone.choose(result.account("personal")["key"])
         await phone.face_check("pass")
         await phone.confirm()
-        confirmed = await until(ws, "confirmed")
+        confirmed = await receive(ws)
+        assert confirmed["state"] == "confirmed", confirmed
+        assert confirmed["version"] == scanned["version"] + 3  # the two silent commits between
         assert confirmed["redirect"].startswith("http://127.0.0.1:9/cb?code=")
         await ws.close()
     assert ws.close_code == 1000

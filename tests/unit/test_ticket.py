@@ -431,3 +431,21 @@ def test_a_face_answer_uses_up_the_tickets_current_challenge() -> None:
         "not_ticket_device"
     )
     assert tickets.release(chosen, now=T, lifetimes=LIFE).face_challenge is None
+
+
+def test_only_what_the_browser_shows_is_a_change_for_it() -> None:
+    """The scan, the confirmation and a rejection change the browser's view; choosing an account
+    or passing the face check does not (their versions move all the same)."""
+    fresh = pending()
+    seen = tickets.scan(fresh, device_id=PHONE, subject=SUBJECT, now=NOW + 1, lifetimes=LIFE)
+    offered = tickets.offer_accounts(seen, device_id=PHONE, accounts=ACCOUNTS, now=NOW + 2)
+    chosen = tickets.choose_account(offered, device_id=PHONE, key="personal:", now=NOW + 3)
+    faced = answer_face(chosen, PHONE, NOW + 4, passed=True, max_failures=3)
+    done = tickets.confirm(faced, device_id=PHONE, redirect=REDIRECT, now=NOW + 5, lifetimes=LIFE)
+    refused = tickets.reject(faced, device_id=PHONE, now=NOW + 5)
+    assert [
+        tickets.shows_change(a, b) for a, b in ((fresh, seen), (faced, done), (faced, refused))
+    ] == [True] * 3
+    assert [
+        tickets.shows_change(a, b) for a, b in ((seen, offered), (offered, chosen), (chosen, faced))
+    ] == [False] * 3

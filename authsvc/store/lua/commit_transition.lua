@@ -7,7 +7,8 @@
 -- KEYS[3]  the set of processes holding the ticket's listeners (watch_ticket.lua)
 -- KEYS[4]  (optional) the authorization code this transition issues: set with it, or not at all
 -- ARGV[1]  expected version       ARGV[2]  new TTL in milliseconds
--- ARGV[3]  PUBLISH or SPUBLISH    ARGV[4]  event message ("{ticket_id} {json}")
+-- ARGV[3]  PUBLISH or SPUBLISH    ARGV[4]  event message ("{ticket_id} {json}"), or "" for a
+--          change the browser does not see (published to nobody)
 -- ARGV[5]  audit record (JSON)    ARGV[6]  approximate audit MAXLEN
 -- ARGV[7]  "full": the fields are the whole ticket (rewrite it); "changed": only those that
 --          differ from the expected version's (the version check makes that the stored one)
@@ -28,9 +29,11 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 if KEYS[4] then
   redis.call('SET', KEYS[4], ARGV[9], 'PX', ARGV[10])
 end
-for _, holder in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-  if holder ~= ARGV[11] then
-    redis.call(ARGV[3], ARGV[8] .. holder, ARGV[4])
+if ARGV[4] ~= '' then
+  for _, holder in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+    if holder ~= ARGV[11] then
+      redis.call(ARGV[3], ARGV[8] .. holder, ARGV[4])
+    end
   end
 end
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
