@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
 
+from authsvc.core import tickets
 from mobile_sim import PhoneError
 from tests.conftest import PhoneFactory
 from tests.support.browser import BrowserLogin, next_state, wait_for_state
@@ -101,30 +104,39 @@ async def test_unknown_ticket_and_wrong_secret_look_the_same(
 async def test_long_poll_gives_the_same_events(
     authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
 ) -> None:
-    """The fallback for networks without WebSockets returns each change by version."""
+    """The fallback for networks without WebSockets returns each change by version, as the
+    socket does: pending, scanned, then (the account and the face check change nothing it
+    shows) confirmed with the redirect. What a waiting poll returns is the stored ticket's
+    event, exactly as a fresh read would give it."""
     browser = BrowserLogin(authsvc.url, http)
     await browser.start()
     poll = authsvc.url + browser.ticket["poll_url"]
     secret = browser.ticket["browser_secret"]
-    async with http.post(poll, json={"secret": secret, "version": 0}) as response:
-        first = await response.json()
+
+    async def polled(version: int) -> dict[str, Any]:
+        async with http.post(poll, json={"secret": secret, "version": version}) as response:
+            assert response.status == 200
+            return dict(await response.json())
+
+    first = await polled(0)
     assert first["state"] == "pending"
     phone = await phones(authsvc.url)
-
-    async def scan_soon() -> None:
-        await phone.scan(browser.ticket["qr_text"])
-
-    import asyncio
-
-    waiter = asyncio.create_task(
-        http.post(poll, json={"secret": secret, "version": first["version"]})
-    )
+    waiter = asyncio.create_task(polled(first["version"]))
     await asyncio.sleep(0.2)
-    await scan_soon()
-    response = await waiter
-    second = await response.json()
-    response.release()
+    result = await phone.scan(browser.ticket["qr_text"])
+    second = await waiter
     assert second["state"] == "scanned" and second["version"] > first["version"]
+    waiter = asyncio.create_task(polled(second["version"]))
+    await asyncio.sleep(0.2)  # the poll is waiting
+    await phone.choose(result.account("personal")["key"])
+    await phone.face_check()
+    await asyncio.sleep(0.2)
+    assert not waiter.done()  # neither woke it
+    await phone.confirm()
+    third = await waiter
+    stored = await authsvc.store.get_ticket(browser.ticket["ticket_id"])
+    assert stored is not None and third == {"type": "state", **tickets.event(stored)}
+    assert third["state"] == "confirmed" and "code=" in third["redirect"]
 
 
 async def test_phone_reject_is_pushed(
