@@ -338,10 +338,19 @@ class PhoneApp:
     async def face_check(self, mode: str = "capture") -> dict[str, Any]:
         """The server's liveness challenge, answered with the holder's face (`capture`) or a
         chosen failure (`fail`, to show retries). The phone never says "passed". The challenge
-        that came with the account choice is answered first; a retry asks for a new one."""
-        challenge = self._take_face_challenge()
-        if challenge is None:
-            challenge = await self._call("POST", self._ticket_path("face-challenge"))
+        that came with the account choice is answered first; when the server no longer takes
+        it (expired on its clock, or replaced), and for a retry, the phone asks for a new one."""
+        carried = self._take_face_challenge()
+        if carried is not None:
+            try:
+                return await self._answer_face(carried, mode)
+            except PhoneError as exc:
+                if exc.code != "face_challenge_invalid":
+                    raise
+        challenge = await self._call("POST", self._ticket_path("face-challenge"))
+        return await self._answer_face(challenge, mode)
+
+    async def _answer_face(self, challenge: dict[str, Any], mode: str) -> dict[str, Any]:
         answer = self._capture(challenge, self.holder(), mode)
         return await self._call("POST", self._ticket_path("face"), answer)
 

@@ -71,6 +71,29 @@ async def test_scan_from_the_brokers_png_saved_to_a_file(
     await ws.close()
 
 
+async def test_the_face_check_answers_the_challenge_the_account_choice_brought(
+    hall: Broker, http: aiohttp.ClientSession, make_phone: MakePhone
+) -> None:
+    """Scan, account, face, confirm: four requests, no face-challenge call. When the carried
+    challenge is no longer the ticket's (here: replaced by a retry's), the phone asks for a new
+    one once and passes."""
+    trace, seen = request_log()
+    phone = await make_phone(hall.url, trace=trace)
+    browser = await _login_page(hall, http)
+    result = await phone.scan(browser.ticket["qr_text"])
+    assert "face_challenge" in await phone.choose(result.account("personal")["key"])
+    seen.clear()
+    assert (await phone.face_check())["passed"] is True
+    assert [line.rsplit("/", 1)[-1] for line in seen] == ["face"]
+    second = await _login_page(hall, http)
+    result = await phone.scan(second.ticket["qr_text"])
+    await phone.choose(result.account("personal")["key"])
+    await phone._call("POST", phone._ticket_path("face-challenge"))  # replaces the carried one
+    seen.clear()
+    assert (await phone.face_check())["passed"] is True
+    assert [line.rsplit("/", 1)[-1] for line in seen] == ["face", "face-challenge", "face"]
+
+
 async def test_scan_from_text_or_a_text_file(
     hall: Broker, http: aiohttp.ClientSession, make_phone: MakePhone, tmp_path: Path
 ) -> None:
