@@ -131,7 +131,7 @@ async def create(request: web.Request) -> web.Response:
 @routes.get("/ws/{ticket_id}")
 async def socket(request: web.Request) -> web.StreamResponse:
     ticket_id = request.match_info["ticket_id"]
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_MESSAGE)
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_MESSAGE, compress=False)
     await ws.prepare(request)
     try:
         hello = await ws.receive(timeout=5.0)

@@ -63,6 +63,22 @@ async def test_a_login_is_pushed_to_an_independent_client(
     assert ws.close_code == 1000
 
 
+async def test_the_browsers_offer_of_compression_is_declined(
+    authsvc: Broker, http: aiohttp.ClientSession
+) -> None:
+    """The client offers permessage-deflate, as every browser does; authsvc answers without it
+    (a compressor per socket costs ~94 KiB for frames of a few hundred bytes), and the frames
+    come uncompressed."""
+    browser = BrowserLogin(authsvc.url, http)
+    await browser.start()
+    async with connect(ws_url(authsvc, browser), open_timeout=10) as ws:
+        assert ws.request is not None and ws.response is not None
+        assert "permessage-deflate" in ws.request.headers["Sec-WebSocket-Extensions"]
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
+        await ws.send(json.dumps({"type": "auth", "secret": browser.ticket["browser_secret"]}))
+        assert (await receive(ws))["state"] == "pending"
+
+
 async def test_a_wrong_secret_is_closed_with_4403_and_no_state(
     authsvc: Broker, http: aiohttp.ClientSession
 ) -> None:
