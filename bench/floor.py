@@ -5,11 +5,11 @@ A bare aiohttp app on Redis, shaped like the broker's traffic but with none of i
   POST /tickets                  a random id and secret; SET the secret's hash in Redis (with a TTL)
   GET  /ws/{id}                  WebSocket: `{"type":"auth","secret":…}` → GET + compare, then the
                                  current state at once, then every event for this id
-  POST /tickets/{id}/{step}      step ∈ scan, account, face, confirm: one script
-                                 publishing the event to the ticket's holders, nothing else;
-                                 for account and face, which the browser does not see (authsvc
-                                 commits them without an event), the same script publishing
-                                 nothing
+  POST /tickets/{id}/{step}      step ∈ scan, face, confirm (the phone's calls; its account
+                                 choice goes with the face check): one script publishing the
+                                 event to the ticket's holders, nothing else; for face, which
+                                 the browser does not see (authsvc commits it without an
+                                 event), the same script publishing nothing
   POST /tickets/{id}/poll        long-poll, as authsvc's: `{"secret", "version"}` → GET + compare,
                                  then the latest event once its version differs from `version`
                                  (at once for version 0: `pending`), waiting for it otherwise
@@ -49,11 +49,10 @@ from authsvc.store.resp import LeanRedis, LeanScript
 
 STATES = {
     "scan": "scanned",
-    "account": "scanned",
-    "face": "scanned",
+    "face": "scanned",  # with the account choice, as the phone sends them
     "confirm": "confirmed",
 }
-SILENT = frozenset({"account", "face"})  # steps that change nothing the browser shows
+SILENT = frozenset({"face"})  # steps that change nothing the browser shows
 TICKET_TTL_MS = 600_000
 HEARTBEAT = 15.0  # as authsvc's Limits.ws_heartbeat
 MAX_MESSAGE = 4096  # as authsvc's Limits.ws_max_message_bytes

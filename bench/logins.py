@@ -48,7 +48,7 @@ USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/126.0.0.0 Safari/537.36"
 )
-FLOOR_STEPS = ("scan", "account", "face")
+FLOOR_STEPS = ("scan", "face")  # the phone sends its account choice with the face check
 
 
 CLIENT_SECRET = "hall-secret"  # the test client `hall` of tests.support.servers.write_clients
@@ -277,7 +277,7 @@ class Logins:
                 next(self._phones), session=phone_session or self.http, faces_dir=self._faces
             )
             result = await phone.scan(qr_text)
-            await phone.choose(result.account("personal")["key"])
+            await phone.choose(result.account("personal")["key"], with_face_check=True)
             await phone.face_check()
             sent = time.perf_counter()
             await phone.confirm()
@@ -361,7 +361,7 @@ class Logins:
         try:
             phone = PhoneApp(next(self._phones), session=self.http, faces_dir=self._faces)
             result = await phone.scan(ticket["qr_text"])
-            await phone.choose(result.account("personal")["key"])
+            await phone.choose(result.account("personal")["key"], with_face_check=True)
             await phone.face_check()
             sent = time.perf_counter()
             await phone.confirm()

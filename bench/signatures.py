@@ -20,7 +20,7 @@ from typing import Any
 
 from authsvc.clients import ClientRegistry
 
-PHONE_REQUESTS = 4  # POST /api/mobile/scan, …/account, …/face, …/confirm
+PHONE_REQUESTS = 3  # POST /api/mobile/scan, …/face (with the account choice), …/confirm
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ async def _decide(
         return EXIT_OK
     await _match_number(phone, result, options.number, console)
     account = await _choose_account(result, options.account, console)
-    await phone.choose(account["key"])
+    await phone.choose(account["key"], with_face_check=True)
     console.say(f"登录身份：{present.account_line(account)}")
     face = await _face_check(phone, options, console)
     if options.decision == "confirm" or await console.yes_no(

@@ -102,6 +102,10 @@ def _claims(answer: dict[str, Any]) -> list[str]:
     return list(claims)
 
 
+# The face check's refusals after its result was recorded (with the choice it carried).
+_FACE_RECORDED = frozenset({"face_check_failed", "face_check_exhausted"})
+
+
 class PhoneApp:
     def __init__(
         self,
@@ -116,7 +120,8 @@ class PhoneApp:
         self._owns_session = session is None
         self._unknown_kids: set[str] = set()
         self.ticket: ScanResult | None = None
-        self._face_challenge: dict[str, Any] | None = None  # came with the account choice
+        self._face_challenge: dict[str, Any] | None = None  # came with the scan or the choice
+        self._pending_account: str | None = None  # chosen, sent with the face check's answer
 
     @classmethod
     def open(
@@ -309,7 +314,8 @@ class PhoneApp:
             raise errors.no_ecard()
         await self.check_qr(text)
         answer = await self._call("POST", "/api/mobile/scan", {"qr": text.strip()})
-        self.ticket, self._face_challenge = _scan_result(answer, self.state.place), None
+        self.ticket = _scan_result(answer, self.state.place)
+        self._face_challenge, self._pending_account = answer.get("face_challenge"), None
         return self.ticket
 
     async def scan_image(self, path: str | Path) -> ScanResult:
@@ -329,17 +335,38 @@ class PhoneApp:
         """Number matching: pick the number the computer's screen shows; a wrong one cancels."""
         return await self._call("POST", self._ticket_path("number"), {"number": number})
 
-    async def choose(self, account_key: str) -> dict[str, Any]:
-        """The account; the answer carries the face challenge when the ticket needs one."""
+    async def choose(self, account_key: str, *, with_face_check: bool = False) -> dict[str, Any]:
+        """The account, sent now; its answer carries the face check's challenge when one is
+        needed. `with_face_check`: the user goes on to the face check, as the app's screens do.
+        When the scan brought the challenge, the choice is then held and sent with its answer
+        (one request for both); a confirmation without that answer sends it first."""
+        offered = self._offered(account_key)
+        if with_face_check and offered is not None and self._usable(self._face_challenge):
+            self._pending_account = account_key
+            return {"account": offered}
+        return await self._send_account(account_key)
+
+    async def _send_account(self, account_key: str) -> dict[str, Any]:
         answer = await self._call("POST", self._ticket_path("account"), {"account": account_key})
         self._face_challenge = answer.get("face_challenge")
         return answer
 
+    def _offered(self, account_key: str) -> dict[str, Any] | None:
+        accounts = self.ticket.accounts if self.ticket is not None else []
+        return next((dict(a) for a in accounts if a.get("key") == account_key), None)
+
+    async def _send_pending_account(self) -> None:
+        """A choice still waiting for a face check that did not happen goes on its own."""
+        if self._pending_account is not None:
+            key, self._pending_account = self._pending_account, None
+            await self._send_account(key)
+
     async def face_check(self, mode: str = "capture") -> dict[str, Any]:
         """The server's liveness challenge, answered with the holder's face (`capture`) or a
-        chosen failure (`fail`, to show retries). The phone never says "passed". The challenge
-        that came with the account choice is answered first; when the server no longer takes
-        it (expired on its clock, or replaced), and for a retry, the phone asks for a new one."""
+        chosen failure (`fail`, to show retries), and with the waiting account choice. The
+        phone never says "passed". The challenge that came with the scan or the choice is
+        answered first; when the server no longer takes it (expired on its clock, or
+        replaced), and for a retry, the phone asks for a new one."""
         carried = self._take_face_challenge()
         if carried is not None:
             try:
@@ -352,15 +379,27 @@ class PhoneApp:
 
     async def _answer_face(self, challenge: dict[str, Any], mode: str) -> dict[str, Any]:
         answer = self._capture(challenge, self.holder(), mode)
-        return await self._call("POST", self._ticket_path("face"), answer)
+        if self._pending_account is not None:
+            answer["account"] = self._pending_account
+        try:
+            result = await self._call("POST", self._ticket_path("face"), answer)
+        except PhoneError as exc:
+            if exc.code in _FACE_RECORDED:  # the choice was recorded with the failure
+                self._pending_account = None
+            raise
+        self._pending_account = None
+        return result
 
     def _take_face_challenge(self) -> dict[str, Any] | None:
         challenge, self._face_challenge = self._face_challenge, None
-        if challenge is None or float(challenge.get("expires_at", 0)) <= time.time():
-            return None
-        return challenge
+        return challenge if self._usable(challenge) else None
+
+    @staticmethod
+    def _usable(challenge: dict[str, Any] | None) -> bool:
+        return challenge is not None and float(challenge.get("expires_at", 0)) > time.time()
 
     async def confirm(self) -> dict[str, Any]:
+        await self._send_pending_account()
         return await self._call("POST", self._ticket_path("confirm"))
 
     async def reject(self) -> dict[str, Any]:
@@ -379,7 +418,7 @@ class PhoneApp:
         result = await self.scan(text)
         if result.number_choices:
             await self.pick_number(number)
-        await self.choose(result.account(role, credit_code)["key"])
+        await self.choose(result.account(role, credit_code)["key"], with_face_check=True)
         await self.face_check(face)
         await self.confirm()
         return result

@@ -252,12 +252,20 @@ def _require_scanned_by(ticket: Ticket, device_id: str, now: float) -> None:
 
 
 def offer_accounts(
-    ticket: Ticket, *, device_id: str, accounts: list[Mapping[str, Any]], now: float
+    ticket: Ticket,
+    *,
+    device_id: str,
+    accounts: list[Mapping[str, Any]],
+    now: float,
+    challenge: Challenge | None = None,
 ) -> Ticket:
+    """The portal's accounts for the phone to choose from; `challenge`, the face check's, is
+    issued with them when given (the phone answers it together with its choice)."""
     _require_scanned_by(ticket, device_id, now)
     return dataclasses.replace(
         ticket,
         accounts=tuple(dict(a) for a in accounts),
+        face_challenge=challenge or ticket.face_challenge,
         version=ticket.version + 1,
         updated_at=now,
     )
@@ -283,6 +291,31 @@ def choose_account(
                 updated_at=now,
             )
     raise errors.AccountNotOffered(key)
+
+
+def choose_and_record_face_check(
+    ticket: Ticket,
+    *,
+    device_id: str,
+    key: str,
+    challenge_id: str,
+    passed: bool,
+    now: float,
+    max_failures: int,
+) -> Ticket:
+    """The account choice and the answer to the ticket's challenge (the one offered with the
+    accounts) as one step: what a phone sends when it answers the face check with its choice.
+    Each is checked as on its own; a failed check keeps the choice, as it would have been."""
+    chosen = choose_account(ticket, device_id=device_id, key=key, now=now)
+    checked = record_face_check(
+        chosen,
+        device_id=device_id,
+        challenge_id=challenge_id,
+        passed=passed,
+        now=now,
+        max_failures=max_failures,
+    )
+    return dataclasses.replace(checked, version=ticket.version + 1)
 
 
 def issue_face_challenge(

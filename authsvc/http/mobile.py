@@ -228,8 +228,9 @@ async def scan(request: web.Request) -> web.Response:
     body = parse_json(raw)
     text = field(body, "qr", max_len=qr.MAX_PAYLOAD_CHARS + 200)
     claims = login.verify_qr(b, text, signature=False)
+    today = face_rules.day_of(b.now())  # the offer's face challenge needs the person's lock
     try:
-        stored, _ = await _fetch_ticket(request, card, claims.ticket_id)
+        stored, read = await _fetch_ticket(request, card, claims.ticket_id, face_lock_day=today)
     except errors.TicketNotFound as exc:  # an unexpired QR names a ticket that is still stored
         raise errors.QrInvalid("no ticket was issued this QR") from exc
     login.require_issued(b, text, stored)
@@ -237,7 +238,7 @@ async def scan(request: web.Request) -> web.Response:
     await rate_limit(
         request, "scan-device", card.device_id, b.settings.limits.scans_per_device_per_minute
     )
-    ticket = await login.scan(b, claims, card, stored)
+    ticket = await login.scan(b, claims, card, stored, lock=read.face_lock)
     return json_response(_scan_view(b, ticket))
 
 
@@ -261,6 +262,7 @@ def _scan_view(b: Any, ticket: tickets.Ticket) -> dict[str, Any]:
         "expires_at": ticket.expires_at,
         "accounts": list(ticket.accounts),
         **({"number_choices": list(ticket.match_choices)} if ticket.match_choices else {}),
+        **({"face_challenge": ticket.face_challenge.view()} if ticket.face_challenge else {}),
         "face": {
             "required": acr.face_required(ticket.request),
             "threshold": b.settings.face_threshold,
@@ -292,10 +294,12 @@ async def ticket_face_challenge(request: web.Request) -> web.Response:
 
 @routes.post("/api/mobile/tickets/{ticket_id}/face")
 async def face_check(request: web.Request) -> web.Response:
-    """The capture for the ticket's challenge; pass or fail is the server's decision."""
+    """The capture for the ticket's challenge; pass or fail is the server's decision. With
+    `account`, the choice too (one request for both: the challenge came with the scan)."""
     b = broker(request)
     card, body, stored, lock = await _face_step(request)
-    ticket, result = await login.face_check(b, stored, card, body, lock=lock)
+    account = field(body, "account", max_len=64) if "account" in body else ""
+    ticket, result = await login.face_check(b, stored, card, body, account=account, lock=lock)
     left = max(b.settings.limits.face_max_failures - ticket.face_failures, 0)
     if ticket.state is tickets.State.REJECTED:
         raise errors.FaceCheckExhausted()

@@ -66,17 +66,26 @@ def _context(card: Card, **extra: Any) -> dict[str, Any]:
     return {"card": card.card_no, "device": card.device_id[:12], **extra}
 
 
-async def scan(broker: Broker, claims: qr.QrClaims, card: Card, stored: Ticket) -> Ticket:
+async def scan(
+    broker: Broker,
+    claims: qr.QrClaims,
+    card: Card,
+    stored: Ticket,
+    *,
+    lock: face.LockRead = face.UNREAD,
+) -> Ticket:
     """First scan wins; then ask the portal for this person's accounts there. `stored` is the
     ticket as read with the request (every step below gets the ticket it acts on that way).
 
     A client without an accounts endpoint offers the personal account at once: the scan and
     the offer are then one commit. With an endpoint, the scan is committed first, so a second
-    phone is refused while the portal is being asked."""
+    phone is refused while the portal is being asked. The offer carries the face check's
+    challenge when the login needs one (`lock` as for `face_challenge`)."""
     if stored.client_id != claims.client_id or stored.identity is not claims.identity:
         raise errors.QrInvalid("QR claims do not match the ticket")
     client = broker.clients.get(stored.client_id)
     challenge = tickets.new_number_challenge() if client.number_matching else None
+    liveness = await _offered_challenge(broker, stored, card, lock)
 
     def scanned(ticket: Ticket) -> Ticket:
         return tickets.scan(
@@ -89,17 +98,35 @@ async def scan(broker: Broker, claims: qr.QrClaims, card: Card, stored: Ticket) 
         )
 
     if client.accounts_endpoint:
-        return await _scan_then_ask(broker, client, card, stored, scanned)
+        return await _scan_then_ask(broker, client, card, stored, scanned, liveness)
     scanned(stored)  # refuses a scanned or expired ticket before anything else happens
-    return await _offer(broker, client, card, stored, scanned)
+    return await _offer(broker, client, card, stored, scanned, liveness)
+
+
+async def _offered_challenge(
+    broker: Broker, ticket: Ticket, card: Card, lock: face.LockRead
+) -> Challenge | None:
+    """The liveness challenge offered with the accounts, when the login needs a face check and
+    the person may take one today (a locked person is refused at the next step, as before)."""
+    if not acr.face_required(ticket.request) or ticket.face_passed:
+        return None
+    try:
+        return await _new_challenge(broker, ticket, card, lock)
+    except errors.FaceLockedToday:
+        return None
 
 
 async def _scan_then_ask(
-    broker: Broker, client: Client, card: Card, stored: Ticket, scanned: Step
+    broker: Broker,
+    client: Client,
+    card: Card,
+    stored: Ticket,
+    scanned: Step,
+    liveness: Challenge | None,
 ) -> Ticket:
     ticket = await broker.apply(stored.id, scanned, _context(card), stored=stored)
     try:
-        return await _offer(broker, client, card, ticket, lambda t: t)
+        return await _offer(broker, client, card, ticket, lambda t: t, liveness)
     except errors.AccountsUnavailable:
         lifetimes = broker.settings.lifetimes
         await broker.apply(
@@ -111,10 +138,15 @@ async def _scan_then_ask(
 
 
 async def _offer(
-    broker: Broker, client: Client, card: Card, stored: Ticket, before: Step
+    broker: Broker,
+    client: Client,
+    card: Card,
+    stored: Ticket,
+    before: Step,
+    liveness: Challenge | None,
 ) -> Ticket:
-    """Ask for the accounts, then commit `before` (the scan, or nothing) with the offer, or
-    with the refusal when the person has no account there."""
+    """Ask for the accounts, then commit `before` (the scan, or nothing) with the offer and
+    `liveness`, or with the refusal when the person has no account there."""
     try:
         accounts = await broker.accounts.accounts_for(client, card, stored.identity, broker.now())
     except errors.NoAccount as exc:
@@ -130,7 +162,11 @@ async def _offer(
     return await broker.apply(
         stored.id,
         lambda t: tickets.offer_accounts(
-            before(t), device_id=card.device_id, accounts=accounts, now=broker.now()
+            before(t),
+            device_id=card.device_id,
+            accounts=accounts,
+            now=broker.now(),
+            challenge=liveness,
         ),
         _context(card),
         stored=stored,
@@ -210,14 +246,20 @@ async def face_check(
     card: Card,
     body: dict[str, Any],
     *,
+    account: str = "",
     lock: face.LockRead = face.UNREAD,
 ) -> tuple[Ticket, FaceResult]:
     """The server decides: compare the capture for the ticket's current challenge, record pass
     or fail with the challenge used up (the `face_max_failures`-th failure rejects the ticket),
-    then count a failure against the person's day. `lock`: the card holder's face lock for
-    today as read with the request, if it was; it is checked first."""
-    tickets.require_scanned_by(stored, card.device_id, broker.now())
+    then count a failure against the person's day. `account`: the choice sent with the answer
+    (the phone's one request for both), committed with its result and refused, like the
+    answer, before anything changes. `lock`: the card holder's face lock for today as read
+    with the request, if it was; it is checked first."""
+    now = broker.now()
+    tickets.require_scanned_by(stored, card.device_id, now)
     challenge_id, capture = face_rules.parse_answer(body)
+    if account:  # an account not offered is refused before the face is compared
+        tickets.choose_account(stored, device_id=card.device_id, key=account, now=now)
     await face.require_not_locked(broker, card.id_number, lock)
     result = await face.compare(
         broker,
@@ -227,28 +269,40 @@ async def face_check(
         id_number=card.id_number,
         device=card.device_id,
     )
-    limit = broker.settings.limits.face_max_failures
     ticket = await broker.apply(
         stored.id,
-        lambda t: tickets.record_face_check(
-            t,
-            device_id=card.device_id,
-            challenge_id=challenge_id,
-            passed=result.passed,
-            now=broker.now(),
-            max_failures=limit,
-        ),
+        _face_step(broker, card, challenge_id, result.passed, account),
         _context(
             card,
             face="pass" if result.passed else "fail",
             score=result.score,
             person=person_key(card.id_number),
+            **({"account": account} if account else {}),
         ),
         stored=stored,
     )
     if not result.passed:  # after the commit: of concurrent answers, only one counts
         await face.count_failure(broker, card.id_number)
     return ticket, result
+
+
+def _face_step(broker: Broker, card: Card, challenge_id: str, passed: bool, account: str) -> Step:
+    """The face check's transition, with the account choice when the answer carries one."""
+    limit, device_id = broker.settings.limits.face_max_failures, card.device_id
+
+    def step(ticket: Ticket) -> Ticket:
+        now = broker.now()
+        if account:
+            return tickets.choose_and_record_face_check(
+                ticket, device_id=device_id, key=account, challenge_id=challenge_id,
+                passed=passed, now=now, max_failures=limit,
+            )  # fmt: skip
+        return tickets.record_face_check(
+            ticket, device_id=device_id, challenge_id=challenge_id, passed=passed, now=now,
+            max_failures=limit,
+        )  # fmt: skip
+
+    return step
 
 
 async def confirm(broker: Broker, stored: Ticket, card: Card) -> Ticket:

@@ -185,7 +185,7 @@ async def choose_account(request: web.Request) -> web.Response:
     key = text_field(await read_json(request), "key")
 
     async def run(login: Login) -> None:
-        await session.phone.choose(key)
+        await session.phone.choose(key, with_face_check=True)
         login.account_key, login.face_passed = key, False
 
     await _step(session, run)

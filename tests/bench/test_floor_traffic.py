@@ -57,14 +57,15 @@ async def test_the_floor_gets_the_phones_headers_and_bodies(
         logins = Logins(http, authsvc.url, floor.url)
         await logins.setup(tmp_path / "home", 1, Algorithm.ES256)
         recorded = logins.phone_requests
-        assert set(recorded) == {"scan", "account", "face", "confirm"}  # no face-challenge call
+        assert set(recorded) == {"scan", "face", "confirm"}  # the choice goes with the face
         for call in recorded.values():  # what authsvc checked: the card and the signature
             assert call.headers[device.HEADER_ECARD].count(".") == 2
             assert call.headers[device.HEADER_SIGNATURE]
-        assert b'"qr"' in recorded["scan"].body and b"capture" in recorded["face"].body
+        assert b'"qr"' in recorded["scan"].body
+        assert b"capture" in recorded["face"].body and b'"account"' in recorded["face"].body
         await logins.floor_login()
     steps = {path.rsplit("/", 1)[-1]: headers for path, headers in seen if "/tickets/" in path}
-    assert set(steps) == {"scan", "account", "face", "confirm"}
+    assert set(steps) == {"scan", "face", "confirm"}
     for step, headers in steps.items():
         assert headers[device.HEADER_ECARD] == recorded[step].headers[device.HEADER_ECARD]
         assert headers[device.HEADER_SIGNATURE] == recorded[step].headers[device.HEADER_SIGNATURE]

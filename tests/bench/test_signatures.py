@@ -54,7 +54,7 @@ async def _login(broker: Broker, http: aiohttp.ClientSession, phone: Any) -> Non
     ws = await browser.socket()
     await wait_for_state(ws, "pending")
     result = await phone.scan(browser.ticket["qr_text"])
-    await phone.choose(result.account("personal")["key"])
+    await phone.choose(result.account("personal")["key"], with_face_check=True)
     await phone.face_check()
     await phone.confirm()
     await wait_for_state(ws, "confirmed")

@@ -52,12 +52,12 @@ async def test_a_login_is_pushed_to_an_independent_client(
         result = await phone.scan(browser.ticket["qr_text"])
         scanned = await receive(ws)
         assert (scanned["state"], scanned["name"]) == ("scanned", "张*")
-        await phone.choose(result.account("personal")["key"])
+        await phone.choose(result.account("personal")["key"], with_face_check=True)
         await phone.face_check("pass")
         await phone.confirm()
         confirmed = await receive(ws)
         assert confirmed["state"] == "confirmed", confirmed
-        assert confirmed["version"] == scanned["version"] + 3  # the two silent commits between
+        assert confirmed["version"] == scanned["version"] + 2  # the silent account + face commit
         assert confirmed["redirect"].startswith("http://127.0.0.1:9/cb?code=")
         await ws.close()
     assert ws.close_code == 1000

@@ -71,27 +71,56 @@ async def test_scan_from_the_brokers_png_saved_to_a_file(
     await ws.close()
 
 
-async def test_the_face_check_answers_the_challenge_the_account_choice_brought(
+async def test_the_choice_goes_with_the_answer_to_the_scans_challenge(
     hall: Broker, http: aiohttp.ClientSession, make_phone: MakePhone
 ) -> None:
-    """Scan, account, face, confirm: four requests, no face-challenge call. When the carried
-    challenge is no longer the ticket's (here: replaced by a retry's), the phone asks for a new
-    one once and passes."""
+    """Scan, face (with the account), confirm: three requests, no account or face-challenge
+    call. When the carried challenge is no longer the ticket's (here: replaced by a retry's),
+    the phone asks for a new one once, sends the choice with that answer, and passes."""
     trace, seen = request_log()
     phone = await make_phone(hall.url, trace=trace)
     browser = await _login_page(hall, http)
-    result = await phone.scan(browser.ticket["qr_text"])
-    assert "face_challenge" in await phone.choose(result.account("personal")["key"])
+    await phone.check_qr(browser.ticket["qr_text"])  # the broker's keys, fetched once
     seen.clear()
+    result = await phone.scan(browser.ticket["qr_text"])
+    assert result.raw["face_challenge"]["purpose"] == f"ticket:{result.ticket_id}"
+    chosen = await phone.choose(result.account("personal")["key"], with_face_check=True)
+    assert chosen["account"]["key"] == "personal:"
     assert (await phone.face_check())["passed"] is True
-    assert [line.rsplit("/", 1)[-1] for line in seen] == ["face"]
+    assert (await phone.confirm())["state"] == "confirmed"
+    assert [line.rsplit("/", 1)[-1] for line in seen] == ["scan", "face", "confirm"]
+    stored = await hall.store.get_ticket(result.ticket_id)
+    assert stored is not None and stored.account["key"] == "personal:" and stored.face_passed
     second = await _login_page(hall, http)
     result = await phone.scan(second.ticket["qr_text"])
-    await phone.choose(result.account("personal")["key"])
+    await phone.choose(result.account("personal")["key"], with_face_check=True)
     await phone._call("POST", phone._ticket_path("face-challenge"))  # replaces the carried one
     seen.clear()
     assert (await phone.face_check())["passed"] is True
     assert [line.rsplit("/", 1)[-1] for line in seen] == ["face", "face-challenge", "face"]
+    stored = await hall.store.get_ticket(result.ticket_id)
+    assert stored is not None and stored.account["key"] == "personal:" and stored.face_passed
+
+
+async def test_a_choice_without_a_face_check_is_sent_before_the_confirmation(
+    hall: Broker, http: aiohttp.ClientSession, make_phone: MakePhone
+) -> None:
+    """A choice kept for the face check's answer that is confirmed without one reaches the
+    broker on its own first, so the confirmation is refused for the missing face check, as
+    with the account chosen: the ticket then holds the choice and a fresh challenge."""
+    trace, seen = request_log()
+    phone = await make_phone(hall.url, trace=trace)
+    browser = await _login_page(hall, http)
+    result = await phone.scan(browser.ticket["qr_text"])
+    await phone.choose(result.account("personal")["key"], with_face_check=True)
+    seen.clear()
+    with pytest.raises(PhoneError) as refused:
+        await phone.confirm()
+    assert refused.value.code == "face_check_required"
+    assert [line.rsplit("/", 1)[-1] for line in seen] == ["account", "confirm"]
+    stored = await hall.store.get_ticket(result.ticket_id)
+    assert stored is not None and stored.account["key"] == "personal:"
+    assert stored.face_challenge is not None and not stored.face_passed
 
 
 async def test_scan_from_text_or_a_text_file(

@@ -246,6 +246,69 @@ async def test_the_challenge_that_comes_with_the_account_is_this_tickets_once(
     assert (await phone.face_check())["passed"] is True  # the second ticket's own, untouched
 
 
+async def test_the_scans_challenge_is_answered_once_with_the_choice(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """The scan brings the ticket's liveness challenge; one signed answer carries the account
+    choice too. An account not offered, a malformed one, or another ticket's challenge is
+    refused with nothing changed (the challenge still answers); the real answer chooses,
+    passes and uses the challenge up in one version; sent again it is face_challenge_invalid."""
+    _, phone, ticket_id = await begin(authsvc, http, phones)
+    challenge = phone.ticket.raw["face_challenge"]  # type: ignore[union-attr]
+    assert challenge["purpose"] == f"ticket:{ticket_id}" and challenge["action"] in ACTIONS
+    path = f"/api/mobile/tickets/{ticket_id}/face"
+    answer = phone._capture(challenge, phone.holder(), "capture")
+    other = await scanned_again(authsvc, http, phone)
+    foreign = phone._capture(phone.ticket.raw["face_challenge"], phone.holder(), "capture")  # type: ignore[union-attr]
+    async with unchanged(authsvc, ticket_id) as before, unchanged(authsvc, other):
+        not_offered = {**answer, "account": "legal_rep:91230100MA1BX2K306"}
+        refused(await mobile(http, phone, path, not_offered), 400, "account_not_offered")
+        refused(await mobile(http, phone, path, {**answer, "account": 7}), 400, "invalid_request")
+        misused = {**foreign, "account": "personal:"}
+        refused(await mobile(http, phone, path, misused), 400, "face_challenge_invalid")
+    assert before.face_challenge is not None and not before.account
+    status, body = await mobile(http, phone, path, {**answer, "account": "personal:"})
+    assert status == 200 and body["passed"] is True
+    async with unchanged(authsvc, ticket_id) as after:
+        again = await mobile(http, phone, path, {**answer, "account": "personal:"})
+        refused(again, 400, "face_challenge_invalid")
+    assert after.account["key"] == "personal:" and after.face_passed
+    assert after.face_challenge is None and after.version == before.version + 1
+    status, body = await mobile(http, phone, f"/api/mobile/tickets/{ticket_id}/confirm", {})
+    assert status == 200 and body["state"] == "confirmed"
+
+
+async def test_a_failed_answer_with_the_choice_keeps_the_choice(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """A failing capture sent with the choice is face_check_failed; the choice and the failure
+    are recorded together, as when sent apart, and the retry (a new challenge) passes."""
+    _, phone, ticket_id = await begin(authsvc, http, phones)
+    key = phone.ticket.account("personal")["key"]  # type: ignore[union-attr]
+    await phone.choose(key, with_face_check=True)
+    await phone_refused(phone.face_check("fail"), 403, "face_check_failed")
+    failed = await authsvc.store.get_ticket(ticket_id)
+    assert failed is not None and failed.account["key"] == "personal:"
+    assert (failed.face_failures, failed.face_passed, failed.face_challenge) == (1, False, None)
+    assert (await phone.face_check())["passed"] is True
+    assert (await phone.confirm())["state"] == "confirmed"
+
+
+async def test_a_locked_persons_scan_brings_no_challenge(
+    strict: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """Locked out of face checks today, the person's scan still shows the accounts, with no
+    challenge; the account choice is then refused as before (face_locked_today)."""
+    _, phone, _ = await begin(strict, http, phones)
+    await phone.choose(phone.ticket.account("personal")["key"])  # type: ignore[union-attr]
+    await phone_refused(phone.face_check("fail"), 403, "face_check_failed")
+    await phone_refused(phone.face_check("fail"), 403, "face_check_failed")
+    ticket_id = await scanned_again(strict, http, phone)
+    assert "face_challenge" not in phone.ticket.raw  # type: ignore[union-attr]
+    stored = await strict.store.get_ticket(ticket_id)
+    assert stored is not None and stored.face_challenge is None and stored.accounts
+
+
 async def test_concurrent_answers_to_one_challenge_count_once(
     authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
 ) -> None:

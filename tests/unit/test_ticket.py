@@ -433,6 +433,37 @@ def test_a_face_answer_uses_up_the_tickets_current_challenge() -> None:
     assert tickets.release(chosen, now=T, lifetimes=LIFE).face_challenge is None
 
 
+def test_the_offer_brings_a_challenge_answered_with_the_choice() -> None:
+    """The accounts can come with the face check's challenge; its answer may carry the account
+    choice: one step (one version) that chooses, records the check and uses the challenge up.
+    An account not offered, or another challenge, refuses the whole step; a failure keeps the
+    choice and counts, as when the two are sent apart."""
+    seen = tickets.scan(pending(), device_id=PHONE, subject=SUBJECT, now=NOW + 1, lifetimes=LIFE)
+    offered = tickets.offer_accounts(
+        seen, device_id=PHONE, accounts=ACCOUNTS, now=NOW + 2, challenge=CHALLENGE
+    )
+    assert offered.face_challenge == CHALLENGE and not offered.account
+
+    def answer(key: str, challenge_id: str = CHALLENGE.id, passed: bool = True) -> Ticket:
+        return tickets.choose_and_record_face_check(
+            offered, device_id=PHONE, key=key, challenge_id=challenge_id, passed=passed,
+            now=T, max_failures=MAX_FAILURES,
+        )  # fmt: skip
+
+    both = answer("agent:91230100MA1234567X")
+    assert both.account["role"] == "agent" and both.face_passed and both.face_challenge is None
+    assert (both.version, both.updated_at, both.state) == (offered.version + 1, T, State.SCANNED)
+    assert tickets.check_confirmable(both, device_id=PHONE, now=T) is None
+    assert code_of(lambda: answer("legal_rep:91230100MA1234567X")) == "account_not_offered"
+    assert code_of(lambda: answer("personal:", "another")) == "face_challenge_invalid"
+    failed = answer("personal:", passed=False)
+    assert failed.account["key"] == "personal:" and failed.face_failures == 1
+    assert not failed.face_passed and failed.face_challenge is None
+    assert failed.version == offered.version + 1
+    alone = tickets.choose_account(offered, device_id=PHONE, key="personal:", now=T)
+    assert alone.face_challenge == CHALLENGE  # a choice on its own keeps the offered challenge
+
+
 def test_only_what_the_browser_shows_is_a_change_for_it() -> None:
     """The scan, the confirmation and a rejection change the browser's view; choosing an account
     or passing the face check does not (their versions move all the same)."""
