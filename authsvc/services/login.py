@@ -271,7 +271,7 @@ async def face_check(
     )
     ticket = await broker.apply(
         stored.id,
-        _face_step(broker, card, challenge_id, result.passed, account),
+        _face_transition(broker, card, challenge_id, result.passed, account),
         _context(
             card,
             face="pass" if result.passed else "fail",
@@ -286,7 +286,9 @@ async def face_check(
     return ticket, result
 
 
-def _face_step(broker: Broker, card: Card, challenge_id: str, passed: bool, account: str) -> Step:
+def _face_transition(
+    broker: Broker, card: Card, challenge_id: str, passed: bool, account: str
+) -> Step:
     """The face check's transition, with the account choice when the answer carries one."""
     limit, device_id = broker.settings.limits.face_max_failures, card.device_id
 
