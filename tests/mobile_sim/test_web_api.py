@@ -168,6 +168,8 @@ async def test_login_through_the_json_api_with_an_uploaded_png(
     assert status == 200 and body["login"]["outcome"] == "confirmed"
     await wait_for_state(ws, "confirmed")
     await ws.close()
+    stored = await memory_hall.store.get_ticket(browser.ticket["ticket_id"])
+    assert stored is not None and stored.account["key"] == key  # sent with the failed answer
 
 
 async def test_pasted_text_and_reject(
