@@ -89,12 +89,15 @@ class RateLimit:
         """The counter's name for `Store.hit` (or a Store read that hits it on the way)."""
         return f"rl:{self.bucket}:{self.subject}"
 
+    @property
+    def label(self) -> str:
+        """What the refusal names (its detail)."""
+        return f"{self.bucket} {self.subject}"
+
     def check(self, count: int) -> None:
         """Refuse the hit that brought the counter to `count`, if that is past the limit."""
         if count > self.limit:
-            raise errors.RateLimited(
-                f"{self.bucket} {self.subject}", retry_after=math.ceil(self.window)
-            )
+            raise errors.RateLimited(self.label, retry_after=math.ceil(self.window))
 
 
 async def count_hit(request: web.Request, limit: RateLimit) -> None:

@@ -20,7 +20,7 @@ from authsvc.keyring import Keyring
 from authsvc.metrics import Metrics
 from authsvc.registry import FileRegistry, Registry
 from authsvc.services.face import FaceMatcher, SignatureMatcher
-from authsvc.store.base import NewCode, Store
+from authsvc.store.base import Assumed, NewCode, StaleRead, Store
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +82,23 @@ class Broker:
         *,
         stored: Ticket | None = None,
         code: NewCode | None = None,
+        assumed: Assumed | None = None,
     ) -> Ticket:
         """Run a core transition and commit it (compare-and-set, event and audit in one go); on
         a lost race, re-read and run the step again (which then usually refuses: the first scan
         wins). `stored` saves the first read when the caller has just read the ticket; `code`
-        is stored with the transition that commits, and only then."""
+        is stored with the transition that commits, and only then. `assumed`: `stored` and the
+        rest of the request's read were recalled, not read (store.base.Assumed); the first
+        commit checks them, and StaleRead tells the caller to read and decide again."""
+        if assumed is not None and assumed.settled:
+            assumed = None  # a step's second commit (the scan, then the offer)
         for _ in range(8):
             current = stored or await self.load_stored(ticket_id)
             stored = None
             new = step(current)
             if new is current:
+                if assumed is not None:  # nothing to commit: the read must really be made
+                    raise StaleRead()
                 return current
             committed = await self.store.commit_transition(
                 new,
@@ -101,6 +108,7 @@ class Broker:
                 audit=self.audit_entry(new, str(new.state), context),
                 previous=current,
                 code=code,
+                assumed=assumed,
             )
             if committed:
                 self.metrics.transitions.labels(state=str(new.state)).inc()

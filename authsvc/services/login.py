@@ -21,7 +21,7 @@ from authsvc.keyring import Purpose
 from authsvc.registry import person_key
 from authsvc.services import face
 from authsvc.services.broker import Broker, Step
-from authsvc.store.base import NewCode
+from authsvc.store.base import Assumed, NewCode
 from authsvc.store.records import secret_hash
 
 ACR = acr.ACR_FACE  # the default level (kept for importers)
@@ -73,6 +73,7 @@ async def scan(
     stored: Ticket,
     *,
     lock: face.LockRead = face.UNREAD,
+    assumed: Assumed | None = None,
 ) -> Ticket:
     """First scan wins; then ask the portal for this person's accounts there. `stored` is the
     ticket as read with the request (every step below gets the ticket it acts on that way).
@@ -98,9 +99,9 @@ async def scan(
         )
 
     if client.accounts_endpoint:
-        return await _scan_then_ask(broker, client, card, stored, scanned, liveness)
+        return await _scan_then_ask(broker, client, card, stored, scanned, liveness, assumed)
     scanned(stored)  # refuses a scanned or expired ticket before anything else happens
-    return await _offer(broker, client, card, stored, scanned, liveness)
+    return await _offer(broker, client, card, stored, scanned, liveness, assumed)
 
 
 async def _offered_challenge(
@@ -123,8 +124,9 @@ async def _scan_then_ask(
     stored: Ticket,
     scanned: Step,
     liveness: Challenge | None,
+    assumed: Assumed | None,
 ) -> Ticket:
-    ticket = await broker.apply(stored.id, scanned, _context(card), stored=stored)
+    ticket = await broker.apply(stored.id, scanned, _context(card), stored=stored, assumed=assumed)
     try:
         return await _offer(broker, client, card, ticket, lambda t: t, liveness)
     except errors.AccountsUnavailable:
@@ -144,6 +146,7 @@ async def _offer(
     stored: Ticket,
     before: Step,
     liveness: Challenge | None,
+    assumed: Assumed | None = None,
 ) -> Ticket:
     """Ask for the accounts, then commit `before` (the scan, or nothing) with the offer and
     `liveness`, or with the refusal when the person has no account there."""
@@ -157,6 +160,7 @@ async def _offer(
             ),
             _context(card, detail=exc.code),
             stored=stored,
+            assumed=assumed,
         )
         raise
     return await broker.apply(
@@ -170,6 +174,7 @@ async def _offer(
         ),
         _context(card),
         stored=stored,
+        assumed=assumed,
     )
 
 
@@ -248,6 +253,7 @@ async def face_check(
     *,
     account: str = "",
     lock: face.LockRead = face.UNREAD,
+    assumed: Assumed | None = None,
 ) -> tuple[Ticket, FaceResult]:
     """The server decides: compare the capture for the ticket's current challenge, record pass
     or fail with the challenge used up (the `face_max_failures`-th failure rejects the ticket),
@@ -280,6 +286,7 @@ async def face_check(
             **({"account": account} if account else {}),
         ),
         stored=stored,
+        assumed=assumed,
     )
     if not result.passed:  # after the commit: of concurrent answers, only one counts
         await face.count_failure(broker, card.id_number)
@@ -307,7 +314,9 @@ def _face_transition(
     return step
 
 
-async def confirm(broker: Broker, stored: Ticket, card: Card) -> Ticket:
+async def confirm(
+    broker: Broker, stored: Ticket, card: Card, *, assumed: Assumed | None = None
+) -> Ticket:
     """Mint the single-use code, then confirm once; the redirect goes only to the browser
     holding the secret."""
     tickets.check_confirmable(stored, device_id=card.device_id, now=broker.now())
@@ -327,6 +336,7 @@ async def confirm(broker: Broker, stored: Ticket, card: Card) -> Ticket:
         _context(card, code="issued"),  # the confirmation's audit record says so, atomically
         stored=stored,
         code=NewCode(secret_hash(code), _grant(broker, stored), gc_ttl),  # with it, or not at all
+        assumed=assumed,
     )
     broker.metrics.codes_issued.inc()
     return ticket

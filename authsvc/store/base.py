@@ -39,13 +39,45 @@ class NewCode:
 
 
 @dataclass(frozen=True, slots=True)
+class GuardedHit:
+    """A rate-limit hit a guarded commit counts (after the nonce, before the transition):
+    past `limit` in `window` seconds it commits nothing and is refused as `label`."""
+
+    key: str
+    window: float
+    limit: int
+    label: str
+
+
+@dataclass(slots=True)
+class Assumed:
+    """A phone request's reads taken from what this process last read or wrote, not from the
+    store: the nonce is not spent yet. The commit that acts on them (`commit_transition(…,
+    assumed=…)`) spends the nonce, checks that the card record, the face lock and the ticket's
+    version are still what was assumed, counts `hit`, and only then commits — one round trip.
+    Backend-specific names live in `keys`; the store sets the two outcomes below."""
+
+    keys: tuple[str, ...]
+    values: tuple[str, ...]
+    hit: GuardedHit | None = None
+    nonce_spent: bool = False  # the commit spent the nonce (a re-read must not spend it again)
+    settled: bool = False  # the store's answer is final: committed, replayed or rate-limited
+
+
+class StaleRead(Exception):
+    """A guarded commit found the store moved on from what was assumed; nothing was written
+    (but the nonce, which is spent). The caller reads the store and decides again."""
+
+
+@dataclass(frozen=True, slots=True)
 class PhoneRead:
     """What a signed phone request needs from the store, fetched together."""
 
     card: dict[str, Any] | None  # the e-card's record
-    fresh_nonce: bool  # the device nonce had not been seen (it is now spent)
+    fresh_nonce: bool  # the device nonce had not been seen (it is now spent, unless `assumed`)
     ticket: Ticket | None  # the ticket the request is about, when it named one
     face_lock: FaceLock | None = None  # the person's face lock on `face_lock_day`, when asked
+    assumed: Assumed | None = None  # not read but recalled: the commit must check it
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +133,20 @@ class Store(Protocol):
         nonce_ttl: float,
         ticket_id: str = "",
         face_lock_day: str = "",
+        spend_nonce: bool = True,
+        recall: bool = False,
     ) -> PhoneRead:
-        """One signed phone request's reads: spend the nonce (`add_once(nonce_key)`), read the
-        e-card record and, when given, the ticket `ticket_id` and the person's face lock on
-        `face_lock_day` (`get_face_lock(person, face_lock_day)`) — one round trip on Redis.
-        No rate-limit hit rides along: a replayed request, refused for its nonce, must not
-        count against the device's limits."""
+        """One signed phone request's reads: spend the nonce (`add_once(nonce_key)`; not with
+        `spend_nonce=False`, when a guarded commit has spent it), read the e-card record and,
+        when given, the ticket `ticket_id` and the person's face lock on `face_lock_day`
+        (`get_face_lock(person, face_lock_day)`) — one round trip on Redis. No rate-limit hit
+        rides along: a replayed request, refused for its nonce, must not count against the
+        device's limits.
+
+        `recall=True` lets a backend whose reads cost a round trip answer from what this
+        process last read or wrote of them, without I/O, spending nothing: the read then has
+        `assumed`, and the caller must pass it to the commit it makes (`commit_transition`),
+        or read again. A backend may always read instead."""
         ...
 
     async def ticket_request(
@@ -127,8 +167,14 @@ class Store(Protocol):
         audit: dict[str, Any],
         previous: Ticket | None = None,
         code: NewCode | None = None,
+        assumed: Assumed | None = None,
     ) -> bool:
-        """Write `new` only if the stored ticket still has `expected_version`, then publish
+        """With `assumed` (a recalled `PhoneRead`'s): first spend its nonce (errors.
+        RequestReplayed, nothing written, when it was spent), then raise StaleRead if the
+        store no longer holds what was assumed or the version moved on, then count its hit
+        (errors.RateLimited past the limit) — each refusal writes nothing else.
+
+        Write `new` only if the stored ticket still has `expected_version`, then publish
         `event` (if any: a change the browser does not see has none) to the ticket's
         subscribers and append `audit` — all or nothing, in one round trip where the backend
         allows. `previous`, the ticket as read at that version, lets a

@@ -15,7 +15,7 @@ from authsvc.core.oidc.authorize import PendingRequest
 from authsvc.core.oidc.grant import Grant
 from authsvc.core.tickets import Ticket
 from authsvc.store import cards, keys, records
-from authsvc.store.base import NewCode, PhoneRead, RedemptionRead, TicketRequestRead
+from authsvc.store.base import Assumed, NewCode, PhoneRead, RedemptionRead, TicketRequestRead
 from authsvc.store.deliveries import Delivery, same_entry
 from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
 from authsvc.store.grouped import GroupWriter
@@ -119,7 +119,10 @@ class MemoryStore:
         audit: dict[str, Any],
         previous: Ticket | None = None,
         code: NewCode | None = None,
+        assumed: Assumed | None = None,
     ) -> bool:
+        if assumed is not None:  # this store never recalls (its reads cost no round trip)
+            raise ValueError("MemoryStore made no assumed read")
         if not self._replace_ticket(new, expected_version=expected_version, ttl=ttl):
             return False
         if code is not None:
@@ -138,10 +141,12 @@ class MemoryStore:
         nonce_ttl: float,
         ticket_id: str = "",
         face_lock_day: str = "",
+        spend_nonce: bool = True,
+        recall: bool = False,
     ) -> PhoneRead:
         return PhoneRead(
             card=await self.get_card(card_no, person=person),
-            fresh_nonce=await self.add_once(nonce_key, ttl=nonce_ttl),
+            fresh_nonce=await self.add_once(nonce_key, ttl=nonce_ttl) if spend_nonce else True,
             ticket=await self.get_ticket(ticket_id) if ticket_id else None,
             face_lock=await self.get_face_lock(person, face_lock_day) if face_lock_day else None,
         )

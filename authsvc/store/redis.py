@@ -33,6 +33,12 @@ one stream, in order; across shards the order is the masters' clocks', to the mi
 A confirmation's code is written by the transition's script on one Redis; on a Cluster its key
 is in another slot, so it is written just before and taken back if the transition loses.
 
+A phone step is decided on what this process recalls of the ticket, the e-card record and the
+face lock when it has all three (store/recall.py: what it last read or wrote), and committed
+by phone_guard.lua in front of commit_transition.lua: the nonce spent, the recalled values and
+the version compared, the rate-limit hit counted, then the transition — one round trip where
+a read and a commit took two. Not on a Cluster, where those keys are in different slots.
+
 Commands are never retried by the client: a retried GETDEL, INCR or compare-and-set whose
 first reply was lost would take, count or refuse twice (a cluster's MOVED/ASK redirections,
 which mean "not executed here", are followed). A dead Redis is an errors.Unavailable.
@@ -63,10 +69,18 @@ from authsvc.core.oidc.authorize import PendingRequest
 from authsvc.core.oidc.grant import Grant
 from authsvc.core.tickets import Ticket
 from authsvc.store import codec, keys, records
-from authsvc.store.base import NewCode, PhoneRead, RedemptionRead, TicketRequestRead
+from authsvc.store.base import (
+    Assumed,
+    NewCode,
+    PhoneRead,
+    RedemptionRead,
+    StaleRead,
+    TicketRequestRead,
+)
 from authsvc.store.deliveries import Delivery, same_entry
 from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
 from authsvc.store.keys import CLUSTER_SHARDS, KeyLayout
+from authsvc.store.recall import Recall
 from authsvc.store.records import AccessToken, FaceLock, IssuedTokens, Redemption, SessionEntry
 from authsvc.store.redis_events import NET_ERRORS, EventReader, sharded_opener, single_opener
 from authsvc.store.resp import LeanRedis
@@ -165,6 +179,11 @@ class RedisStore:
         self._events = EventReader(opener, self._on_message, self._fanout.resync_all)
         self._create = self._redis.register_script(_lua("create_ticket.lua"))
         self._commit = self._redis.register_script(_lua("commit_transition.lua"))
+        self._guarded_commit = self._redis.register_script(
+            _lua("phone_guard.lua") + _lua("commit_transition.lua")
+        )
+        # On a Cluster the card, the lock and the ticket are in different slots: no guard.
+        self._recall = None if cluster else Recall()
         self._watch = self._redis.register_script(_lua("watch_ticket.lua"))
         self._hit = self._redis.register_script(_lua("hit.lua"))
         self._take_leaving = self._redis.register_script(_lua("take_leaving.lua"))
@@ -218,6 +237,11 @@ class RedisStore:
         """How often the subscriber connections were rebuilt (each one resynced everyone)."""
         return self._events.rebuilds
 
+    @property
+    def recalls(self) -> bool:
+        """Whether phone reads may be answered from memory (`phone_request(recall=True)`)."""
+        return self._recall is not None
+
     def _key(self, kind: str, name: str) -> str:
         return self._layout.plain(kind, name)
 
@@ -236,6 +260,8 @@ class RedisStore:
         ]
         with _guard("create_ticket"):
             await self._create(keys=keys, args=args)
+        if self._recall is not None:
+            self._recall.ticket_now(ticket)
 
     async def get_ticket(self, ticket_id: str) -> Ticket | None:
         """When this process listens to the ticket, the read also makes it one of the ticket's
@@ -260,26 +286,68 @@ class RedisStore:
         nonce_ttl: float,
         ticket_id: str = "",
         face_lock_day: str = "",
+        spend_nonce: bool = True,
+        recall: bool = False,
     ) -> PhoneRead:
         """One pipeline (on a Redis Cluster its commands go to their nodes at once: none of
-        them depends on another's reply)."""
+        them depends on another's reply), or none when everything asked for is recalled."""
+        card_key = self._card_key(person, card_no)
+        lock_key = self._key("v", keys.face_lock(person, face_lock_day)) if face_lock_day else ""
+        nonce = self._key("o", nonce_key)
+        if recall and ticket_id and self._recall is not None:
+            recalled = self._recalled(card_key, lock_key, ticket_id, nonce, nonce_ttl)
+            if recalled is not None:
+                return recalled
         with _guard("phone_request"):
             async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.get(self._card_key(person, card_no))
-                pipe.set(self._key("o", nonce_key), "1", nx=True, px=_ms(nonce_ttl))
+                pipe.get(card_key)
+                if spend_nonce:
+                    pipe.set(nonce, "1", nx=True, px=_ms(nonce_ttl))
                 if ticket_id:
                     pipe.hgetall(self._layout.ticket(ticket_id))
-                if face_lock_day:
-                    pipe.get(self._key("v", keys.face_lock(person, face_lock_day)))
+                if lock_key:
+                    pipe.get(lock_key)
                 replies = iter(await pipe.execute())
-        card, fresh = cast("str | None", next(replies)), bool(next(replies))
+        card = cast("str | None", next(replies))
+        fresh = bool(next(replies)) if spend_nonce else True
         fields = cast("dict[str, str]", next(replies)) if ticket_id else {}
-        lock = cast("str | None", next(replies)) if face_lock_day else None
-        return PhoneRead(
+        lock = cast("str | None", next(replies)) if lock_key else None
+        read = PhoneRead(
             card=_loads_value(card),
             fresh_nonce=fresh,
             ticket=codec.from_fields(fields) if fields else None,
             face_lock=records.loads(FaceLock, lock),
+        )
+        self._remember(read, card_key, card, lock_key, lock)
+        return read
+
+    def _remember(
+        self, read: PhoneRead, card_key: str, card: str | None, lock_key: str, lock: str | None
+    ) -> None:
+        if self._recall is None:
+            return
+        self._recall.value_now(card_key, card)
+        if lock_key:
+            self._recall.value_now(lock_key, lock)
+        if read.ticket is not None:
+            self._recall.ticket_now(read.ticket)
+
+    def _recalled(
+        self, card_key: str, lock_key: str, ticket_id: str, nonce: str, nonce_ttl: float
+    ) -> PhoneRead | None:
+        """The read from memory, if every part of it is there (a missing card is read)."""
+        assert self._recall is not None
+        ticket = self._recall.tickets.get(ticket_id)
+        card = self._recall.values.get(card_key)
+        lock = self._recall.values.get(lock_key) if lock_key else ""
+        if ticket is None or not card or lock is None:
+            return None
+        return PhoneRead(
+            card=_loads_value(card),
+            fresh_nonce=True,
+            ticket=ticket,
+            face_lock=records.loads(FaceLock, lock or None),
+            assumed=Assumed((nonce, card_key, lock_key), (str(_ms(nonce_ttl)), card, lock)),
         )
 
     async def ticket_request(
@@ -305,6 +373,7 @@ class RedisStore:
         audit: dict[str, Any],
         previous: Ticket | None = None,
         code: NewCode | None = None,
+        assumed: Assumed | None = None,
     ) -> bool:
         if " " in new.id:
             raise ValueError(f"ticket id with a space: {new.id!r}")
@@ -341,10 +410,42 @@ class RedisStore:
         if code is not None:
             names.append(self._key("v", keys.code(code.code_hash)))
         with _guard("commit_transition"):
-            committed = bool(await self._commit(keys=names, args=args))
-        if committed and event is not None and self._fanout.has(new.id):
+            if assumed is None:
+                committed = bool(await self._commit(keys=names, args=args))
+            else:
+                committed = await self._commit_assumed(assumed, new.id, names, args)
+        if not committed:
+            return False
+        if self._recall is not None:
+            self._recall.ticket_now(new)
+        if event is not None and self._fanout.has(new.id):
             self._fanout.deliver(new.id, event)  # own listeners: not through Redis (ARGV[11])
-        return committed
+        return True
+
+    async def _commit_assumed(
+        self, assumed: Assumed, ticket_id: str, names: list[str], args: list[str | int]
+    ) -> bool:
+        """commit_transition.lua behind phone_guard.lua: the assumed reads are checked, the
+        nonce spent and the hit counted in the commit's round trip."""
+        hit = assumed.hit
+        guard_keys = [*assumed.keys, self._key("h", hit.key) if hit else ""]
+        ttl, card, lock = assumed.values
+        guard_args: list[str | int] = [ttl, card, lock, _ms(hit.window) if hit else 0]
+        guard_args.append(hit.limit if hit else 0)
+        outcome = await self._guarded_commit(keys=guard_keys + names, args=guard_args + args)
+        assumed.nonce_spent = outcome != "replayed"
+        if outcome == "replayed":
+            assumed.settled = True
+            raise errors.RequestReplayed()
+        if outcome == "limited" and hit is not None:
+            assumed.settled = True
+            raise errors.RateLimited(hit.label, retry_after=math.ceil(hit.window))
+        if outcome != 1:  # "stale", or the version moved on between the guard and the commit
+            assert self._recall is not None
+            self._recall.forget(ticket_id, assumed.keys[1], assumed.keys[2])
+            raise StaleRead()
+        assumed.settled = True
+        return True
 
     async def _commit_then_code(
         self, new: Ticket, code: NewCode, *, expected_version: int, **commit: Any

@@ -385,3 +385,25 @@ async def test_card_that_is_not_active_is_refused(
     assert reply[0] == 200 and reply[1]["status"] == status, reply
     async with unchanged(authsvc, tid):
         await phone_refused(phone.scan(browser.ticket["qr_text"]), 403, "ecard_not_active")
+
+
+@pytest.mark.parametrize(
+    ("action", "step"),
+    [("report_lost", "face"), ("suspend", "confirm"), ("cancel", "confirm")],
+)
+async def test_a_card_made_inactive_after_the_scan_can_go_no_further(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory, action: str, step: str
+) -> None:
+    """After the scan the broker on Redis decides the next steps on the card record it
+    recalls (no read): the step's commit finds the record changed and commits nothing, and
+    the step is refused on the record as it is now — ecard_not_active, the ticket as it was."""
+    _, phone, tid = await begin(authsvc, http, phones)
+    await phone.choose("personal:", with_face_check=True)
+    if step == "confirm":
+        await phone.face_check()
+    url = f"{authsvc.url}/api/admin/ecards/{phone.state.card_no}/{action}"
+    assert (await post(http, url, b"", {"Authorization": "Bearer test-admin-token"}))[0] == 200
+    async with unchanged(authsvc, tid) as before:
+        call = phone.face_check() if step == "face" else phone.confirm()
+        await phone_refused(call, 403, "ecard_not_active")
+    assert before.state is tickets.State.SCANNED and not before.redirect
