@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +11,7 @@ from authsvc import errors
 from authsvc.core import fastjson, forwarded, language
 from authsvc.http.appkeys import BROKER
 from authsvc.services.broker import Broker
+from authsvc.store.base import GuardedHit
 
 
 def broker(request: web.Request) -> Broker:
@@ -89,15 +89,13 @@ class RateLimit:
         """The counter's name for `Store.hit` (or a Store read that hits it on the way)."""
         return f"rl:{self.bucket}:{self.subject}"
 
-    @property
-    def label(self) -> str:
-        """What the refusal names (its detail)."""
-        return f"{self.bucket} {self.subject}"
+    def as_hit(self) -> GuardedHit:
+        """The hit for a store step that counts it on the way (`GuardedHit`)."""
+        return GuardedHit(self.key, self.window, self.limit, f"{self.bucket} {self.subject}")
 
     def check(self, count: int) -> None:
         """Refuse the hit that brought the counter to `count`, if that is past the limit."""
-        if count > self.limit:
-            raise errors.RateLimited(self.label, retry_after=math.ceil(self.window))
+        self.as_hit().check(count)
 
 
 async def count_hit(request: web.Request, limit: RateLimit) -> None:

@@ -28,7 +28,7 @@ from authsvc.http.common import (
 from authsvc.keyring import Purpose
 from authsvc.registry import person_key
 from authsvc.services import ecards, face, login
-from authsvc.store.base import Assumed, GuardedHit, PhoneRead, StaleRead
+from authsvc.store.base import Assumed, PhoneRead, StaleRead
 from authsvc.store.records import FaceLock
 
 routes = web.RouteTableDef()
@@ -162,7 +162,7 @@ async def _on_ticket(
     assumed = recalled.assumed
     if assumed is None:
         return await _decided_on_read(request, card, recalled, decide, limit)
-    assumed.hit = GuardedHit(limit.key, limit.window, limit.limit, limit.label) if limit else None
+    assumed.hit = limit.as_hit() if limit else None
     try:
         await _check_read(request, card, recalled)
         result = await decide(_ticket_of(recalled), recalled, assumed)

@@ -7,9 +7,10 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from authsvc import errors
+from authsvc.clients import Client
 from authsvc.core import acr
 from authsvc.core.oidc.claims import SCOPES
-from authsvc.http.common import broker, client_ip, json_response, rate_limit
+from authsvc.http.common import RateLimit, broker, client_ip, count_hit, json_response
 from authsvc.http.pages import render
 from authsvc.keyring import Purpose
 from authsvc.services import logout, tokens
@@ -91,8 +92,27 @@ async def token(request: web.Request) -> web.Response:
     """RFC 6749 §4.1.3 with PKCE; errors (the registry's OAuthError) in the §5.2 shape, rendered
     by the middleware like every other error."""
     b = broker(request)
-    limit = b.settings.limits.token_per_ip_per_minute
-    await rate_limit(request, "token-ip", client_ip(request), limit)  # 429 + Retry-After
+    limit = RateLimit("token-ip", client_ip(request), b.settings.limits.token_per_ip_per_minute)
+    try:
+        fields, client = await _token_client(request)
+    except Exception:
+        await count_hit(request, limit)  # 429 + Retry-After past the limit, instead
+        raise
+    body = await tokens.redeem(
+        b,
+        client,
+        code=fields.get("code", ""),
+        redirect_uri=fields.get("redirect_uri", ""),
+        verifier=fields.get("code_verifier", ""),
+        hit=limit.as_hit(),  # counted with the code's redemption: one round trip
+    )
+    return json_response(body)
+
+
+async def _token_client(request: web.Request) -> tuple[dict[str, str], Client]:
+    """The form and the client it authenticates. Every /token request counts against the
+    per-IP limit: one refused here is counted on its own, then refused."""
+    b = broker(request)
     try:
         form = dict(await request.post())
     except web.HTTPRequestEntityTooLarge as exc:
@@ -109,14 +129,7 @@ async def token(request: web.Request) -> web.Response:
     )
     if fields.get("grant_type") != "authorization_code":
         raise errors.UnsupportedGrantType("only authorization_code")
-    body = await tokens.redeem(
-        b,
-        client,
-        code=fields.get("code", ""),
-        redirect_uri=fields.get("redirect_uri", ""),
-        verifier=fields.get("code_verifier", ""),
-    )
-    return json_response(body)
+    return fields, client
 
 
 @routes.route("*", "/userinfo")

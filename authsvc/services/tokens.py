@@ -20,6 +20,7 @@ from authsvc.keyring import Purpose
 from authsvc.registry import person_key
 from authsvc.services import sessions
 from authsvc.services.broker import Broker
+from authsvc.store.base import GuardedHit
 from authsvc.store.records import AccessToken, IssuedTokens, Redemption, secret_hash
 
 log = structlog.get_logger(__name__)
@@ -37,7 +38,13 @@ def sign_jwt(
 
 
 async def redeem(
-    broker: Broker, client: Client, *, code: str, redirect_uri: str, verifier: str
+    broker: Broker,
+    client: Client,
+    *,
+    code: str,
+    redirect_uri: str,
+    verifier: str,
+    hit: GuardedHit | None = None,
 ) -> dict[str, Any]:
     """Take the code once, check it, mint an ID token and an access token, consume the ticket.
 
@@ -47,14 +54,17 @@ async def redeem(
     replay always finds what to revoke. An expired code is refused by the core, on the
     broker's clock (`check_grant`). The replay flags the code revoked before deleting the
     token; the winner writes the token before reading the flag (`Store.save_redemption` keeps
-    that order) — in every interleaving the token ends deleted."""
+    that order) — in every interleaving the token ends deleted. `hit`: the request's
+    rate-limit hit, counted before the code is taken (past it nothing is taken)."""
     access_token = secrets.token_urlsafe(32)
     token_hash = secret_hash(access_token)
     code_hash = secret_hash(code)
     marker = IssuedTokens(access_tokens=(token_hash,))
     settings = broker.settings
     ttl = settings.access_token_ttl
-    grant = await broker.store.redeem_code(code_hash, marker, ttl=max(ttl, settings.code_ttl))
+    grant = await broker.store.redeem_code(
+        code_hash, marker, ttl=max(ttl, settings.code_ttl), hit=hit
+    )
     if grant is None:
         await _refuse_replay(broker, code_hash)
         raise errors.InvalidGrant("the code is unknown or already used")

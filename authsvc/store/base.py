@@ -13,10 +13,12 @@ codes, authorization requests and face challenges are taken once, atomically.
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from authsvc import errors
 from authsvc.core.face import Challenge
 from authsvc.core.oidc.authorize import PendingRequest
 from authsvc.core.oidc.grant import Grant
@@ -40,13 +42,19 @@ class NewCode:
 
 @dataclass(frozen=True, slots=True)
 class GuardedHit:
-    """A rate-limit hit a guarded commit counts (after the nonce, before the transition):
-    past `limit` in `window` seconds it commits nothing and is refused as `label`."""
+    """A rate-limit hit a store step counts before it acts (a guarded commit, after the nonce;
+    a code's redemption): past `limit` in `window` seconds the step does nothing and is
+    refused as `label`."""
 
     key: str
     window: float
     limit: int
     label: str
+
+    def check(self, count: int) -> None:
+        """Refuse the hit that brought the counter to `count`, if that is past the limit."""
+        if count > self.limit:
+            raise errors.RateLimited(self.label, retry_after=math.ceil(self.window))
 
 
 @dataclass(slots=True)
@@ -211,11 +219,13 @@ class Store(Protocol):
         ...
 
     async def redeem_code(
-        self, code_hash: str, marker: IssuedTokens, *, ttl: float
+        self, code_hash: str, marker: IssuedTokens, *, ttl: float, hit: GuardedHit | None = None
     ) -> Grant | None:
         """Take the code's grant once and, in the same atomic step, leave `marker` as what it
         issued: of two concurrent redeemers exactly one gets the grant, and the other always
-        finds the marker (`issued_for_code`). None: unknown or already redeemed."""
+        finds the marker (`issued_for_code`). None: unknown or already redeemed. `hit` is
+        counted first (in the same round trip where the backend allows); past its limit,
+        errors.RateLimited and the code is not taken."""
         ...
 
     async def issued_for_code(self, code_hash: str) -> IssuedTokens | None: ...

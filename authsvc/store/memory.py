@@ -15,7 +15,14 @@ from authsvc.core.oidc.authorize import PendingRequest
 from authsvc.core.oidc.grant import Grant
 from authsvc.core.tickets import Ticket
 from authsvc.store import cards, keys, records
-from authsvc.store.base import Assumed, NewCode, PhoneRead, RedemptionRead, TicketRequestRead
+from authsvc.store.base import (
+    Assumed,
+    GuardedHit,
+    NewCode,
+    PhoneRead,
+    RedemptionRead,
+    TicketRequestRead,
+)
 from authsvc.store.deliveries import Delivery, same_entry
 from authsvc.store.fanout import Event, Fanout, Listener, LocalSubscription
 from authsvc.store.grouped import GroupWriter
@@ -183,8 +190,10 @@ class MemoryStore:
         self._values.pop(keys.code(code_hash))
 
     async def redeem_code(
-        self, code_hash: str, marker: IssuedTokens, *, ttl: float
+        self, code_hash: str, marker: IssuedTokens, *, ttl: float, hit: GuardedHit | None = None
     ) -> Grant | None:
+        if hit is not None:
+            hit.check(await self.hit(hit.key, window=hit.window))
         grant = self._values.pop(keys.code(code_hash))
         if grant is not None:
             self._values.set(keys.used_code(code_hash), marker, ttl)

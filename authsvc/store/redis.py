@@ -71,6 +71,7 @@ from authsvc.core.tickets import Ticket
 from authsvc.store import codec, keys, records
 from authsvc.store.base import (
     Assumed,
+    GuardedHit,
     NewCode,
     PhoneRead,
     RedemptionRead,
@@ -179,9 +180,11 @@ class RedisStore:
         self._events = EventReader(opener, self._on_message, self._fanout.resync_all)
         self._create = self._redis.register_script(_lua("create_ticket.lua"))
         self._commit = self._redis.register_script(_lua("commit_transition.lua"))
+        hit_guard = _lua("hit_guard.lua")
         self._guarded_commit = self._redis.register_script(
-            _lua("phone_guard.lua") + _lua("commit_transition.lua")
+            _lua("phone_guard.lua") + hit_guard + _lua("commit_transition.lua")
         )
+        self._counted_take = self._redis.register_script(hit_guard + _lua("take_leaving.lua"))
         # On a Cluster the card, the lock and the ticket are in different slots: no guard.
         self._recall = None if cluster else Recall()
         self._watch = self._redis.register_script(_lua("watch_ticket.lua"))
@@ -439,7 +442,7 @@ class RedisStore:
             raise errors.RequestReplayed()
         if outcome == "limited" and hit is not None:
             assumed.settled = True
-            raise errors.RateLimited(hit.label, retry_after=math.ceil(hit.window))
+            hit.check(hit.limit + 1)
         if outcome != 1:  # "stale", or the version moved on between the guard and the commit
             assert self._recall is not None
             self._recall.forget(ticket_id, assumed.keys[1], assumed.keys[2])
@@ -498,11 +501,25 @@ class RedisStore:
         await self._delete(keys.code(code_hash))
 
     async def redeem_code(
-        self, code_hash: str, marker: IssuedTokens, *, ttl: float
+        self, code_hash: str, marker: IssuedTokens, *, ttl: float, hit: GuardedHit | None = None
     ) -> Grant | None:
+        """With `hit` on one Redis: hit_guard.lua in front of take_leaving.lua, one round trip.
+        On a Cluster the counter is in another slot than the code: counted first, on its own."""
         names = [self._key("v", keys.code(code_hash)), self._key("v", keys.used_code(code_hash))]
+        args: list[str | int] = [records.dumps(marker), _ms(ttl)]
         with _guard("redeem_code"):
-            raw = await self._take_leaving(keys=names, args=[records.dumps(marker), _ms(ttl)])
+            if hit is None:
+                raw = await self._take_leaving(keys=names, args=args)
+            elif self._layout.clustered:
+                hit.check(await self.hit(hit.key, window=hit.window))
+                raw = await self._take_leaving(keys=names, args=args)
+            else:
+                counter = [self._key("h", hit.key)]
+                raw = await self._counted_take(
+                    keys=counter + names, args=[_ms(hit.window), hit.limit, *args]
+                )
+                if raw == "limited":
+                    hit.check(hit.limit + 1)
         return records.loads(Grant, cast("str | None", raw or None))
 
     async def issued_for_code(self, code_hash: str) -> IssuedTokens | None:

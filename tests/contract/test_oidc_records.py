@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from authsvc import errors
 from authsvc.core import face
 from authsvc.core.oidc.authorize import AuthorizationRequest, PendingRequest
 from authsvc.core.oidc.grant import Grant
 from authsvc.core.tickets import Identity
 from authsvc.store import keys
+from authsvc.store.base import GuardedHit
 from authsvc.store.records import AccessToken, FaceLock, IssuedTokens, SessionEntry, secret_hash
 
 from .conftest import AnyStore, Lapse
@@ -66,6 +70,25 @@ async def test_code_is_redeemed_once_leaving_its_marker(store: AnyStore) -> None
     assert await store.redeem_code(CODE, marker(), ttl=60) == grant()
     assert await store.redeem_code(CODE, marker("other"), ttl=60) is None
     assert await store.issued_for_code(CODE) == marker()
+
+
+async def test_a_redemption_counts_its_hit_first_and_past_the_limit_takes_nothing(
+    store: AnyStore,
+) -> None:
+    """`hit` is counted with the redemption (one round trip on one Redis); the hit past the
+    limit is refused and leaves the code where it was, unredeemed and unmarked."""
+    hit = GuardedHit("rl:token-ip:192.0.2.1", 60.0, 2, "token-ip 192.0.2.1")
+    other = secret_hash("another-code")
+    await store.save_code(CODE, grant(), ttl=60)
+    await store.save_code(other, grant(ticket="t-2"), ttl=60)
+    assert await store.redeem_code(secret_hash("unknown"), marker(), ttl=60, hit=hit) is None
+    assert await store.redeem_code(other, marker(), ttl=60, hit=hit) == grant(ticket="t-2")
+    with pytest.raises(errors.RateLimited) as refused:
+        await store.redeem_code(CODE, marker(), ttl=60, hit=hit)
+    assert refused.value.retry_after == 60
+    assert await store.issued_for_code(CODE) is None
+    assert await store.hit(hit.key, window=60) == 4, "three counted, this one the fourth"
+    assert await store.redeem_code(CODE, marker(), ttl=60) == grant(), "still there"
 
 
 async def test_concurrent_redeemers_one_wins_the_others_find_the_marker(store: AnyStore) -> None:

@@ -81,6 +81,36 @@ async def test_token_is_rate_limited_per_ip(
     assert await svc.store.issued_for_code(secret_hash(code)) is None
 
 
+async def test_a_refused_token_request_counts_and_past_the_limit_is_429_first(
+    server: StartServer, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """Requests refused before any code is looked at (a wrong client secret, a bad grant
+    type) count against the per-IP limit too; past it, even a wrong secret is answered 429,
+    so the limit still bounds guessing a client's secret, and the good code stays unredeemed."""
+    from tests.integration.test_oidc import code_of, confirmed_redirect
+
+    svc = await server(limits=Limits(token_per_ip_per_minute=FLOOD))
+    browser = BrowserLogin(svc.url, http)
+    code = code_of(await confirmed_redirect(svc, http, phones, browser))
+    form = {"grant_type": "authorization_code", "redirect_uri": browser.redirect_uri}
+    good = {**form, "code": code, "code_verifier": browser.verifier}
+    guess = {"Authorization": aiohttp.encode_basic_auth("hall", "guess")}
+    right = {"Authorization": aiohttp.encode_basic_auth("hall", "hall-secret")}
+    tries = [(good, guess), ({**good, "grant_type": "password"}, right), (good, guess)]
+    answers = []
+    for data, headers in [*tries, (good, guess)]:
+        async with http.post(svc.url + "/token", data=data, headers=headers) as response:
+            answers.append((response.status, (await response.json())["error"]))
+    assert answers == [
+        (401, "invalid_client"),
+        (400, "unsupported_grant_type"),
+        (401, "invalid_client"),
+        (429, "rate_limited"),
+    ]
+    assert await value_keys(svc, "code:") == {code_name(secret_hash(code))}
+    assert await svc.store.issued_for_code(secret_hash(code)) is None
+
+
 async def _refused_handshake(http: aiohttp.ClientSession, url: str) -> None:
     with pytest.raises(aiohttp.WSServerHandshakeError) as error:
         await http.ws_connect(url)
