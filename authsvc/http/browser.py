@@ -36,6 +36,7 @@ from authsvc.http.pages import render
 from authsvc.keyring import Purpose
 from authsvc.services import login
 from authsvc.services.broker import Broker
+from authsvc.store.base import TicketRequestRead
 
 routes = web.RouteTableDef()
 AUTH_REQUEST_TTL = 1800.0
@@ -95,16 +96,32 @@ def _origin(uri: str) -> str:
 @routes.post("/api/tickets")
 async def create_ticket(request: web.Request) -> web.Response:
     b = broker(request)
-    ip = client_ip(request)
-    limit = RateLimit("ticket-ip", ip, b.settings.limits.tickets_per_ip_per_minute)
-    body, stored = await _counted_request(request, limit)
+    limit = RateLimit("ticket-ip", client_ip(request), b.settings.limits.tickets_per_ip_per_minute)
+    body, read = await _counted_request(request, limit, recall=True)
+    try:
+        ticket, secret, text = _new_ticket(request, body, read.request)
+    except errors.QrAuthError:
+        if read.counted:
+            raise
+        body, read = await _counted_request(request, limit)  # the refusal, on a real read
+        ticket, secret, text = _new_ticket(request, body, read.request)
+    hit = None if read.counted else limit.as_hit()  # counted with the ticket, or not at all
+    await b.create(ticket, {"ua": ticket.browser_ua[:80]}, hit=hit)
+    return json_response(_ticket_view(b, ticket, secret, text), status=201)
+
+
+def _new_ticket(
+    request: web.Request, body: dict[str, Any], stored: PendingRequest | None
+) -> tuple[Ticket, str, str]:
+    """The ticket for the authorization request, its browser secret and its QR text (no I/O)."""
+    b = broker(request)
     auth = require_live(stored, b.now())
     identity = _requested_identity(b, auth, body.get("identity"))
     secret = tickets.new_browser_secret()
     ticket = tickets.create(
         client_id=auth.client_id,
         identity=identity,
-        browser_ip=ip,
+        browser_ip=client_ip(request),
         browser_ua=request.headers.get("User-Agent", ""),
         browser_secret=secret,
         now=b.now(),
@@ -112,17 +129,17 @@ async def create_ticket(request: web.Request) -> web.Response:
         request={**auth.as_dict(), "identity": str(identity)},
     )
     text = qr_text(b, ticket)
-    ticket = tickets.with_qr(ticket, qr.digest(text))
-    await b.create(ticket, {"ua": ticket.browser_ua[:80]})
-    return json_response(_ticket_view(b, ticket, secret, text), status=201)
+    return tickets.with_qr(ticket, qr.digest(text)), secret, text
 
 
 async def _counted_request(
-    request: web.Request, limit: RateLimit
-) -> tuple[dict[str, Any], PendingRequest | None]:
+    request: web.Request, limit: RateLimit, *, recall: bool = False
+) -> tuple[dict[str, Any], TicketRequestRead]:
     """The body and the authorization request it names, read with the per-IP hit in one round
     trip (`Store.ticket_request`); past the limit 429 comes first, as if the body had not been
-    read. A body that cannot be read, or names no request, is counted alone, then refused."""
+    read. A body that cannot be read, or names no request, is counted alone, then refused.
+    `recall`: a request this process recalls comes without a round trip and uncounted
+    (`read.counted` is False): the caller counts the hit with the ticket it creates."""
     try:
         body = await read_json(request)
         request_id = field(body, "request", max_len=64)
@@ -130,10 +147,10 @@ async def _counted_request(
         await count_hit(request, limit)  # 429 past the limit, instead of the body's error
         raise
     read = await broker(request).store.ticket_request(
-        request_id, hit_key=limit.key, window=limit.window
+        request_id, hit_key=limit.key, window=limit.window, recall=recall
     )
     limit.check(read.hits)
-    return body, read.request
+    return body, read
 
 
 def _requested_identity(b: Broker, auth: AuthorizationRequest, wanted: Any) -> Identity:

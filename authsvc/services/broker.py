@@ -20,7 +20,7 @@ from authsvc.keyring import Keyring
 from authsvc.metrics import Metrics
 from authsvc.registry import FileRegistry, Registry
 from authsvc.services.face import FaceMatcher, SignatureMatcher
-from authsvc.store.base import Assumed, NewCode, StaleRead, Store
+from authsvc.store.base import Assumed, GuardedHit, NewCode, StaleRead, Store
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,12 @@ class Broker:
         """The ticket as it is now (a pending ticket past its expiry reads as expired)."""
         return tickets.effective(await self.load_stored(ticket_id), self.now())
 
-    async def create(self, ticket: Ticket, context: dict[str, Any]) -> None:
+    async def create(
+        self, ticket: Ticket, context: dict[str, Any], *, hit: GuardedHit | None = None
+    ) -> None:
+        """Store a new ticket with its audit record (and `hit`, counted first: store.base)."""
         audit = self.audit_entry(ticket, "created", context)
-        await self.store.create_ticket(ticket, ttl=self.ttl_for(ticket), audit=audit)
+        await self.store.create_ticket(ticket, ttl=self.ttl_for(ticket), audit=audit, hit=hit)
         self.metrics.transitions.labels(state=str(ticket.state)).inc()
 
     async def apply(

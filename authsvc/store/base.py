@@ -92,8 +92,9 @@ class PhoneRead:
 class TicketRequestRead:
     """What `POST /api/tickets` needs from the store, fetched together."""
 
-    hits: int  # the count `hit(hit_key)` returned (the per-IP ticket limit)
+    hits: int  # the count `hit(hit_key)` returned (the per-IP ticket limit); 0 if not counted
     request: PendingRequest | None  # the authorization request the browser named
+    counted: bool = True  # False: recalled, not read, and the hit not counted yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +126,16 @@ class Store(Protocol):
     name: str
 
     async def create_ticket(
-        self, ticket: Ticket, *, ttl: float, audit: dict[str, Any] | None = None
+        self,
+        ticket: Ticket,
+        *,
+        ttl: float,
+        audit: dict[str, Any] | None = None,
+        hit: GuardedHit | None = None,
     ) -> None:
-        """Write a new ticket and, when given, its audit record — one round trip on Redis."""
+        """Write a new ticket and, when given, its audit record — one round trip on Redis.
+        `hit` is counted first (in the same round trip where the backend allows); past its
+        limit, errors.RateLimited and nothing is written."""
         ...
 
     async def get_ticket(self, ticket_id: str) -> Ticket | None: ...
@@ -158,11 +166,16 @@ class Store(Protocol):
         ...
 
     async def ticket_request(
-        self, request_id: str, *, hit_key: str, window: float
+        self, request_id: str, *, hit_key: str, window: float, recall: bool = False
     ) -> TicketRequestRead:
         """`hit(hit_key, window=window)` and `get_authorization_request(request_id)` together —
         one round trip on Redis. The request is read even when the hit is past its limit (a
-        read changes nothing); the caller refuses before it creates anything."""
+        read changes nothing); the caller refuses before it creates anything.
+
+        `recall=True` lets a backend whose reads cost a round trip answer from the requests
+        this process saved or read (they never change), without I/O and without counting:
+        the read is then not `counted`, and the caller counts the hit with what it creates
+        (`create_ticket(…, hit=…)`), or reads again. A backend may always read instead."""
         ...
 
     async def commit_transition(

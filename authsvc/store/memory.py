@@ -99,8 +99,15 @@ class MemoryStore:
         self._audit_writer = GroupWriter(self._persist_audit)
 
     async def create_ticket(
-        self, ticket: Ticket, *, ttl: float, audit: dict[str, Any] | None = None
+        self,
+        ticket: Ticket,
+        *,
+        ttl: float,
+        audit: dict[str, Any] | None = None,
+        hit: GuardedHit | None = None,
     ) -> None:
+        if hit is not None:
+            hit.check(await self.hit(hit.key, window=hit.window))
         self._tickets.set(ticket.id, ticket, ttl)
         if audit is not None:
             await self.audit(audit)
@@ -159,7 +166,7 @@ class MemoryStore:
         )
 
     async def ticket_request(
-        self, request_id: str, *, hit_key: str, window: float
+        self, request_id: str, *, hit_key: str, window: float, recall: bool = False
     ) -> TicketRequestRead:
         return TicketRequestRead(
             hits=await self.hit(hit_key, window=window),

@@ -1,5 +1,6 @@
 """What this process last read or wrote of the records a phone step needs, so that the step
-can be decided without a read and checked by its commit instead (store.base.Assumed).
+can be decided without a read and checked by its commit instead (store.base.Assumed); and the
+authorization requests it saved or read, which never change.
 
 Nothing here is trusted: a recalled value only saves the read when Redis still holds it at
 commit time, which the commit checks atomically. So the entries need no expiry and no
@@ -12,6 +13,7 @@ from collections import OrderedDict
 from typing import Generic, TypeVar
 
 from authsvc.core import tickets
+from authsvc.core.oidc.authorize import PendingRequest
 from authsvc.core.tickets import Ticket
 
 V = TypeVar("V")
@@ -50,6 +52,9 @@ class Recall:
     def __init__(self, *, tickets_size: int = 2048, values_size: int = 4096) -> None:
         self.tickets: Bounded[Ticket] = Bounded(tickets_size)
         self.values: Bounded[str] = Bounded(values_size)
+        #: Authorization requests by id: they never change once saved, so a recalled one is
+        #: the stored one (while it lives: its logical expiry is in it).
+        self.requests: Bounded[PendingRequest] = Bounded(tickets_size)
 
     def ticket_now(self, ticket: Ticket) -> None:
         if ticket.state in DONE:

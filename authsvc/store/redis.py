@@ -185,6 +185,7 @@ class RedisStore:
             _lua("phone_guard.lua") + hit_guard + _lua("commit_transition.lua")
         )
         self._counted_take = self._redis.register_script(hit_guard + _lua("take_leaving.lua"))
+        self._counted_create = self._redis.register_script(hit_guard + _lua("create_ticket.lua"))
         # On a Cluster the card, the lock and the ticket are in different slots: no guard.
         self._recall = None if cluster else Recall()
         self._watch = self._redis.register_script(_lua("watch_ticket.lua"))
@@ -251,8 +252,18 @@ class RedisStore:
     # Tickets
 
     async def create_ticket(
-        self, ticket: Ticket, *, ttl: float, audit: dict[str, Any] | None = None
+        self,
+        ticket: Ticket,
+        *,
+        ttl: float,
+        audit: dict[str, Any] | None = None,
+        hit: GuardedHit | None = None,
     ) -> None:
+        """With `hit` on one Redis: hit_guard.lua in front of create_ticket.lua, one round
+        trip. On a Cluster the counter is in another slot than the ticket: counted first."""
+        if hit is not None and self._layout.clustered:
+            hit.check(await self.hit(hit.key, window=hit.window))
+            hit = None
         record = "" if audit is None else _dumps(audit)
         args: list[str | int] = [_ms(ttl), record, _AUDIT_MAXLEN]
         for field, value in codec.to_fields(ticket).items():
@@ -262,7 +273,13 @@ class RedisStore:
             self._layout.audit(self._layout.shard_of(ticket.id)),
         ]
         with _guard("create_ticket"):
-            await self._create(keys=keys, args=args)
+            if hit is None:
+                await self._create(keys=keys, args=args)
+            else:
+                counter = [self._key("h", hit.key)]
+                guarded = [_ms(hit.window), hit.limit, *args]
+                if await self._counted_create(keys=counter + keys, args=guarded) == "limited":
+                    hit.check(hit.limit + 1)
         if self._recall is not None:
             self._recall.ticket_now(ticket)
 
@@ -354,17 +371,20 @@ class RedisStore:
         )
 
     async def ticket_request(
-        self, request_id: str, *, hit_key: str, window: float
+        self, request_id: str, *, hit_key: str, window: float, recall: bool = False
     ) -> TicketRequestRead:
+        recalled = self._recall.requests.get(request_id) if recall and self._recall else None
+        if recalled is not None:
+            return TicketRequestRead(hits=0, request=recalled, counted=False)
         with _guard("ticket_request"):
             async with self._redis.pipeline(transaction=False) as pipe:
                 self._queue_hit(pipe, hit_key, window)
                 pipe.get(self._key("v", keys.authorization_request(request_id)))
                 count, raw = await pipe.execute()
-        return TicketRequestRead(
-            hits=int(count),
-            request=records.loads_request(cast("str | None", raw)),
-        )
+        request = records.loads_request(cast("str | None", raw))
+        if request is not None and self._recall is not None:
+            self._recall.requests.put(request_id, request)
+        return TicketRequestRead(hits=int(count), request=request)
 
     async def commit_transition(
         self,
@@ -490,6 +510,8 @@ class RedisStore:
 
     async def save_authorization_request(self, record: PendingRequest, *, ttl: float) -> None:
         await self._set(keys.authorization_request(record.id), records.dumps(record), ttl)
+        if self._recall is not None:
+            self._recall.requests.put(record.id, record)
 
     async def get_authorization_request(self, request_id: str) -> PendingRequest | None:
         return records.loads_request(await self._get(keys.authorization_request(request_id)))

@@ -12,6 +12,7 @@ import pytest
 from authsvc.core.oidc.authorize import AuthorizationRequest, PendingRequest
 from authsvc.core.tickets import Identity
 from authsvc.store.redis import RedisStore
+from tests.support.redis import REDIS_URL
 from tests.support.redis_cluster import RedisCluster, lone_redis
 
 from .conftest import AnyStore, Lapse
@@ -94,3 +95,46 @@ async def test_a_folded_hit_is_counted_on_a_redis_without_scripts(
     assert (await own_redis.ticket_request("r-1", hit_key=KEY, window=60)).hits == 1
     assert (await own_redis.ticket_request("r-1", hit_key=KEY, window=60)).hits == 2
     assert await own_redis.hit(KEY, window=60) == 3
+
+
+async def test_a_ticket_counts_its_hit_first_and_past_the_limit_is_not_created(
+    store: AnyStore,
+) -> None:
+    """`create_ticket(…, hit=…)`: counted with the ticket (one round trip on one Redis); the
+    hit past the limit is refused, with no ticket and no audit record written."""
+    from authsvc import errors
+    from authsvc.store.base import GuardedHit
+
+    from .test_store import pending
+
+    hit = GuardedHit(KEY, 60.0, 1, "ticket-ip 203.0.113.7")
+    first, second = pending(), pending()
+    await store.create_ticket(first, ttl=60, audit={"outcome": "created"}, hit=hit)
+    with pytest.raises(errors.RateLimited):
+        await store.create_ticket(second, ttl=60, audit={"outcome": "created"}, hit=hit)
+    assert await store.get_ticket(first.id) == first
+    assert await store.get_ticket(second.id) is None
+    assert [r["outcome"] for r in await store.audit_records(10)] == ["created"]
+    assert await store.hit(KEY, window=60) == 3
+
+
+async def test_a_request_is_recalled_uncounted_only_by_a_single_redis(store: AnyStore) -> None:
+    """A request this process saved (or read) comes back without a round trip and without
+    counting the hit, on one Redis; every other backend reads and counts. A process that never
+    saw it reads it too."""
+    record = remembered("r-recalled")
+    await store.save_authorization_request(record, ttl=60)
+    read = await store.ticket_request("r-recalled", hit_key=KEY, window=60, recall=True)
+    assert read.request == record
+    recalls = isinstance(store, RedisStore) and store.recalls
+    assert (read.counted, read.hits) == ((False, 0) if recalls else (True, 1))
+    assert await store.hit(KEY, window=60) == (1 if recalls else 2)
+    if isinstance(store, RedisStore) and recalls:
+        other = await RedisStore.connect(REDIS_URL, prefix=store._prefix)
+        try:
+            elsewhere = await other.ticket_request(
+                "r-recalled", hit_key=KEY, window=60, recall=True
+            )
+        finally:
+            await other.close()
+        assert (elsewhere.counted, elsewhere.hits, elsewhere.request) == (True, 2, record)

@@ -97,6 +97,23 @@ async def test_a_ticket_request_refused_for_its_body_counts_toward_the_limit(
     assert not [r for r in await svc.store.audit_records(1000) if r.get("outcome") == "created"]
 
 
+async def test_a_ticket_refused_on_a_recalled_request_counts_toward_the_limit(
+    server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    """The broker recalls the authorization request it saved at /authorize and counts the hit
+    with the ticket it creates; a ticket refused on that request (an unknown identity) is
+    decided again on a real read, which counts it: with a limit of one, the good one after it
+    is 429 and creates nothing."""
+    svc = await server(limits=Limits(tickets_per_ip_per_minute=1))
+    browser = BrowserLogin(svc.url, http)
+    await browser.open_page()
+    odd = json.dumps({"request": browser.request_id, "identity": "martian"}).encode()
+    refused(await post(http, svc.url + "/api/tickets", odd), 400, "invalid_request")
+    good = json.dumps({"request": browser.request_id, "identity": "personal"}).encode()
+    refused(await post(http, svc.url + "/api/tickets", good), 429, "rate_limited")
+    assert not [r for r in await svc.store.audit_records(1000) if r.get("outcome") == "created"]
+
+
 async def test_scans_are_rate_limited_per_device(
     server: StartServer, http: aiohttp.ClientSession, phones: PhoneFactory
 ) -> None:
