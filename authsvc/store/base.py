@@ -54,7 +54,10 @@ class GuardedHit:
     def check(self, count: int) -> None:
         """Refuse the hit that brought the counter to `count`, if that is past the limit."""
         if count > self.limit:
-            raise errors.RateLimited(self.label, retry_after=math.ceil(self.window))
+            raise self.refusal()
+
+    def refusal(self) -> errors.RateLimited:
+        return errors.RateLimited(self.label, retry_after=math.ceil(self.window))
 
 
 @dataclass(slots=True)

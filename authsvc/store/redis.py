@@ -259,11 +259,6 @@ class RedisStore:
         audit: dict[str, Any] | None = None,
         hit: GuardedHit | None = None,
     ) -> None:
-        """With `hit` on one Redis: hit_guard.lua in front of create_ticket.lua, one round
-        trip. On a Cluster the counter is in another slot than the ticket: counted first."""
-        if hit is not None and self._layout.clustered:
-            hit.check(await self.hit(hit.key, window=hit.window))
-            hit = None
         record = "" if audit is None else _dumps(audit)
         args: list[str | int] = [_ms(ttl), record, _AUDIT_MAXLEN]
         for field, value in codec.to_fields(ticket).items():
@@ -273,13 +268,7 @@ class RedisStore:
             self._layout.audit(self._layout.shard_of(ticket.id)),
         ]
         with _guard("create_ticket"):
-            if hit is None:
-                await self._create(keys=keys, args=args)
-            else:
-                counter = [self._key("h", hit.key)]
-                guarded = [_ms(hit.window), hit.limit, *args]
-                if await self._counted_create(keys=counter + keys, args=guarded) == "limited":
-                    hit.check(hit.limit + 1)
+            await self._counted(self._create, self._counted_create, hit, keys=keys, args=args)
         if self._recall is not None:
             self._recall.ticket_now(ticket)
 
@@ -445,24 +434,44 @@ class RedisStore:
             self._fanout.deliver(new.id, event)  # own listeners: not through Redis (ARGV[11])
         return True
 
+    async def _counted(
+        self, plain: Any, counted: Any, hit: GuardedHit | None, *, keys: list[str], args: list[Any]
+    ) -> Any:
+        """The script `plain`, with `hit` counted first: on one Redis by `counted` (the same
+        script behind hit_guard.lua), in its round trip; on a Cluster, where the counter is in
+        another slot, on its own. Past the limit errors.RateLimited, and `plain` does nothing."""
+        if hit is None:
+            return await plain(keys=keys, args=args)
+        if self._layout.clustered:
+            hit.check(await self.hit(hit.key, window=hit.window))
+            return await plain(keys=keys, args=args)
+        guard_keys, guard_args = self._hit_guard(hit)
+        reply = await counted(keys=guard_keys + keys, args=guard_args + args)
+        if reply == "limited":
+            raise hit.refusal()
+        return reply
+
+    def _hit_guard(self, hit: GuardedHit | None) -> tuple[list[str], list[str | int]]:
+        """hit_guard.lua's KEYS and ARGV for `hit` (none: the counter's name empty)."""
+        if hit is None:
+            return [""], [0, 0]
+        return [self._key("h", hit.key)], [_ms(hit.window), hit.limit]
+
     async def _commit_assumed(
         self, assumed: Assumed, ticket_id: str, names: list[str], args: list[str | int]
     ) -> bool:
         """commit_transition.lua behind phone_guard.lua: the assumed reads are checked, the
         nonce spent and the hit counted in the commit's round trip."""
-        hit = assumed.hit
-        guard_keys = [*assumed.keys, self._key("h", hit.key) if hit else ""]
-        ttl, card, lock = assumed.values
-        guard_args: list[str | int] = [ttl, card, lock, _ms(hit.window) if hit else 0]
-        guard_args.append(hit.limit if hit else 0)
+        hit_keys, hit_args = self._hit_guard(assumed.hit)
+        guard_keys, guard_args = [*assumed.keys, *hit_keys], [*assumed.values, *hit_args]
         outcome = await self._guarded_commit(keys=guard_keys + names, args=guard_args + args)
         assumed.nonce_spent = outcome != "replayed"
         if outcome == "replayed":
             assumed.settled = True
             raise errors.RequestReplayed()
-        if outcome == "limited" and hit is not None:
+        if outcome == "limited" and assumed.hit is not None:
             assumed.settled = True
-            hit.check(hit.limit + 1)
+            raise assumed.hit.refusal()
         if outcome != 1:  # "stale", or the version moved on between the guard and the commit
             assert self._recall is not None
             self._recall.forget(ticket_id, assumed.keys[1], assumed.keys[2])
@@ -525,23 +534,12 @@ class RedisStore:
     async def redeem_code(
         self, code_hash: str, marker: IssuedTokens, *, ttl: float, hit: GuardedHit | None = None
     ) -> Grant | None:
-        """With `hit` on one Redis: hit_guard.lua in front of take_leaving.lua, one round trip.
-        On a Cluster the counter is in another slot than the code: counted first, on its own."""
         names = [self._key("v", keys.code(code_hash)), self._key("v", keys.used_code(code_hash))]
         args: list[str | int] = [records.dumps(marker), _ms(ttl)]
         with _guard("redeem_code"):
-            if hit is None:
-                raw = await self._take_leaving(keys=names, args=args)
-            elif self._layout.clustered:
-                hit.check(await self.hit(hit.key, window=hit.window))
-                raw = await self._take_leaving(keys=names, args=args)
-            else:
-                counter = [self._key("h", hit.key)]
-                raw = await self._counted_take(
-                    keys=counter + names, args=[_ms(hit.window), hit.limit, *args]
-                )
-                if raw == "limited":
-                    hit.check(hit.limit + 1)
+            raw = await self._counted(
+                self._take_leaving, self._counted_take, hit, keys=names, args=args
+            )
         return records.loads(Grant, cast("str | None", raw or None))
 
     async def issued_for_code(self, code_hash: str) -> IssuedTokens | None:
