@@ -27,13 +27,13 @@ from typing import Any
 
 import aiohttp
 import psutil
-from redis.asyncio import Redis
 
 from authsvc.core.crypto import Algorithm
 from bench.load import summary_ms
 from bench.logins import Logins, PhoneRequest, Sample, session
+from bench.redisstats import Counters, Probe, delta
 from bench.servers import AUTHSVC_BENCH_ENV, bench_registry, start_floor, wait_ready
-from tests.support.redis_cluster import RedisCluster
+from tests.support.redis_cluster import RedisCluster, lone_redis
 from tests.support.servers import TEST_CLIENTS
 from tools.cluster import Cluster, Process
 from tools.ports import free_port
@@ -70,16 +70,30 @@ def _switches(pids: list[int]) -> int:
     return total
 
 
-async def _redis_cpu(urls: list[str]) -> float:
-    total = 0.0
+async def _redis_counters(urls: list[str]) -> list[Counters]:
+    """Every master's counters (bench.redisstats), one INFO each on a connection of our own."""
+    sampled = []
     for url in urls:
-        client = Redis.from_url(url, decode_responses=True)
+        probe = Probe(url)
         try:
-            info = await client.info("cpu")
+            sampled.append(await probe.sample())
         finally:
-            await client.aclose()
-        total += float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
-    return total
+            await probe.close()
+    return sampled
+
+
+def _redis_work(before: list[Counters], after: list[Counters], logins: int) -> dict[str, Any]:
+    """CPU, commands and round trips per login, summed over the masters."""
+    deltas = [delta(b, a) for b, a in zip(before, after, strict=True)]
+    each = max(logins, 1)
+    return {
+        "cpu_ms_per_login": sum(d.cpu_s for d in deltas) / each * 1000,
+        "commands_per_login": round(sum(d.commands for d in deltas) / each, 2),
+        "round_trips_per_login": round(sum(d.round_trips for d in deltas) / each, 2),
+        "publishes_per_login": round(
+            sum(d.calls.get("publish", 0) + d.calls.get("spublish", 0) for d in deltas) / each, 2
+        ),
+    }
 
 
 async def _closed(flow: Any, count: int, concurrency: int) -> tuple[list[Sample], int, float]:
@@ -136,7 +150,7 @@ async def _measure(
     await _closed(flow, args.warmup, args.concurrency)
     before = {name: cpu_seconds(p) for name, p in pids.items()}
     switched = {name: _switches(p) for name, p in pids.items()}
-    redis_before = await _redis_cpu(redis_urls)
+    redis_before = await _redis_counters(redis_urls)
     if args.rate_per_process:
         rate = args.rate_per_process * processes
         samples, failed, elapsed = await _open(flow, args.logins * processes, rate)
@@ -145,7 +159,8 @@ async def _measure(
     done = max(len(samples), 1)
     cpu = {name: (cpu_seconds(p) - before[name]) / done * 1000 for name, p in pids.items()}
     switches = {name: (_switches(p) - switched[name]) / done for name, p in pids.items()}
-    cpu["redis"] = (await _redis_cpu(redis_urls) - redis_before) / done * 1000
+    redis = _redis_work(redis_before, await _redis_counters(redis_urls), done)
+    cpu["redis"] = redis.pop("cpu_ms_per_login")
     return {
         "done": len(samples),
         "failed": failed,
@@ -154,6 +169,7 @@ async def _measure(
         "context_switches_per_login": {k: round(v, 1) for k, v in switches.items()},
         "push_ms": summary_ms([s.push_s for s in samples]),
         "login_ms": summary_ms([s.login_s for s in samples]),
+        "redis": redis,
     }
 
 
@@ -276,29 +292,41 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     load = psutil.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
         folder = Path(tmp)
-        recorded: PhoneCalls = {}  # by the first scenario, for the floor's
-        results = {
-            "one_process": await _scenario(
-                "one_process", folder, 1, [args.redis_url], args, recorded
-            ),
-            "floor": await _floor(folder, args, recorded),
-        }
-        if not args.no_floor_behind_nginx:
-            for name, count in (("floor_one_process", 1), ("floor_three_processes", 3)):
-                results[name] = await _floor_behind_nginx(name, folder, count, args, recorded)
-        results["three_processes"] = await _scenario(
-            "three_processes", folder, 3, [args.redis_url], args, recorded
-        )
-        if not args.no_redis_cluster:
-            redis_cluster = RedisCluster(folder / "redis-cluster")
-            redis_cluster.start()
-            try:
-                masters = sorted({redis_cluster.master_of(s).url for s in (0, 8000, 16000)})
-                results["redis_cluster"] = await _scenario(
-                    "redis_cluster", folder, 3, masters, args, recorded
-                )
-            finally:
-                redis_cluster.stop()
+        own = None if args.redis_url else lone_redis(folder / "redis", aof=False)
+        try:
+            url = own.url if own is not None else args.redis_url
+            return await _scenarios(
+                folder, argparse.Namespace(**{**vars(args), "redis_url": url}), load
+            )
+        finally:
+            if own is not None:
+                own.stop()
+
+
+async def _scenarios(
+    folder: Path, args: argparse.Namespace, load: tuple[float, ...]
+) -> dict[str, Any]:
+    recorded: PhoneCalls = {}  # by the first scenario, for the floor's
+    results = {
+        "one_process": await _scenario("one_process", folder, 1, [args.redis_url], args, recorded),
+        "floor": await _floor(folder, args, recorded),
+    }
+    if not args.no_floor_behind_nginx:
+        for name, count in (("floor_one_process", 1), ("floor_three_processes", 3)):
+            results[name] = await _floor_behind_nginx(name, folder, count, args, recorded)
+    results["three_processes"] = await _scenario(
+        "three_processes", folder, 3, [args.redis_url], args, recorded
+    )
+    if not args.no_redis_cluster:
+        redis_cluster = RedisCluster(folder / "redis-cluster")
+        redis_cluster.start()
+        try:
+            masters = sorted({redis_cluster.master_of(s).url for s in (0, 8000, 16000)})
+            results["redis_cluster"] = await _scenario(
+                "redis_cluster", folder, 3, masters, args, recorded
+            )
+        finally:
+            redis_cluster.stop()
     return {
         "logins_per_scenario": args.logins,
         "concurrency": args.concurrency,
@@ -329,7 +357,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--concurrency", type=int, default=12)
     parser.add_argument("--phones", type=int, default=12)
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--redis-url",
+        default="",
+        help="the Redis of the one-Redis scenarios (default: a redis-server of its own, so that "
+        "its counters are the bench's alone)",
+    )
     args = parser.parse_args()
     print(json.dumps(asyncio.run(_main(args)), ensure_ascii=False, indent=2))
 

@@ -51,6 +51,37 @@ async def test_logins_succeed_wherever_each_request_lands(
     assert idlest * 3 >= busiest, spread  # round robin: no process starved
 
 
+TICKET_ROUTE = re.compile(r"^/(?:ws/tickets|api/tickets|api/mobile/tickets)/([A-Za-z0-9_-]+)")
+
+
+async def test_a_tickets_socket_and_phone_steps_meet_one_process(
+    cluster: Cluster, browser: aiohttp.ClientSession, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """nginx chooses the process of a ticket's socket, long poll and phone steps after the scan
+    by the ticket id (consistent hash), so the confirmation's push is handed over in-process;
+    other requests stay round robin, and different tickets still spread over the processes."""
+    phone = await wang(cluster, tmp_path, http)
+    before = len(cluster.hits())
+    landed = await portal_login(cluster, browser, phone, credit_code=C1)
+    assert landed.status == 200 and landed.url.path == f"/uc/{C1}"
+    one_login = cluster.hits()[before:]
+    bound = [h for h in one_login if TICKET_ROUTE.match(h.path)]
+    assert {h.path.rsplit("/", 1)[-1] for h in bound} >= {"face", "confirm"}, one_login
+    assert len({h.upstream for h in bound}) == 1, bound
+    assert len({h.upstream for h in one_login if h.upstream in _addresses(cluster.authsvc)}) >= 2
+
+    before = len(cluster.hits())
+    ids = [f"affinity{n:02d}" for n in range(30)]
+    for ticket_id in ids * 2:  # no such tickets: authsvc refuses them, nginx still chooses
+        async with http.post(f"{cluster.authsvc_url}/api/tickets/{ticket_id}/poll", json={}):
+            pass
+    chosen: dict[str, set[str]] = {}
+    for hit in cluster.hits()[before:]:
+        chosen.setdefault(hit.path.split("/")[3], set()).add(hit.upstream)
+    assert set(chosen) == set(ids) and all(len(u) == 1 for u in chosen.values()), chosen
+    assert set().union(*chosen.values()) == _addresses(cluster.authsvc), chosen
+
+
 def _addresses(processes: list) -> set[str]:  # type: ignore[type-arg]
     return {p.address for p in processes}
 
