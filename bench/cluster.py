@@ -5,9 +5,11 @@ of one and of three floor processes (what more processes cost on this machine wh
 does no work of its own). Prints ONE JSON object on stdout.
 
 Per scenario: server CPU per login (every authsvc process, nginx, and Redis — `used_cpu_*` of
-every master), push latency (phone's confirm sent → the browser's `confirmed` event; behind
-round robin the phone and the browser mostly meet different processes, so the push crosses
-processes through Redis) and login latency. Closed loop: `--concurrency` users.
+every master), Redis commands, round trips and publishes per login counted at the servers
+(bench.redisstats; the one-Redis scenarios run on a redis-server of their own unless
+`--redis-url`), push latency (phone's confirm sent → the browser's `confirmed` event; nginx
+sends the confirmation to the process holding the browser's socket, deploy/README.md) and
+login latency. Closed loop: `--concurrency` users.
 """
 
 from __future__ import annotations
