@@ -20,7 +20,7 @@ from typing import Any
 
 from authsvc.clients import ClientRegistry
 
-PHONE_REQUESTS = 3  # POST /api/mobile/scan, …/face (with the account choice), …/confirm
+PHONE_REQUESTS = 3  # POST /api/mobile/tickets/{id}/scan, …/face (with the account), …/confirm
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,8 @@ class Op:
 def ops(accounts_endpoint: bool) -> list[Op]:
     return [
         Op("qr_sign", "qr", "sign", 1, "POST /api/tickets: http.browser.qr_text → core.qr.build"),
-        # No QR verify: at POST /api/mobile/scan the server compares the text with the digest
-        # it stored with the ticket (login.require_issued); only the phone verifies it.
+        # No QR verify: at POST /api/mobile/tickets/{id}/scan the server compares the text with
+        # the digest it stored with the ticket (login.require_issued); only the phone verifies it.
         Op(
             "ecard_verify",
             "ecard",
@@ -67,7 +67,7 @@ def ops(accounts_endpoint: bool) -> list[Op]:
             "token",
             "sign",
             1 if accounts_endpoint else 0,
-            "POST /api/mobile/scan: login.scan → AccountsProvider.accounts_for → "
+            "POST /api/mobile/tickets/{id}/scan: login.scan → AccountsProvider.accounts_for → "
             "_request_token, only for a client with an accounts endpoint",
         ),
         Op(

@@ -312,8 +312,9 @@ class PhoneApp:
         """扫一扫: verify the QR offline, then post the scan; first scan wins at the broker."""
         if not self.state.ecard:
             raise errors.no_ecard()
-        await self.check_qr(text)
-        answer = await self._call("POST", "/api/mobile/scan", {"qr": text.strip()})
+        claims = await self.check_qr(text)
+        path = f"/api/mobile/tickets/{claims.ticket_id}/scan"
+        answer = await self._call("POST", path, {"qr": text.strip()})
         self.ticket = _scan_result(answer, self.state.place)
         self._face_challenge, self._pending_account = answer.get("face_challenge"), None
         return self.ticket

@@ -318,13 +318,17 @@ def _card_view(record: dict[str, Any]) -> dict[str, Any]:
     return {k: record[k] for k in keys} | {"reason": record.get("reason", "")}
 
 
-@routes.post("/api/mobile/scan")
+@routes.post("/api/mobile/tickets/{ticket_id}/scan")
 async def scan(request: web.Request) -> web.Response:
+    """The ticket id is in the path as well as in the QR, so that a balancer can send all of a
+    ticket's requests to one process (deploy/README.md); the two must agree."""
     b = broker(request)
     card, raw = await _signed(request)
     body = parse_json(raw)
     text = field(body, "qr", max_len=qr.MAX_PAYLOAD_CHARS + 200)
     claims = login.verify_qr(b, text, signature=False)
+    if claims.ticket_id != request.match_info["ticket_id"]:
+        raise errors.QrInvalid("the QR names another ticket than the path")
 
     async def decide(stored: tickets.Ticket, read: PhoneRead, assumed: Assumed | None) -> Any:
         login.require_issued(b, text, stored)

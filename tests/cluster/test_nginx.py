@@ -57,8 +57,8 @@ TICKET_ROUTE = re.compile(r"^/(?:ws/tickets|api/tickets|api/mobile/tickets)/([A-
 async def test_a_tickets_socket_and_phone_steps_meet_one_process(
     cluster: Cluster, browser: aiohttp.ClientSession, http: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
-    """nginx chooses the process of a ticket's socket, long poll and phone steps after the scan
-    by the ticket id (consistent hash), so the confirmation's push is handed over in-process;
+    """nginx chooses the process of a ticket's socket, long poll and phone steps by the ticket
+    id (consistent hash), so the phone's pushes are handed over in-process;
     other requests stay round robin, and different tickets still spread over the processes."""
     phone = await wang(cluster, tmp_path, http)
     before = len(cluster.hits())
@@ -66,7 +66,7 @@ async def test_a_tickets_socket_and_phone_steps_meet_one_process(
     assert landed.status == 200 and landed.url.path == f"/uc/{C1}"
     one_login = cluster.hits()[before:]
     bound = [h for h in one_login if TICKET_ROUTE.match(h.path)]
-    assert {h.path.rsplit("/", 1)[-1] for h in bound} >= {"face", "confirm"}, one_login
+    assert {h.path.rsplit("/", 1)[-1] for h in bound} >= {"scan", "face", "confirm"}, one_login
     assert len({h.upstream for h in bound}) == 1, bound
     assert len({h.upstream for h in one_login if h.upstream in _addresses(cluster.authsvc)}) >= 2
 

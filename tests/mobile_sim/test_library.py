@@ -332,7 +332,8 @@ async def test_key_rotation_refetches_once_from_the_configured_url(
     seen.clear()
     result = await phone.scan(browser.ticket["qr_text"])
     assert result.ticket_id == browser.ticket["ticket_id"]
-    assert seen == [f"GET {hall.url}/api/broker-keys", f"POST {hall.url}/api/mobile/scan"]
+    scan = f"POST {hall.url}/api/mobile/tickets/{result.ticket_id}/scan"
+    assert seen == [f"GET {hall.url}/api/broker-keys", scan]
     assert new.kid in phone.state.pinned_keys and old_kids <= set(phone.state.pinned_keys)
 
 

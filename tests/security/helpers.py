@@ -78,6 +78,10 @@ def signed(
     return {**headers, "Content-Type": "application/json"}
 
 
+def scan_path(ticket_id: str) -> str:
+    return f"/api/mobile/tickets/{ticket_id}/scan"
+
+
 async def mobile(
     http: aiohttp.ClientSession, phone: PhoneApp, path: str, body: Any, **kw: Any
 ) -> Reply:

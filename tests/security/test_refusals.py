@@ -34,9 +34,11 @@ from tests.security.helpers import (
     post,
     raw_post,
     refused,
+    scan_path,
     signed,
     unchanged,
 )
+from tests.support.browser import BrowserLogin
 from tests.support.servers import Broker
 
 
@@ -94,7 +96,22 @@ async def test_forged_qr_is_refused(
     forge, code = FORGERIES[case]
     text = forge(authsvc, tid, browser.ticket["qr_text"])
     async with unchanged(authsvc, tid):
-        refused(await mobile(http, phone, "/api/mobile/scan", {"qr": text}), 400, code)
+        refused(await mobile(http, phone, scan_path(tid), {"qr": text}), 400, code)
+
+
+async def test_a_scan_whose_path_names_another_ticket_is_refused(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """The ticket in the scan's path must be the QR's own (a balancer routes by the path): a
+    genuine QR posted to another pending ticket's path is qr_invalid, neither ticket changes,
+    and the nonce is not spent (the same nonce then scans the QR at its own path)."""
+    browser, phone, tid = await begin(authsvc, http, phones, scan=False)
+    other = await BrowserLogin(authsvc.url, http).start()
+    text, nonce = browser.ticket["qr_text"], "n0nce-mismatch-0123"
+    async with unchanged(authsvc, tid), unchanged(authsvc, other["ticket_id"]):
+        reply = await mobile(http, phone, scan_path(other["ticket_id"]), {"qr": text}, nonce=nonce)
+        refused(reply, 400, "qr_invalid")
+    assert (await mobile(http, phone, scan_path(tid), {"qr": text}, nonce=nonce))[0] == 200
 
 
 async def test_a_qr_signed_by_the_broker_but_not_issued_for_the_ticket_is_refused(
@@ -116,7 +133,7 @@ async def test_a_qr_signed_by_the_broker_but_not_issued_for_the_ticket_is_refuse
     resigned = qr.build(dataclasses.replace(claims, expires_at=claims.expires_at + 30), key)
     assert resigned != browser.ticket["qr_text"]
     async with unchanged(authsvc, tid):
-        refused(await mobile(http, phone, "/api/mobile/scan", {"qr": resigned}), 400, "qr_invalid")
+        refused(await mobile(http, phone, scan_path(tid), {"qr": resigned}), 400, "qr_invalid")
 
 
 async def test_a_ticket_stored_without_a_qr_digest_is_checked_by_the_signature(
@@ -138,8 +155,8 @@ async def test_a_ticket_stored_without_a_qr_digest_is_checked_by_the_signature(
     forged = qr.build(_qr_claims(authsvc, old.id, _qr_kid(authsvc)), generate(Algorithm.ED25519))
     phone = await phones(authsvc.url)
     async with unchanged(authsvc, old.id):
-        refused(await mobile(http, phone, "/api/mobile/scan", {"qr": forged}), 400, "qr_invalid")
-    assert (await mobile(http, phone, "/api/mobile/scan", {"qr": genuine}))[0] == 200
+        refused(await mobile(http, phone, scan_path(old.id), {"qr": forged}), 400, "qr_invalid")
+    assert (await mobile(http, phone, scan_path(old.id), {"qr": genuine}))[0] == 200
     stored = await authsvc.store.get_ticket(old.id)
     assert stored is not None and stored.state is tickets.State.SCANNED
 

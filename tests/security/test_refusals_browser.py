@@ -20,6 +20,7 @@ from tests.security.helpers import (
     phone_refused,
     post,
     refused,
+    scan_path,
     signed,
     unchanged,
 )
@@ -141,13 +142,12 @@ async def test_a_replayed_scan_does_not_use_up_the_devices_scans(
     await browser.open_page()
     first = await browser.new_ticket()
     body = json.dumps({"qr": first["qr_text"]}).encode()
-    headers = signed(phone, "/api/mobile/scan", body)
-    scanned = await post(http, svc.url + "/api/mobile/scan", body, headers)
+    path = scan_path(first["ticket_id"])
+    headers = signed(phone, path, body)
+    scanned = await post(http, svc.url + path, body, headers)
     assert scanned[0] == 200, scanned
     for _ in range(3):
-        refused(
-            await post(http, svc.url + "/api/mobile/scan", body, headers), 401, "request_replayed"
-        )
+        refused(await post(http, svc.url + path, body, headers), 401, "request_replayed")
     await phone.scan((await browser.new_ticket())["qr_text"])
 
 
@@ -163,12 +163,13 @@ async def test_a_scan_past_the_limit_spends_its_nonce_first(
     await phone.scan((await browser.new_ticket())["qr_text"])
     second = await browser.new_ticket()
     body = json.dumps({"qr": second["qr_text"]}).encode()
-    headers = signed(phone, "/api/mobile/scan", body)
+    path = scan_path(second["ticket_id"])
+    headers = signed(phone, path, body)
     async with unchanged(svc, second["ticket_id"]) as before:
-        async with http.post(svc.url + "/api/mobile/scan", data=body, headers=headers) as response:
+        async with http.post(svc.url + path, data=body, headers=headers) as response:
             assert response.headers["Retry-After"] == "60"
             refused((response.status, await response.json()), 429, "rate_limited")
-        replayed = await post(http, svc.url + "/api/mobile/scan", body, headers)
+        replayed = await post(http, svc.url + path, body, headers)
         refused(replayed, 401, "request_replayed")
     assert before.state is tickets.State.PENDING
 

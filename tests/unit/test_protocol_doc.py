@@ -120,6 +120,7 @@ def test_the_documented_device_signature_is_what_the_specification_builds() -> N
     """Body digest, canonical string, RFC 7638 key id and signature of example-device."""
     assert hashlib.sha256(DEVICE["body"].encode()).hexdigest() == DEVICE["body_sha256"]
     assert json.loads(DEVICE["body"]) == {"qr": QR["text"]}
+    assert DEVICE["path"] == f"/api/mobile/tickets/{QR['ticket_id']}/scan"
     shown = re.search(r"is \(shown with `\\n` for LF\):\n\n```\n(.*?)\n```", DOC, re.S)
     assert shown and shown.group(1).replace("\\n", "\n").encode() == spec_canonical(DEVICE)
     raw_public = KEY.public_key().public_bytes(
