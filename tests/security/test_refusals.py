@@ -114,6 +114,21 @@ async def test_a_scan_whose_path_names_another_ticket_is_refused(
     assert (await mobile(http, phone, scan_path(tid), {"qr": text}, nonce=nonce))[0] == 200
 
 
+async def test_the_scan_of_apps_before_the_ticket_path_still_scans(
+    authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
+) -> None:
+    """POST /api/mobile/scan (the ticket only in the QR) is the same scan: a forged QR there is
+    qr_invalid and changes nothing, the genuine one scans its ticket."""
+    browser, phone, tid = await begin(authsvc, http, phones, scan=False)
+    text = browser.ticket["qr_text"]
+    async with unchanged(authsvc, tid):
+        refused(await mobile(http, phone, "/api/mobile/scan", {"qr": text[:-4]}), 400, "qr_invalid")
+    status, answer = await mobile(http, phone, "/api/mobile/scan", {"qr": text})
+    assert status == 200 and answer["ticket_id"] == tid
+    stored = await authsvc.store.get_ticket(tid)
+    assert stored is not None and stored.state is tickets.State.SCANNED
+
+
 async def test_a_qr_signed_by_the_broker_but_not_issued_for_the_ticket_is_refused(
     authsvc: Broker, http: aiohttp.ClientSession, phones: PhoneFactory
 ) -> None:
