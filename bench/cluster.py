@@ -72,18 +72,6 @@ def _switches(pids: list[int]) -> int:
     return total
 
 
-async def _redis_counters(urls: list[str]) -> list[Counters]:
-    """Every master's counters (bench.redisstats), one INFO each on a connection of our own."""
-    sampled = []
-    for url in urls:
-        probe = Probe(url)
-        try:
-            sampled.append(await probe.sample())
-        finally:
-            await probe.close()
-    return sampled
-
-
 def _redis_work(before: list[Counters], after: list[Counters], logins: int) -> dict[str, Any]:
     """CPU, commands and round trips per login, summed over the masters."""
     deltas = [delta(b, a) for b, a in zip(before, after, strict=True)]
@@ -150,9 +138,24 @@ async def _measure(
     processes: int = 1,
 ) -> dict[str, Any]:
     await _closed(flow, args.warmup, args.concurrency)
+    probes = [Probe(url) for url in redis_urls]  # one connection each, for both samples
+    try:
+        return await _measured(flow, pids, probes, args, processes)
+    finally:
+        for probe in probes:
+            await probe.close()
+
+
+async def _measured(
+    flow: Any,
+    pids: dict[str, list[int]],
+    probes: list[Probe],
+    args: argparse.Namespace,
+    processes: int,
+) -> dict[str, Any]:
     before = {name: cpu_seconds(p) for name, p in pids.items()}
     switched = {name: _switches(p) for name, p in pids.items()}
-    redis_before = await _redis_counters(redis_urls)
+    redis_before = [await probe.sample() for probe in probes]
     if args.rate_per_process:
         rate = args.rate_per_process * processes
         samples, failed, elapsed = await _open(flow, args.logins * processes, rate)
@@ -161,7 +164,7 @@ async def _measure(
     done = max(len(samples), 1)
     cpu = {name: (cpu_seconds(p) - before[name]) / done * 1000 for name, p in pids.items()}
     switches = {name: (_switches(p) - switched[name]) / done for name, p in pids.items()}
-    redis = _redis_work(redis_before, await _redis_counters(redis_urls), done)
+    redis = _redis_work(redis_before, [await probe.sample() for probe in probes], done)
     cpu["redis"] = redis.pop("cpu_ms_per_login")
     return {
         "done": len(samples),
