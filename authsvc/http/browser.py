@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -31,12 +32,13 @@ from authsvc.http.common import (
     lang,
     rate_limit,
     read_json,
+    state_message,
 )
 from authsvc.http.pages import render
 from authsvc.keyring import Purpose
 from authsvc.services import login
 from authsvc.services.broker import Broker
-from authsvc.store.base import TicketRequestRead
+from authsvc.store.base import Event, Subscription, TicketRequestRead
 
 routes = web.RouteTableDef()
 AUTH_REQUEST_TTL = 1800.0
@@ -237,11 +239,29 @@ async def long_poll(request: web.Request) -> web.Response:
             wait = min(
                 b.settings.limits.long_poll_timeout, max(ticket.expires_at - b.now(), 0) + 0.5
             )
-            await sub.get(timeout=wait)
-            ticket = await b.load(ticket_id)
+            event = await next_event(sub, after=ticket.version, wait=wait)
+            if event is not None:
+                return json_response(state_message(event))
+            ticket = await b.load(ticket_id)  # timed out (maybe expired) or resync: read
         return json_response({"type": "state", **tickets.event(ticket)})
     finally:
         sub.close()
+
+
+async def next_event(sub: Subscription, *, after: int, wait: float) -> Event | None:
+    """The first event newer than version `after` within `wait` seconds; None on a timeout, a
+    resync or a closed subscription (then the caller reads the ticket). Events of commits
+    before the read (the subscription is opened first) are passed over. The commit's own
+    event is the committed ticket's `tickets.event`, so the answer is the one a read gives,
+    without the read's round trip on the way to the browser."""
+    deadline = asyncio.get_running_loop().time() + wait
+    while (left := deadline - asyncio.get_running_loop().time()) > 0:
+        event = await sub.get(timeout=left)
+        if event is None or event.get("resync"):
+            return None
+        if event.get("version", -1) > after:
+            return event
+    return None
 
 
 async def authorized_ticket(b: Broker, ticket_id: str, secret: str) -> Ticket:

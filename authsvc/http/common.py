@@ -64,6 +64,11 @@ def lang(request: web.Request) -> str:
     return chosen or language.negotiate(request.headers.get("Accept-Language", ""))
 
 
+def state_message(event: dict[str, Any]) -> dict[str, Any]:
+    """A published ticket event as the browser gets it: without the publish time."""
+    return {"type": "state", **{k: v for k, v in event.items() if k != "published_at"}}
+
+
 def json_response(body: dict[str, Any], status: int = 200) -> web.Response:
     return web.Response(
         body=fastjson.dumps_bytes(body),

@@ -19,7 +19,7 @@ from authsvc import errors
 from authsvc.core import fastjson, tickets
 from authsvc.http.appkeys import SOCKETS, WS_COUNTS
 from authsvc.http.browser import authorized_ticket
-from authsvc.http.common import broker, client_ip
+from authsvc.http.common import broker, client_ip, state_message
 from authsvc.http.expiries import Slot, expiries
 from authsvc.http.middleware import answer_errors, guards_itself, log_unhandled
 from authsvc.http.wslimits import CLOSE_TOO_MANY, RETRY_AFTER, SocketCounts
@@ -278,10 +278,7 @@ class TicketStream:
             while self.backlog:
                 event = self.backlog.pop(0)
                 published = event.get("published_at")
-                await _send(
-                    self.ws,
-                    {"type": "state", **{k: v for k, v in event.items() if k != "published_at"}},
-                )
+                await _send(self.ws, state_message(event))
                 self.sent = event["version"]
                 if published is not None:
                     self.b.metrics.push_latency.observe(max(self.b.now() - published, 0.0))

@@ -761,8 +761,8 @@ class RedisStore:
         """An event from Redis for this process's listeners (those of its own commits it hands
         out itself: the script publishes to every holder but this process, and the reply on the
         command connection comes in commit order). A listener may get an older version after a
-        newer one, from another process's commit still on its way: the WebSocket drops it by
-        version, the long poll re-reads the ticket."""
+        newer one, from another process's commit still on its way: the WebSocket and the long
+        poll drop it by version."""
         ticket_id, _, body = message.partition(" ")
         if not self._fanout.has(ticket_id):
             return
