@@ -7,8 +7,9 @@ to ±30 % (the floor too), which hides any lever under 10 %. Here both servers r
 bench's own Redis (separate prefixes; with `--store embedded` each on an embedded store of its own),
 each with its own load generator and phones, and take turns: this, other, other, this, … (`--rounds`
 pairs), each turn a closed loop of `--logins` logins at `--concurrency`. Each server's CPU is read
-around its own turns only. Prints ONE JSON object: ms per login of every turn, medians, and the
-median of the paired ratios other ÷ this (adjacent turns).
+around its own turns only. Prints ONE JSON object: ms per login of every turn, medians, the median
+of the paired ratios other ÷ this (adjacent turns), and each turn's push p50 (confirm sent → the
+browser's event). `--login longpoll` measures the long-poll login instead of the WebSocket one.
 """
 
 from __future__ import annotations
@@ -20,22 +21,29 @@ import statistics
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.harness import Remote, log, measured_one
 from bench.redisstats import Probe
 from bench.servers import Server, purge, start_authsvc, wait_ready
 from tests.support.redis_cluster import lone_redis
 
+_TARGETS = {"broker": "authsvc", "longpoll": "authsvc_longpoll"}
 
-async def _turn(remote: Remote, server: Server, probe: Probe, args: argparse.Namespace) -> float:
+
+class Turn(NamedTuple):
+    cpu_ms: float  # server CPU per login
+    push_p50_ms: float  # confirm sent → the browser's confirmed event (closed loop)
+
+
+async def _turn(remote: Remote, server: Server, probe: Probe, args: argparse.Namespace) -> Turn:
     answer = await measured_one(
-        remote, server, probe, 300, op="closed", target="authsvc",
+        remote, server, probe, 300, op="closed", target=_TARGETS[args.login],
         concurrency=args.concurrency, count=args.logins, seconds=args.seconds,
     )  # fmt: skip
     if answer["errors"] or not answer["done"]:
         raise RuntimeError(f"{server.name}: {answer['done']} logins, errors {answer['errors']}")
-    return 1000 * answer["cpu_s"]["server"] / answer["done"]
+    return Turn(1000 * answer["cpu_s"]["server"] / answer["done"], answer["push_ms"]["p50"])
 
 
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
@@ -67,13 +75,13 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
                     algorithm="ES256", redis_url=redis.url, prefixes={"authsvc": prefix},
                 )  # fmt: skip
                 await _turn(remotes[name], server, probe, args)  # warm-up, not counted
-            turns: dict[str, list[float]] = {"this": [], "other": []}
+            turns: dict[str, list[Turn]] = {"this": [], "other": []}
             for round_no in range(args.rounds):
                 order = ("this", "other") if round_no % 2 == 0 else ("other", "this")
                 for name in order:
                     turns[name].append(await _turn(remotes[name], servers[name], probe, args))
-                log(f"round {round_no + 1}: this {turns['this'][-1]:.2f} ms, "
-                    f"other {turns['other'][-1]:.2f} ms per login")  # fmt: skip
+                log(f"round {round_no + 1}: this {turns['this'][-1].cpu_ms:.2f} ms, "
+                    f"other {turns['other'][-1].cpu_ms:.2f} ms per login")  # fmt: skip
         finally:
             for remote in remotes.values():
                 await remote.stop()
@@ -82,17 +90,22 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             await purge(redis.url, prefix)
             await probe.close()
             redis.stop()
-    paired = [o / t for t, o in zip(turns["this"], turns["other"], strict=True)]
+    cpu = {k: [t.cpu_ms for t in ts] for k, ts in turns.items()}
+    push = {k: [t.push_p50_ms for t in ts] for k, ts in turns.items()}
+    paired = [o / t for t, o in zip(cpu["this"], cpu["other"], strict=True)]
     return {
         "other": str(roots["other"]),
         "store": args.store,
+        "login": args.login,
         "other_env": dict(args.other_env),
         "logins_per_turn": args.logins,
         "concurrency": args.concurrency,
-        "ms_per_login": {k: [round(v, 3) for v in vs] for k, vs in turns.items()},
-        "median_ms_per_login": {k: round(statistics.median(v), 3) for k, v in turns.items()},
+        "ms_per_login": {k: [round(v, 3) for v in vs] for k, vs in cpu.items()},
+        "median_ms_per_login": {k: round(statistics.median(v), 3) for k, v in cpu.items()},
         "other_over_this_paired_median": round(statistics.median(paired), 3),
         "other_over_this_paired_range": [round(min(paired), 3), round(max(paired), 3)],
+        "push_p50_ms": push,
+        "median_push_p50_ms": {k: round(statistics.median(v), 3) for k, v in push.items()},
     }
 
 
@@ -119,6 +132,10 @@ def main() -> None:
     parser.add_argument(
         "--store", choices=("redis", "embedded"), default="redis",
         help="authsvc on the bench's Redis, or on its embedded store (memory and SQLite)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--login", choices=tuple(_TARGETS), default="broker",
+        help="the broker login (the browser on a WebSocket) or the long-poll one",
     )  # fmt: skip
     print(json.dumps(asyncio.run(_main(parser.parse_args()))))
 

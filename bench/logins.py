@@ -49,6 +49,10 @@ USER_AGENT = (
     "Chrome/126.0.0.0 Safari/537.36"
 )
 FLOOR_STEPS = ("scan", "face")  # the phone sends its account choice with the face check
+# A person takes seconds between the face check and 确认; in that time the long-polling browser
+# catches up and its poll waits. Without the pause the generator's phone overtakes the polls,
+# and every poll would be answered at once by its read, never by a push.
+LONG_POLL_PAUSE_S = 0.03
 
 
 CLIENT_SECRET = "hall-secret"  # the test client `hall` of tests.support.servers.write_clients
@@ -363,6 +367,7 @@ class Logins:
             result = await phone.scan(ticket["qr_text"])
             await phone.choose(result.account("personal")["key"], with_face_check=True)
             await phone.face_check()
+            await asyncio.sleep(LONG_POLL_PAUSE_S)
             sent = time.perf_counter()
             await phone.confirm()
             answered = time.perf_counter()
@@ -379,6 +384,7 @@ class Logins:
         try:
             for step in FLOOR_STEPS:
                 await self._floor_step(ticket, step)
+            await asyncio.sleep(LONG_POLL_PAUSE_S)
             sent = time.perf_counter()
             await self._floor_step(ticket, "confirm")
             answered = time.perf_counter()
