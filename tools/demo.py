@@ -171,6 +171,7 @@ def _print_guide(phones: Guide) -> None:
 
 
 async def _main() -> None:
+    _stop_on_termination()
     env = _env()
     people.seed(REGISTRY, FACES, people.demo_people())
     processes = {
@@ -228,8 +229,18 @@ async def _main() -> None:
                 process.kill()
 
 
+def _stop_on_termination() -> None:
+    """SIGTERM (`kill`, a service manager) and SIGHUP (the terminal closed) end the demo as
+    Ctrl-C does: its `finally` stops the three servers instead of leaving them on the ports."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(signum, task.cancel)
+
+
 def main() -> None:
-    with contextlib.suppress(KeyboardInterrupt):
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
         asyncio.run(_main())
 
 
