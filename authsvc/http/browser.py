@@ -254,8 +254,9 @@ async def next_event(sub: Subscription, *, after: int, wait: float) -> Event | N
     before the read (the subscription is opened first) are passed over. The commit's own
     event is the committed ticket's `tickets.event`, so the answer is the one a read gives,
     without the read's round trip on the way to the browser."""
-    deadline = asyncio.get_running_loop().time() + wait
-    while (left := deadline - asyncio.get_running_loop().time()) > 0:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while (left := deadline - loop.time()) > 0:
         event = await sub.get(timeout=left)
         if event is None or event.get("resync"):
             return None

@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -82,14 +81,13 @@ def test_the_demo_starts_and_however_it_is_stopped_takes_its_servers_with_it(
             demo.stdout.close()
 
 
-def _read_until_ready(demo: subprocess.Popen[str], timeout: float = 240.0) -> str:
+def _read_until_ready(demo: subprocess.Popen[str]) -> str:
+    """Its output up to the guide's last line; a demo that exits first fails here, one that
+    hangs fails by the suite's per-test timeout."""
     assert demo.stdout is not None
     lines: list[str] = []
-    deadline = time.monotonic() + timeout
     for line in demo.stdout:
         lines.append(line)
         if READY_LINE in line:
             return "".join(lines)
-        if time.monotonic() > deadline:
-            break
     raise AssertionError("the demo did not get ready:\n" + "".join(lines[-40:]))
