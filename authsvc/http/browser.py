@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import re
 import secrets
@@ -180,14 +179,14 @@ def qr_text(b: Broker, ticket: Ticket) -> str:
 
 
 def _ticket_view(b: Broker, ticket: Ticket, secret: str, text: str) -> dict[str, Any]:
-    png = qrimage.png(qrimage.encode(text))
+    """The new ticket as the page needs it. The page draws the QR from `qr_text` itself
+    (static/qr_draw.js); `png_url` and `svg_url` draw it here for clients that cannot."""
     base = f"/api/tickets/{ticket.id}"
     query = urlencode({"text": text})
     return {
         "ticket_id": ticket.id,
         "browser_secret": secret,
         "qr_text": text,
-        "qr_png": "data:image/png;base64," + base64.b64encode(png).decode(),
         "expires_at": ticket.expires_at,
         "lifetime": ticket.expires_at - ticket.created_at,
         "ws_url": f"/ws/tickets/{ticket.id}",

@@ -226,7 +226,8 @@ async def test_identity_a_client_does_not_accept_is_refused(
 async def test_qr_images_decode_to_the_qr_text(
     authsvc: Broker, http: aiohttp.ClientSession
 ) -> None:
-    """The PNG and SVG endpoints draw exactly the signed QR text, at version ≤ 10."""
+    """The PNG and SVG endpoints draw exactly the signed QR text, at version ≤ 10. The ticket
+    itself carries the text and no image: the page draws it (tests/e2e/test_qr_draw.py)."""
     import io
 
     import zxingcpp
@@ -234,6 +235,7 @@ async def test_qr_images_decode_to_the_qr_text(
 
     browser = BrowserLogin(authsvc.url, http)
     ticket = await browser.start()
+    assert not any(isinstance(v, str) and v.startswith("data:") for v in ticket.values())
     async with http.get(authsvc.url + ticket["png_url"]) as response:
         png = await response.read()
     decoded = zxingcpp.read_barcode(Image.open(io.BytesIO(png)))

@@ -84,7 +84,7 @@
       if (!response.ok) throw new Error((body.message && body.message[config.lang]) || t.failed);
       current = body;
       version = 0;
-      $("qr-image").src = body.qr_png;
+      $("qr-image").src = QrDraw.dataUrl(QrDraw.encode(body.qr_text), document);
       $("qr-image").hidden = false;
       $("qr-image").dataset.ticket = body.ticket_id;
       $("qr-loading").hidden = true;
