@@ -34,8 +34,10 @@ def _cpu_per_call(work: Callable[[], object], count: int) -> float:
 
 
 def qr_cost(keys_dir: Path, issuer: str, count: int) -> dict[str, Any]:
-    """What POST /api/tickets spends on the QR: qr.build (sign) + qrimage.encode + qrimage.png,
-    with the server's own current QR key (browser.qr_text and browser._ticket_view)."""
+    """A ticket's QR when the broker draws it: qr.build (sign, as POST /api/tickets does) +
+    qrimage.encode + qrimage.png (as /api/qr.png does), with the server's own current QR key.
+    The QR page draws its QR itself (static/qr_draw.js, since the eleventh session of issue 14):
+    a login spends only the signature, which `signatures` counts."""
     keyring = Keyring.load_or_create(keys_dir, now=time.time())
     record, key = keyring.current(Purpose.QR)
     expires = int(time.time()) + 120
