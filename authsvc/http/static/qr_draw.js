@@ -114,11 +114,12 @@
     return rest;
   }
 
-  class Symbol {
-    constructor(v) {
-      this.size = 17 + 4 * v;
-      this.dark = new Uint8Array(this.size * this.size);
-      this.fixed = new Uint8Array(this.size * this.size); // function patterns: never masked
+  class Grid {
+    // `fixed`: the function patterns' modules, which no mask touches.
+    constructor(size, dark = new Uint8Array(size * size), fixed = new Uint8Array(size * size)) {
+      this.size = size;
+      this.dark = dark;
+      this.fixed = fixed;
     }
     set(row, col, dark) {
       const i = row * this.size + col;
@@ -207,10 +208,7 @@
   ];
 
   function masked(s, mask) {
-    const out = new Symbol(0);
-    out.size = s.size;
-    out.dark = s.dark.slice();
-    out.fixed = s.fixed;
+    const out = new Grid(s.size, s.dark.slice(), s.fixed);
     const n = s.size;
     for (let r = 0; r < n; r++) {
       for (let c = 0; c < n; c++) {
@@ -263,7 +261,7 @@
   function encode(text, mask) {
     const bytes = Array.from(new TextEncoder().encode(text));
     const v = chooseVersion(bytes.length);
-    const base = new Symbol(v);
+    const base = new Grid(17 + 4 * v);
     drawFunctionPatterns(base, v);
     placeData(base, codewords(bytes, v));
     const candidates = mask === undefined ? MASKS.map((_, k) => masked(base, k)) : [masked(base, mask)];
