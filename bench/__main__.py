@@ -18,7 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 
@@ -44,7 +44,7 @@ from tests.support.redis_cluster import lone_redis
 IDLE_OPEN_CONCURRENCY = 64
 BENCH_CLIENT = "hall"  # tests.support.browser.BrowserLogin's default client
 LONGPOLL_MAX_CONCURRENCY = 32
-OIDC_PAIRS = 4  # pairs of alternating (broker login, OIDC login) turns after the OIDC run
+PAIRS = 4  # pairs of alternating turns: broker and OIDC logins; authsvc's and the floor's
 OIDC_WARMUP = 20  # OIDC logins before the measured ones: the token endpoint's first calls
 
 
@@ -275,31 +275,92 @@ async def drive_oidc(
     return main
 
 
+class Side(NamedTuple):
+    """One side of alternating turns: a login variant on a server, at a concurrency."""
+
+    target: str
+    server: Server
+    concurrency: int
+
+
+async def paired_turns(
+    remote: Remote, probe: Probe, sides: tuple[Side, Side], *, count: int, seconds: float
+) -> dict[str, list[tuple[float, float]]]:
+    """Alternating turns (a, b, b, a, …), PAIRS pairs of `count` logins, seconds apart: per
+    side, each turn's (server CPU ms per login, logins/s). Separate measured runs are a minute
+    or more apart, and the machine's drift between them (±30 %) is larger than what is
+    compared."""
+    turns: dict[str, list[tuple[float, float]]] = {side.target: [] for side in sides}
+    for pair in range(PAIRS):
+        for side in sides if pair % 2 == 0 else sides[::-1]:
+            run = await measured_one(
+                remote, side.server, probe, seconds + 60, op="closed", target=side.target,
+                concurrency=side.concurrency, count=count, seconds=seconds / PAIRS,
+            )  # fmt: skip
+            if run["errors"] or not run["done"]:
+                raise RuntimeError(f"paired {side.target} turn: {run['done']}, {run['errors']}")
+            cpu_ms = 1e3 * run["cpu_s"]["server"] / run["done"]
+            turns[side.target].append((cpu_ms, run["logins_per_s"]))
+    return turns
+
+
+def _paired(turns: dict[str, list[tuple[float, float]]], a: str, b: str, at: int) -> list[float]:
+    """b ÷ a of figure `at` (0: CPU per login, 1: logins/s), turn by turn."""
+    return [y[at] / x[at] for x, y in zip(turns[a], turns[b], strict=True)]
+
+
+def _summary(ratios: list[float]) -> dict[str, Any]:
+    return {
+        "median": round(statistics.median(ratios), 3),
+        "range": [round(min(ratios), 3), round(max(ratios), 3)],
+    }
+
+
+def _turns_ms(turns: dict[str, list[tuple[float, float]]]) -> dict[str, list[float]]:
+    return {k: [round(cpu, 3) for cpu, _ in vs] for k, vs in turns.items()}
+
+
 async def paired_oidc_turns(
     remote: Remote, server: Server, plan: Plan, probe: Probe, concurrency: int
 ) -> dict[str, Any]:
-    """The OIDC login's CPU against the broker login's, in alternating turns (broker, OIDC,
-    OIDC, broker, …) seconds apart: the two measured runs are a minute or more apart, and the
-    machine's drift between them (±30 %) is larger than what /token adds (~10 %)."""
-    count = max(plan.oidc_logins // OIDC_PAIRS, 150)  # CPU times tick in 10 ms
-    turns: dict[str, list[float]] = {"authsvc": [], "oidc": []}
-    for pair in range(OIDC_PAIRS):
-        for target in ("authsvc", "oidc") if pair % 2 == 0 else ("oidc", "authsvc"):
-            run = await measured_one(
-                remote, server, probe, plan.oidc_seconds + 60, op="closed", target=target,
-                concurrency=concurrency, count=count, seconds=plan.oidc_seconds / OIDC_PAIRS,
-            )  # fmt: skip
-            if run["errors"] or not run["done"]:
-                raise RuntimeError(f"paired {target} turn: {run['done']}, {run['errors']}")
-            turns[target].append(1e3 * run["cpu_s"]["server"] / run["done"])
-    paired = [o / b for b, o in zip(turns["authsvc"], turns["oidc"], strict=True)]
-    median = statistics.median(paired)
-    log(f"oidc ÷ broker login in {OIDC_PAIRS} paired turns of {count} logins: {median:.3f}")
+    """The OIDC login's CPU against the broker login's, in alternating turns: what /token adds
+    (~10-25 %) is smaller than the drift between the two measured runs."""
+    count = max(plan.oidc_logins // PAIRS, 150)  # CPU times tick in 10 ms
+    sides = (Side("authsvc", server, concurrency), Side("oidc", server, concurrency))
+    turns = await paired_turns(remote, probe, sides, count=count, seconds=plan.oidc_seconds)
+    ratio = _summary(_paired(turns, "authsvc", "oidc", 0))
+    log(f"oidc ÷ broker login in {PAIRS} paired turns of {count} logins: {ratio['median']:.3f}")
     return {
         "logins_per_turn": count,
-        "ms_per_login": {k: [round(v, 3) for v in vs] for k, vs in turns.items()},
-        "oidc_over_broker": round(median, 3),
-        "oidc_over_broker_range": [round(min(paired), 3), round(max(paired), 3)],
+        "ms_per_login": _turns_ms(turns),
+        "oidc_over_broker": ratio["median"],
+        "oidc_over_broker_range": ratio["range"],
+    }
+
+
+async def paired_floor_turns(
+    remote: Remote, probe: Probe, plan: Plan, authsvc: Side, floor: Side
+) -> dict[str, Any]:
+    """authsvc's broker login against the floor's, each at its own best concurrency, in
+    alternating turns: the ratios of server CPU per login and of logins/s that issue 14's
+    targets are read on (the measured runs' ratios drift with the machine between them)."""
+    count = max(plan.logins // PAIRS, 150)
+    turns = await paired_turns(
+        remote, probe, (authsvc, floor), count=count, seconds=plan.main_seconds
+    )
+    cpu = _summary(_paired(turns, "floor", "authsvc", 0))
+    rate = _summary(_paired(turns, "floor", "authsvc", 1))
+    log(
+        f"authsvc ÷ floor in {PAIRS} paired turns of {count} logins: CPU per login "
+        f"{cpu['median']:.3f}, logins/s {rate['median']:.3f}"
+    )
+    return {
+        "logins_per_turn": count,
+        "concurrency": {"authsvc": authsvc.concurrency, "floor": floor.concurrency},
+        "ms_per_login": _turns_ms(turns),
+        "logins_per_s": {k: [round(r, 1) for _, r in vs] for k, vs in turns.items()},
+        "server_cpu_over_floor": cpu,
+        "logins_per_s_over_floor": rate,
     }
 
 
@@ -422,6 +483,10 @@ async def run(plan: Plan) -> dict[str, Any]:
             best = facts["authsvc"]["best_concurrency"]
             facts["oidc"] = await drive_oidc(remotes[0], authsvc, plan, quiet, probe, best)
             facts["floor"] = await drive(remotes[0], floor, plan, quiet, probe)
+            facts["paired_floor"] = await paired_floor_turns(
+                remotes[0], probe, plan, Side("authsvc", authsvc, best),
+                Side("floor", floor, facts["floor"]["best_concurrency"]),
+            )  # fmt: skip
             facts["embedded"] = await drive_extra(
                 remotes[1], embedded, plan, quiet, probe, target="authsvc", best=best
             )
