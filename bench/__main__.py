@@ -283,14 +283,19 @@ class Side(NamedTuple):
     concurrency: int
 
 
+class TurnFigures(NamedTuple):
+    cpu_ms: float  # server CPU per login
+    logins_per_s: float
+
+
 async def paired_turns(
     remote: Remote, probe: Probe, sides: tuple[Side, Side], *, count: int, seconds: float
-) -> dict[str, list[tuple[float, float]]]:
+) -> dict[str, list[TurnFigures]]:
     """Alternating turns (a, b, b, a, …), PAIRS pairs of `count` logins, seconds apart: per
     side, each turn's (server CPU ms per login, logins/s). Separate measured runs are a minute
     or more apart, and the machine's drift between them (±30 %) is larger than what is
     compared."""
-    turns: dict[str, list[tuple[float, float]]] = {side.target: [] for side in sides}
+    turns: dict[str, list[TurnFigures]] = {side.target: [] for side in sides}
     for pair in range(PAIRS):
         for side in sides if pair % 2 == 0 else sides[::-1]:
             run = await measured_one(
@@ -300,13 +305,15 @@ async def paired_turns(
             if run["errors"] or not run["done"]:
                 raise RuntimeError(f"paired {side.target} turn: {run['done']}, {run['errors']}")
             cpu_ms = 1e3 * run["cpu_s"]["server"] / run["done"]
-            turns[side.target].append((cpu_ms, run["logins_per_s"]))
+            turns[side.target].append(TurnFigures(cpu_ms, run["logins_per_s"]))
     return turns
 
 
-def _paired(turns: dict[str, list[tuple[float, float]]], a: str, b: str, at: int) -> list[float]:
-    """b ÷ a of figure `at` (0: CPU per login, 1: logins/s), turn by turn."""
-    return [y[at] / x[at] for x, y in zip(turns[a], turns[b], strict=True)]
+def _paired(turns: dict[str, list[TurnFigures]], a: str, b: str, figure: str) -> list[float]:
+    """b ÷ a of `figure` (a TurnFigures field), turn by turn."""
+    return [
+        getattr(y, figure) / getattr(x, figure) for x, y in zip(turns[a], turns[b], strict=True)
+    ]
 
 
 def _summary(ratios: list[float]) -> dict[str, Any]:
@@ -316,8 +323,8 @@ def _summary(ratios: list[float]) -> dict[str, Any]:
     }
 
 
-def _turns_ms(turns: dict[str, list[tuple[float, float]]]) -> dict[str, list[float]]:
-    return {k: [round(cpu, 3) for cpu, _ in vs] for k, vs in turns.items()}
+def _turns_ms(turns: dict[str, list[TurnFigures]]) -> dict[str, list[float]]:
+    return {k: [round(t.cpu_ms, 3) for t in ts] for k, ts in turns.items()}
 
 
 async def paired_oidc_turns(
@@ -328,7 +335,7 @@ async def paired_oidc_turns(
     count = max(plan.oidc_logins // PAIRS, 150)  # CPU times tick in 10 ms
     sides = (Side("authsvc", server, concurrency), Side("oidc", server, concurrency))
     turns = await paired_turns(remote, probe, sides, count=count, seconds=plan.oidc_seconds)
-    ratio = _summary(_paired(turns, "authsvc", "oidc", 0))
+    ratio = _summary(_paired(turns, "authsvc", "oidc", "cpu_ms"))
     log(f"oidc ÷ broker login in {PAIRS} paired turns of {count} logins: {ratio['median']:.3f}")
     return {
         "logins_per_turn": count,
@@ -348,8 +355,8 @@ async def paired_floor_turns(
     turns = await paired_turns(
         remote, probe, (authsvc, floor), count=count, seconds=plan.main_seconds
     )
-    cpu = _summary(_paired(turns, "floor", "authsvc", 0))
-    rate = _summary(_paired(turns, "floor", "authsvc", 1))
+    cpu = _summary(_paired(turns, "floor", "authsvc", "cpu_ms"))
+    rate = _summary(_paired(turns, "floor", "authsvc", "logins_per_s"))
     log(
         f"authsvc ÷ floor in {PAIRS} paired turns of {count} logins: CPU per login "
         f"{cpu['median']:.3f}, logins/s {rate['median']:.3f}"
@@ -358,7 +365,7 @@ async def paired_floor_turns(
         "logins_per_turn": count,
         "concurrency": {"authsvc": authsvc.concurrency, "floor": floor.concurrency},
         "ms_per_login": _turns_ms(turns),
-        "logins_per_s": {k: [round(r, 1) for _, r in vs] for k, vs in turns.items()},
+        "logins_per_s": {k: [round(t.logins_per_s, 1) for t in ts] for k, ts in turns.items()},
         "server_cpu_over_floor": cpu,
         "logins_per_s_over_floor": rate,
     }

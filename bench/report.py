@@ -214,8 +214,8 @@ def _unavoidable(
     signature_us: float, floor_ms: float | None, ours_ms: float | None
 ) -> dict[str, float | None]:
     """What a broker login costs beyond the floor at the least: its signatures (bench/signatures;
-    the QR image is drawn by the page since the eleventh session, its QR image cost no longer
-    the broker's); and authsvc's CPU against the floor plus that."""
+    since the eleventh session the page draws the QR image, so that is no longer the broker's);
+    and authsvc's CPU against the floor plus that."""
     least = _r(signature_us / 1e3)
     with_floor = floor_ms + least if floor_ms is not None and least is not None else None
     return {

@@ -1,7 +1,8 @@
 // The login QR, drawn by the browser from the ticket's signed `qr_text` (ISO/IEC 18004: byte
-// mode, error correction M, the smallest version that holds the text). The symbol is the one
-// authsvc's zxing-cpp encoder draws (`authsvc/qrimage.py`), module for module, mask choice
-// included: the penalty rules are counted as zxing-cpp's MaskUtil counts them (`qrmask.py`).
+// mode, error correction M, the smallest version that holds the text). Where zxing-cpp encodes
+// the text in byte mode too, the symbol is the one authsvc draws (`authsvc/qrimage.py`), module
+// for module, mask choice included: the penalty rules are counted as zxing-cpp's MaskUtil counts
+// them (`qrmask.py`).
 // Drawing here saves the broker ~0.5 ms of CPU per ticket; `/api/qr.png` still draws on the
 // server for clients without this script.
 "use strict";
@@ -44,8 +45,8 @@
     return poly;
   }
 
-  function errorCorrection(data, degree) {
-    const gen = generator(degree);
+  function errorCorrection(data, gen) {
+    const degree = gen.length - 1;
     const rest = new Array(degree).fill(0);
     for (const byte of data) {
       const factor = byte ^ rest.shift();
@@ -87,7 +88,8 @@
       blocks.push(data.slice(at, at + length));
       at += length;
     }
-    const ec = blocks.map((block) => errorCorrection(block, ecLength));
+    const gen = generator(ecLength);
+    const ec = blocks.map((block) => errorCorrection(block, gen));
     const out = [];
     for (let i = 0; i <= d1; i++) blocks.forEach((block) => { if (i < block.length) out.push(block[i]); });
     for (let i = 0; i < ecLength; i++) ec.forEach((block) => out.push(block[i]));
@@ -264,11 +266,11 @@
     const base = new Grid(17 + 4 * v);
     drawFunctionPatterns(base, v);
     placeData(base, codewords(bytes, v));
-    const candidates = mask === undefined ? MASKS.map((_, k) => masked(base, k)) : [masked(base, mask)];
+    const masks = mask === undefined ? MASKS.map((_, k) => k) : [mask];
+    const candidates = masks.map((k) => masked(base, k));
     const scores = candidates.map(penalty);
     const best = scores.indexOf(Math.min(...scores)); // ties: the lowest mask
-    const chosen = candidates[best];
-    return { size: chosen.size, dark: chosen.dark, mask: mask === undefined ? best : mask, penalty: scores[best] };
+    return { size: base.size, dark: candidates[best].dark, mask: masks[best] };
   }
 
   // A PNG data URL, one pixel per module and a quiet zone; the page scales it up pixelated.
@@ -290,7 +292,7 @@
     return canvas.toDataURL("image/png");
   }
 
-  const api = { encode, dataUrl, QUIET_ZONE };
+  const api = { encode, dataUrl };
   if (typeof module === "object" && module.exports) module.exports = api;
   else root.QrDraw = api;
 })(typeof window === "object" ? window : globalThis);
