@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from authsvc.core import forwarded
 from authsvc.core.ecard import CARD_LIFETIME
@@ -167,6 +168,14 @@ def _url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _cluster_url(value: str) -> str:
+    """A Redis Cluster is reached over plain TCP (redis://): its sharded pub/sub connections
+    never spoke TLS, and the cluster client (store/resp_cluster.py) does not either."""
+    if urlsplit(value).scheme != "redis":
+        raise ValueError(f"a Redis Cluster is reached at a redis:// URL, not {value!r}")
+    return value
+
+
 ENV_DB_DEFAULT = "var/authsvc.db"
 
 
@@ -202,7 +211,7 @@ ENV: tuple[EnvVar, ...] = (
     EnvVar(
         "REDIS_CLUSTER_URL",
         "redis_cluster_url",
-        str,
+        _cluster_url,
         "any node of a Redis Cluster (Redis >= 7): sharded keys and pub/sub",
     ),
     EnvVar("AUTHSVC_REDIS_PREFIX", "redis_prefix", str, "key prefix in Redis (no braces)"),

@@ -4,7 +4,9 @@ in one sitting so that the machine's drift falls on both alike.
 
 On a shared 2-core machine, two full `python -m bench` runs of one commit minutes apart differ by up
 to ±30 % (the floor too), which hides any lever under 10 %. Here both servers run at once on the
-bench's own Redis (separate prefixes; with `--store embedded` each on an embedded store of its own),
+bench's own Redis (separate prefixes; with `--store embedded` each on an embedded store of its own,
+with `--store cluster` both on a Redis Cluster of three masters with a replica each, started for
+the run),
 each with its own load generator and phones, and take turns: this, other, other, this, … (`--rounds`
 pairs), each turn a closed loop of `--logins` logins at `--concurrency`. Each server's CPU is read
 around its own turns only. Prints ONE JSON object: ms per login of every turn, medians, the median
@@ -26,7 +28,7 @@ from typing import Any, NamedTuple
 from bench.harness import Remote, log, measured_one
 from bench.redisstats import Probe
 from bench.servers import Server, purge, start_authsvc, wait_ready
-from tests.support.redis_cluster import lone_redis
+from tests.support.redis_cluster import RedisCluster, lone_redis
 
 _TARGETS = {"broker": "authsvc", "longpoll": "authsvc_longpoll"}
 
@@ -53,18 +55,20 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         redis = lone_redis(folder / "redis", aof=False)
         probe = Probe(redis.url)
         prefix = f"qrauth-bench:{uuid.uuid4()}:"
+        cluster = _cluster(folder) if args.store == "cluster" else None
         servers: dict[str, Server] = {}
         remotes: dict[str, Remote] = {}
         try:
             for name, root in roots.items():
-                on_redis = args.store == "redis"
+                on_redis = args.store != "embedded"
+                settings = {"REDIS_CLUSTER_URL": cluster.url, "AUTHSVC_DB": ""} if cluster else {}
                 servers[name] = start_authsvc(
                     folder / name,
-                    redis.url if on_redis else "",
+                    redis.url if args.store == "redis" else "",
                     f"{prefix}{name}:" if on_redis else "",
                     name=name,
                     root=root,
-                    settings=dict(args.other_env) if name == "other" else None,
+                    settings={**settings, **(dict(args.other_env) if name == "other" else {})},
                 )
             await asyncio.gather(*(wait_ready(s) for s in servers.values()))
             for name, server in servers.items():
@@ -90,6 +94,8 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             await purge(redis.url, prefix)
             await probe.close()
             redis.stop()
+            if cluster is not None:
+                cluster.stop()
     cpu = {k: [t.cpu_ms for t in ts] for k, ts in turns.items()}
     push = {k: [t.push_p50_ms for t in ts] for k, ts in turns.items()}
     paired = [o / t for t, o in zip(cpu["this"], cpu["other"], strict=True)]
@@ -107,6 +113,12 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "push_p50_ms": push,
         "median_push_p50_ms": {k: round(statistics.median(v), 3) for k, v in push.items()},
     }
+
+
+def _cluster(folder: Path) -> RedisCluster:
+    cluster = RedisCluster(folder / "cluster")
+    cluster.start()
+    return cluster
 
 
 def _setting(text: str) -> tuple[str, str]:
@@ -130,8 +142,9 @@ def main() -> None:
         "measures a setting instead of a commit)",
     )  # fmt: skip
     parser.add_argument(
-        "--store", choices=("redis", "embedded"), default="redis",
-        help="authsvc on the bench's Redis, or on its embedded store (memory and SQLite)",
+        "--store", choices=("redis", "embedded", "cluster"), default="redis",
+        help="authsvc on the bench's Redis, on its embedded store (memory and SQLite), or on a "
+        "Redis Cluster of its own",
     )  # fmt: skip
     parser.add_argument(
         "--login", choices=tuple(_TARGETS), default="broker",

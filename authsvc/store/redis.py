@@ -58,7 +58,6 @@ from typing import Any, cast
 
 from redis import exceptions as rx
 from redis.asyncio import ConnectionPool, Redis
-from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -85,6 +84,7 @@ from authsvc.store.recall import Recall
 from authsvc.store.records import AccessToken, FaceLock, IssuedTokens, Redemption, SessionEntry
 from authsvc.store.redis_events import NET_ERRORS, EventReader, sharded_opener, single_opener
 from authsvc.store.resp import LeanRedis
+from authsvc.store.resp_cluster import LeanCluster
 
 log = logging.getLogger(__name__)
 
@@ -154,10 +154,11 @@ class RedisStore:
         self._received = 0
         self._fanout = Fanout()
         self._pubsub_client_id: int | None = None
-        self._redis: Redis | RedisCluster | LeanRedis
+        self._redis: Redis | LeanCluster | LeanRedis
         self._pubsub_pool: ConnectionPool | None = None
+        timeouts = {"socket_timeout": socket_timeout, "socket_connect_timeout": connect_timeout}
         if cluster:
-            self._redis = RedisCluster.from_url(url, **options)
+            self._redis = LeanCluster(url, **timeouts)
             opener = sharded_opener(
                 self._redis,
                 self._layout.channels(self._process),
@@ -170,7 +171,6 @@ class RedisStore:
         else:
             # Commands go through LeanRedis (store/resp.py); redis-py's pool serves pub/sub.
             pool = self._pubsub_pool = ConnectionPool.from_url(url, **options)
-            timeouts = {"socket_timeout": socket_timeout, "socket_connect_timeout": connect_timeout}
             lean = LeanRedis.accepts(url)
             self._redis = LeanRedis(url, **timeouts) if lean else Redis(connection_pool=pool)
             opener = single_opener(
@@ -210,8 +210,8 @@ class RedisStore:
 
     async def start(self) -> None:
         with _guard("subscribe"):
-            if isinstance(self._redis, RedisCluster):
-                await self._redis.initialize()  # the slot map and the command table
+            if isinstance(self._redis, LeanCluster):
+                await self._redis.initialize()  # the slot map
             await self._events.start(f"redis-events:{self._prefix}")
 
     def _set_client_id(self, client_id: int) -> None:

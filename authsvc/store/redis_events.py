@@ -22,10 +22,10 @@ from typing import Any
 
 from redis import exceptions as rx
 from redis.asyncio import ConnectionPool
-from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import AbstractConnection, Connection
 
 from authsvc.store.keys import key_slot
+from authsvc.store.resp_cluster import LeanCluster
 
 log = logging.getLogger(__name__)
 
@@ -174,15 +174,14 @@ def single_opener(
     return open_one
 
 
-def sharded_opener(cluster: RedisCluster, channels: Sequence[str], **conn_args: Any) -> Opener:
+def sharded_opener(cluster: LeanCluster, channels: Sequence[str], **conn_args: Any) -> Opener:
     """One connection per master, SSUBSCRIBEd to the shard channels it serves right now."""
 
     async def open_all() -> list[AbstractConnection]:
-        await cluster.nodes_manager.initialize()  # the topology as it is now
+        await cluster.refresh()  # the topology as it is now
         by_node: dict[tuple[str, int], list[str]] = {}
         for channel in channels:
-            node = cluster.nodes_manager.get_node_from_slot(key_slot(channel))
-            by_node.setdefault((node.host, int(node.port)), []).append(channel)
+            by_node.setdefault(cluster.node_of(key_slot(channel)), []).append(channel)
         conns: list[AbstractConnection] = []
         try:
             for (host, port), served in by_node.items():

@@ -3,7 +3,8 @@ by however many requests, go out in one write, and each reply is matched to its 
 (Redis answers in order).
 
 RedisStore uses it on one Redis in place of redis-py's `Redis`, with the same method names and
-the same replies for the commands the store sends (redis-py stays for pub/sub and the Cluster).
+the same replies for the commands the store sends (redis-py stays for pub/sub; a Redis Cluster
+goes through store/resp_cluster.py, a LeanRedis to each master).
 redis-py's per-command path (pool checkout, retry wrapper, a timeout task, observability hooks)
 costs about twice the CPU per GET of this one's, and three times per pipeline (`python -m
 bench.redis_client`); under load, one write for many requests' commands saves more (`python -m
@@ -168,8 +169,70 @@ class _Connection(asyncio.Protocol):
         self._close(rx.ConnectionError("client closed"))
 
 
-class LeanRedis:
-    """The redis-py `Redis` methods RedisStore calls, with their replies (decoded as str)."""
+class RespCommands:
+    """The redis-py `Redis` methods RedisStore calls, with their replies (decoded as str), on
+    whatever `send` reaches: one Redis (LeanRedis) or a Redis Cluster (store/resp_cluster.py)."""
+
+    async def send(self, commands: Sequence[Command]) -> list[Any]:
+        """Each command's reply, in order; a reply that is an error is returned, not raised."""
+        raise NotImplementedError
+
+    async def execute_command(self, *args: Any) -> Any:
+        return await self._call(_same, *args)
+
+    async def _call(self, convert: Callable[[Any], T], *args: Any) -> T:
+        (reply,) = await self.send([args])
+        if isinstance(reply, rx.RedisError):
+            raise reply
+        return convert(reply)
+
+    def pipeline(self, transaction: bool = True) -> LeanPipeline:
+        return LeanPipeline(self, transaction)
+
+    def register_script(self, script: str) -> LeanScript:
+        return LeanScript(self, script)
+
+    async def ping(self) -> bool:
+        return await self._call(_pong, "PING")
+
+    async def get(self, name: str) -> str | None:
+        return await self._call(_text, "GET", name)
+
+    async def getdel(self, name: str) -> str | None:
+        return await self._call(_text, "GETDEL", name)
+
+    async def set(
+        self, name: str, value: str, *, px: int | None = None, nx: bool = False
+    ) -> bool | None:
+        return await self._call(_ok, *_set_args(name, value, px, nx))
+
+    async def delete(self, *names: str) -> int:
+        return await self._call(int, "DEL", *names)
+
+    async def hgetall(self, name: str) -> dict[str, str]:
+        return await self._call(_pairs, "HGETALL", name)
+
+    async def hmget(self, name: str, keys: Sequence[str]) -> list[str | None]:
+        return await self._call(_texts, "HMGET", name, *keys)
+
+    async def zrange(
+        self, name: str, start: int, end: int, *, withscores: bool = False
+    ) -> list[Any]:
+        if withscores:
+            return await self._call(_scored, "ZRANGE", name, start, end, "WITHSCORES")
+        return await self._call(_texts, "ZRANGE", name, start, end)
+
+    async def xadd(
+        self, name: str, fields: dict[str, str], *, maxlen: int, approximate: bool = True
+    ) -> str:
+        return await self._call(str, *_xadd_args(name, fields, maxlen, approximate))
+
+    async def xrevrange(self, name: str, *, count: int) -> list[tuple[str, dict[str, str]]]:
+        return await self._call(_entries, "XREVRANGE", name, "+", "-", "COUNT", count)
+
+
+class LeanRedis(RespCommands):
+    """RespCommands on one connection to one Redis."""
 
     def __init__(
         self, url: str, *, socket_timeout: float = 2.0, socket_connect_timeout: float = 2.0
@@ -238,19 +301,13 @@ class LeanRedis:
             commands.append(("SELECT", self._db))
         return commands
 
-    async def send(self, commands: Sequence[Command]) -> list[Any]:
-        """Each command's reply, in order; a reply that is an error is returned, not raised."""
+    async def queue(self, commands: Sequence[Command]) -> asyncio.Future[list[Any]]:
+        """Queue the commands (connecting first if need be); the future has their replies."""
         connection = await self._connected()
-        return await connection.send(commands)
+        return connection.send(commands)
 
-    async def execute_command(self, *args: Any) -> Any:
-        return await self._call(_same, *args)
-
-    async def _call(self, convert: Callable[[Any], T], *args: Any) -> T:
-        (reply,) = await self.send([args])
-        if isinstance(reply, rx.RedisError):
-            raise reply
-        return convert(reply)
+    async def send(self, commands: Sequence[Command]) -> list[Any]:
+        return await (await self.queue(commands))
 
     async def aclose(self) -> None:
         if self._connecting is not None:
@@ -259,59 +316,13 @@ class LeanRedis:
             self._connection.close()
             self._connection = None
 
-    # The commands
-
-    def pipeline(self, transaction: bool = True) -> LeanPipeline:
-        return LeanPipeline(self, transaction)
-
-    def register_script(self, script: str) -> LeanScript:
-        return LeanScript(self, script)
-
-    async def ping(self) -> bool:
-        return await self._call(_pong, "PING")
-
-    async def get(self, name: str) -> str | None:
-        return await self._call(_text, "GET", name)
-
-    async def getdel(self, name: str) -> str | None:
-        return await self._call(_text, "GETDEL", name)
-
-    async def set(
-        self, name: str, value: str, *, px: int | None = None, nx: bool = False
-    ) -> bool | None:
-        return await self._call(_ok, *_set_args(name, value, px, nx))
-
-    async def delete(self, *names: str) -> int:
-        return await self._call(int, "DEL", *names)
-
-    async def hgetall(self, name: str) -> dict[str, str]:
-        return await self._call(_pairs, "HGETALL", name)
-
-    async def hmget(self, name: str, keys: Sequence[str]) -> list[str | None]:
-        return await self._call(_texts, "HMGET", name, *keys)
-
-    async def zrange(
-        self, name: str, start: int, end: int, *, withscores: bool = False
-    ) -> list[Any]:
-        if withscores:
-            return await self._call(_scored, "ZRANGE", name, start, end, "WITHSCORES")
-        return await self._call(_texts, "ZRANGE", name, start, end)
-
-    async def xadd(
-        self, name: str, fields: dict[str, str], *, maxlen: int, approximate: bool = True
-    ) -> str:
-        return await self._call(str, *_xadd_args(name, fields, maxlen, approximate))
-
-    async def xrevrange(self, name: str, *, count: int) -> list[tuple[str, dict[str, str]]]:
-        return await self._call(_entries, "XREVRANGE", name, "+", "-", "COUNT", count)
-
 
 class LeanPipeline:
     """Commands queued, then written at once; `execute` returns their replies and raises the
     first error among them (as redis-py's pipeline does). With `transaction`, inside
     MULTI … EXEC."""
 
-    def __init__(self, client: LeanRedis, transaction: bool) -> None:
+    def __init__(self, client: RespCommands, transaction: bool) -> None:
         self._client = client
         self._transaction = transaction
         self._commands: list[Command] = []
@@ -391,7 +402,7 @@ class LeanPipeline:
 class LeanScript:
     """EVALSHA, and EVAL once when this Redis does not know the script yet (NOSCRIPT)."""
 
-    def __init__(self, client: LeanRedis, script: str) -> None:
+    def __init__(self, client: RespCommands, script: str) -> None:
         self._client = client
         self.script = script
         self.sha = hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 — Redis names scripts so

@@ -142,27 +142,6 @@ async def test_failover_of_a_master_resyncs_listeners_and_events_flow_again(
     listener.close()
 
 
-def _move_slot(cluster: RedisCluster, slot: int) -> None:
-    """Migrate one slot (and its keys) from its master to another master, the way
-    `redis-cli --cluster reshard` does: IMPORTING/MIGRATING, MIGRATE the keys, SETSLOT NODE."""
-    source = cluster.master_of(slot)
-    target = next(
-        cluster.master_of(s) for s in (0, 8000, 16000) if cluster.master_of(s) is not source
-    )
-    with source.client() as src, target.client() as dst:
-        src_id, dst_id = (
-            src.execute_command("CLUSTER", "MYID"),
-            dst.execute_command("CLUSTER", "MYID"),
-        )
-        dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
-        src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
-        while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
-            src.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *keys)
-        for client in (dst, src):
-            client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
-    cluster.wait_healthy()
-
-
 async def test_a_moved_slot_resubscribes_and_resyncs(
     redis_cluster: RedisCluster, clustered: RedisStore
 ) -> None:
@@ -176,7 +155,7 @@ async def test_a_moved_slot_resubscribes_and_resyncs(
     before = redis_cluster.master_of(slot)
     events: asyncio.Queue[Event] = asyncio.Queue()
     listener = clustered.listen(ticket.id, events.put_nowait)
-    await asyncio.to_thread(_move_slot, redis_cluster, slot)
+    await asyncio.to_thread(lambda: redis_cluster.start_moving(slot).finish())
     assert redis_cluster.master_of(slot) is not before
     assert await asyncio.wait_for(events.get(), WAIT + 10) == RESYNC
     assert await clustered.get_ticket(ticket.id) == ticket

@@ -213,6 +213,18 @@ class RedisCluster:
     def _node(self, port: int) -> Node:
         return next(n for n in self.nodes if n.port == port)
 
+    def start_moving(self, slot: int) -> SlotMove:
+        """Begin migrating `slot` from its master to another master, the way `redis-cli
+        --cluster reshard` does: IMPORTING on the target, MIGRATING on the source."""
+        source = self.master_of(slot)
+        target = next(
+            self.master_of(s) for s in (0, 8000, 16000) if self.master_of(s) is not source
+        )
+        move = SlotMove(self, slot, source, target)
+        move.dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", move.source_id)
+        move.src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", move.target_id)
+        return move
+
     def purge(self, prefix: str) -> None:
         for node in self.nodes:
             if not node.answers():
@@ -227,3 +239,28 @@ class RedisCluster:
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+
+class SlotMove:
+    """A slot being migrated: `migrate` moves some of its keys now, `finish` the rest, then
+    gives the slot to the target (SETSLOT NODE on both)."""
+
+    def __init__(self, cluster: RedisCluster, slot: int, source: Node, target: Node) -> None:
+        self.cluster, self.slot, self.source, self.target = cluster, slot, source, target
+        self.src, self.dst = source.client(), target.client()
+        self.source_id = self.src.execute_command("CLUSTER", "MYID")
+        self.target_id = self.dst.execute_command("CLUSTER", "MYID")
+
+    def migrate(self, keys: list[str]) -> None:
+        self.src.execute_command(
+            "MIGRATE", "127.0.0.1", self.target.port, "", 0, 5000, "KEYS", *keys
+        )
+
+    def finish(self) -> None:
+        while keys := self.src.execute_command("CLUSTER", "GETKEYSINSLOT", self.slot, 100):
+            self.migrate(keys)
+        for client in (self.dst, self.src):
+            client.execute_command("CLUSTER", "SETSLOT", self.slot, "NODE", self.target_id)
+        self.src.close()
+        self.dst.close()
+        self.cluster.wait_healthy()

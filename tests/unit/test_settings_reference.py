@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+import pytest
+
 from authsvc import config as authsvc_config
 from portal import config as portal_config
 from tools import settings_doc
@@ -35,6 +37,15 @@ def test_each_variable_reaches_its_field() -> None:
     # A server started from the environment keeps its long-lived records on disk by default.
     embedded = authsvc_config.Settings(db_path=authsvc_config.ENV_DB_DEFAULT)
     assert authsvc_config.Settings.from_env({}) == embedded
+
+
+def test_a_redis_cluster_is_reached_over_plain_tcp() -> None:
+    """REDIS_CLUSTER_URL takes redis:// only: the cluster's sharded pub/sub and its command
+    client speak no TLS, so a rediss:// URL is refused when read, not at the first login."""
+    url = "redis://10.0.0.5:7000"
+    assert authsvc_config.Settings.from_env({"REDIS_CLUSTER_URL": url}).redis_cluster_url == url
+    with pytest.raises(ValueError, match="redis://"):
+        authsvc_config.Settings.from_env({"REDIS_CLUSTER_URL": "rediss://10.0.0.5:7000"})
 
 
 def test_production_refuses_the_demo_values() -> None:
