@@ -177,6 +177,9 @@ class RespCommands:
         """Each command's reply, in order; a reply that is an error is returned, not raised."""
         raise NotImplementedError
 
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
     async def execute_command(self, *args: Any) -> Any:
         return await self._call(_same, *args)
 

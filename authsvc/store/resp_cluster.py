@@ -11,7 +11,7 @@ a command whose connection fails or times out fails, as on one Redis (its master
 it), and the map is read again for the commands that follow, so a failed-over master's replica
 is found once the cluster has promoted it.
 
-redis-py's cluster client costs about twice this one's CPU per command (`python -m
+redis-py's cluster client costs about three times this one's CPU per command (`python -m
 bench.redis_client`; its routing, retries and a task per command's timeout).
 """
 
