@@ -195,11 +195,14 @@ class LeanCluster(RespCommands):
         for unit in waiting:
             by_node.setdefault(self._address(unit), []).append(unit)
         sent: list[tuple[list[_Unit], asyncio.Future[list[Any]]]] = []
+        failure: BaseException | None = None
         for address, node_units in by_node.items():
             batch = [c for u in node_units for c in _with_asking(u, commands)]
-            sent.append((node_units, await self._queue(address, batch)))
+            try:  # the other masters' commands still go, and their futures are awaited
+                sent.append((node_units, await self._node(address).queue(batch)))
+            except (rx.ConnectionError, rx.TimeoutError) as exc:
+                failure = failure or exc
         again: list[_Unit] = []
-        failure: BaseException | None = None
         for node_units, future in sent:
             try:
                 answered = iter(await future)
@@ -219,13 +222,6 @@ class LeanCluster(RespCommands):
             self._refresh_soon()
             raise failure
         return again
-
-    async def _queue(self, address: Address, batch: list[Command]) -> asyncio.Future[list[Any]]:
-        try:
-            return await self._node(address).queue(batch)
-        except (rx.ConnectionError, rx.TimeoutError):
-            self._refresh_soon()
-            raise
 
     def _redirected(self, unit: _Unit, unit_replies: list[Any]) -> bool:
         """Whether a reply sends the unit elsewhere (and where: set on the unit). A block whose
