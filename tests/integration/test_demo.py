@@ -53,9 +53,12 @@ def test_the_demo_starts_and_however_it_is_stopped_takes_its_servers_with_it(
     ports = {name: free_port() for name in ("AUTHSVC_PORT", "PORTAL_PORT", "PHONE_PORT")}
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SETTINGS_PREFIXES)}
     env |= {name: str(port) for name, port in ports.items()}
+    # A shell without job control starts background commands with SIGINT ignored, and a child
+    # inherits that (the suite run as `make test &` did): Ctrl-C is what this test sends.
     demo = subprocess.Popen(
         [sys.executable, "-m", "tools.demo"],
         cwd=checkout, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     servers: list[psutil.Process] = []
     try:
