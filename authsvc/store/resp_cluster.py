@@ -107,6 +107,7 @@ class LeanCluster(RespCommands):
             "socket_connect_timeout": socket_connect_timeout,
         }
         self._owners: list[Address | None] = []
+        self._masters: tuple[Address, ...] = ()  # as of the last read of the map
         self._nodes: dict[Address, LeanRedis] = {}
         self._reading: asyncio.Task[None] | None = None
 
@@ -118,15 +119,13 @@ class LeanCluster(RespCommands):
 
     async def refresh(self) -> None:
         """Read the slot map now (one read at a time: callers meanwhile share it)."""
-        if self._reading is None:
-            self._reading = asyncio.ensure_future(self._read_map())
-            self._reading.add_done_callback(self._map_read)
-        await asyncio.shield(self._reading)
+        await asyncio.shield(self._refresh_soon())
 
-    def _refresh_soon(self) -> None:
+    def _refresh_soon(self) -> asyncio.Task[None]:
         if self._reading is None:
             self._reading = asyncio.ensure_future(self._read_map())
             self._reading.add_done_callback(self._map_read)
+        return self._reading
 
     def _map_read(self, task: asyncio.Task[None]) -> None:
         self._reading = None
@@ -135,22 +134,20 @@ class LeanCluster(RespCommands):
 
     async def _read_map(self) -> None:
         error: Exception = rx.ConnectionError("no Redis Cluster node to ask for the slot map")
-        for address in dict.fromkeys([*self._masters(), self._seed]):
+        for address in dict.fromkeys([*self._masters, self._seed]):
             try:
                 reply = await self._node(address).execute_command("CLUSTER", "SLOTS")
             except (rx.ConnectionError, rx.TimeoutError, rx.ResponseError) as exc:
                 error = exc
                 continue
             self._owners = slot_owners(reply, address[0])
+            self._masters = tuple(dict.fromkeys(a for a in self._owners if a is not None))
             await self._close_unused()
             return
         raise error
 
-    def _masters(self) -> list[Address]:
-        return list(dict.fromkeys(owner for owner in self._owners if owner is not None))
-
     async def _close_unused(self) -> None:
-        serving = set(self._masters()) | {self._seed}
+        serving = {*self._masters, self._seed}
         for address in [a for a in self._nodes if a not in serving]:
             await self._nodes.pop(address).aclose()
 
@@ -172,7 +169,7 @@ class LeanCluster(RespCommands):
         if unit.to is not None:
             return unit.to
         if unit.slot is None:
-            return self._masters()[0] if self._owners else self._seed
+            return self._masters[0] if self._masters else self._seed
         return self.node_of(unit.slot)
 
     # Sending
